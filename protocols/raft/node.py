@@ -1,0 +1,440 @@
+"""Raft (extended paper §5, §7) as one pure step function: ``step(state, event) -> (state, effects)``.
+
+This module owns every protocol rule: term rules, elections, replication with fast backup,
+the commit rule, snapshots. It never does I/O, never reads a clock or a random source and never
+imports simpy: timers are ``SetTimer`` effects whose delays the driver draws, and durability is a
+``Persist`` effect placed before every ``Send`` of the same step.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from msgspec.structs import replace
+
+from ..core import (
+    Apply, ApplySnapshot, CancelTimer, Note, Persist, Propose, Proposed, Receive, Restart,
+    RoleChanged, Send, SetTimer, TakeSnapshot, TimerFired,
+)
+from .messages import (
+    AppendEntries, AppendEntriesReply, Entry, InstallSnapshot, InstallSnapshotReply, RequestVote,
+    RequestVoteReply,
+)
+from .quorum import committed_index, vote_won
+from .state import (
+    ALLOWED_ROLE_TRANSITIONS, CANDIDATE, FOLLOWER, LEADER, ROLE_NAMES, HardState, RaftState,
+    init,
+)
+
+__all__ = ["step", "ELECTION", "HEARTBEAT"]
+
+ELECTION = "election"
+HEARTBEAT = "heartbeat"
+
+Effects = list
+
+
+def step(state: RaftState, event: Any) -> tuple[RaftState, list]:
+    """Apply one event. Effects come back in the order the driver must perform them."""
+    effects: Effects = []
+    handler = _EVENT_HANDLERS.get(type(event))
+    if handler is None:
+        return state, [Note("ignored", type(event).__name__)]
+    new = handler(state, event, effects)
+    # A Restart only reads what is already durable: nothing to persist again.
+    return new, _finish(state, new, effects, type(event) is not Restart)
+
+
+def _finish(old: RaftState, new: RaftState, effects: Effects, persist: bool) -> Effects:
+    """Prefix the observations and the Persist that every Send of this step depends on."""
+    head = []
+    if persist and (new.hard is not old.hard or new.snapshot is not old.snapshot):
+        # §5.1/Figure 2: term, vote and log reach stable storage before any reply or request.
+        snap = new.snapshot if new.snapshot is not old.snapshot else None
+        head.append(Persist(new.hard, snap))
+    if new.role != old.role or new.hard.term != old.hard.term:
+        if (old.role, new.role) not in ALLOWED_ROLE_TRANSITIONS:
+            raise AssertionError(f"illegal role change {ROLE_NAMES[old.role]} -> "
+                                 f"{ROLE_NAMES[new.role]}")
+        head.append(RoleChanged(ROLE_NAMES[new.role], new.hard.term))
+    if head:
+        head.extend(effects)
+        return head
+    return effects
+
+
+# ---------------------------------------------------------------- lifecycle
+
+def handle_restart(state: RaftState, event: Restart, effects: Effects) -> RaftState:
+    """Boot from exactly what was persisted; everything volatile starts afresh (§5.1)."""
+    fresh = init(state.config)
+    if event.durable is not None:
+        hard, snapshot = _durable_parts(event.durable)
+        fresh = replace(fresh, hard=hard, snapshot=snapshot or b"",
+                        commit=hard.log_start, applied=hard.log_start)
+        if snapshot:
+            effects.append(ApplySnapshot(hard.log_start, hard.log[0].term, snapshot))
+    effects.append(_election_timer(fresh))
+    return fresh
+
+
+def _durable_parts(durable: Any) -> tuple[HardState, bytes | None]:
+    if isinstance(durable, tuple):
+        return durable[0], durable[1]
+    return durable.state, durable.snapshot
+
+
+def _election_timer(state: RaftState) -> SetTimer:
+    cfg = state.config
+    return SetTimer(ELECTION, cfg.election_lo, cfg.election_hi)
+
+
+# ---------------------------------------------------------------- timers
+
+def handle_timer(state: RaftState, event: TimerFired, effects: Effects) -> RaftState:
+    if event.kind == ELECTION and state.role != LEADER:
+        return become_candidate(state, effects)
+    if event.kind == HEARTBEAT and state.role == LEADER:
+        broadcast_append(state, effects)
+        effects.append(SetTimer(HEARTBEAT, state.config.heartbeat, state.config.heartbeat))
+    return state
+
+
+def become_candidate(state: RaftState, effects: Effects) -> RaftState:
+    """§5.2: increment the term, vote for self, ask everyone else for votes."""
+    me = state.config.me
+    hard = replace(state.hard, term=state.hard.term + 1, voted_for=me)
+    state = replace(state, hard=hard, role=CANDIDATE, leader=-1, votes=1 << me)
+    effects.append(_election_timer(state))
+    if vote_won(state.votes, len(state.config.peers)):
+        return become_leader(state, effects)
+    last = _last(hard)
+    request = RequestVote(hard.term, me, last, hard.log[-1].term)
+    for peer, addr in enumerate(state.config.peers):
+        if peer != me:
+            effects.append(Send(addr, request))
+    return state
+
+
+def become_follower(state: RaftState, term: int, leader: int) -> RaftState:
+    """§5.1: a higher term always wins; the vote resets with the term."""
+    hard = state.hard
+    if term != hard.term:
+        hard = replace(hard, term=term, voted_for=-1)
+    return replace(state, hard=hard, role=FOLLOWER, leader=leader, votes=0,
+                   next_index=(), match_index=())
+
+
+def become_leader(state: RaftState, effects: Effects) -> RaftState:
+    """§5.2/§5.3: take over with nextIndex just past our log and assert authority at once."""
+    n = len(state.config.peers)
+    last = _last(state.hard)
+    match = [0] * n
+    match[state.config.me] = last
+    state = replace(state, role=LEADER, leader=state.config.me,
+                    next_index=(last + 1,) * n, match_index=tuple(match))
+    effects.append(CancelTimer(ELECTION))
+    effects.append(SetTimer(HEARTBEAT, state.config.heartbeat, state.config.heartbeat))
+    broadcast_append(state, effects)
+    return maybe_commit(state, effects)
+
+
+# ---------------------------------------------------------------- service requests
+
+def handle_propose(state: RaftState, event: Propose, effects: Effects) -> RaftState:
+    """The lab's Start(): append to the leader's log and replicate; answer index/term/leader."""
+    hard = state.hard
+    if state.role != LEADER:
+        effects.append(Proposed(-1, hard.term, False))
+        return state
+    hard = replace(hard, log=hard.log.append(Entry(hard.term, event.command)))
+    last = _last(hard)
+    match = list(state.match_index)
+    match[state.config.me] = last
+    state = replace(state, hard=hard, match_index=tuple(match))
+    effects.append(Proposed(last, hard.term, True))
+    broadcast_append(state, effects)
+    return maybe_commit(state, effects)
+
+
+def handle_take_snapshot(state: RaftState, event: TakeSnapshot, effects: Effects) -> RaftState:
+    """§7: the service captured everything up to ``index``; drop that prefix of the log."""
+    hard = state.hard
+    index = event.index
+    if index <= hard.log_start or index > state.applied:
+        effects.append(Note("snapshot ignored", index))
+        return state
+    pos = index - hard.log_start
+    log = hard.log[pos:].set(0, Entry(hard.log[pos].term, None))
+    hard = replace(hard, log=log, log_start=index)
+    return replace(state, hard=hard, snapshot=event.data)
+
+
+# ---------------------------------------------------------------- messages
+
+def handle_receive(state: RaftState, event: Receive, effects: Effects) -> RaftState:
+    """Rules every role shares (§5.1), then dispatch by message type."""
+    msg = event.msg
+    handler = _MESSAGE_HANDLERS.get(type(msg))
+    if handler is None:
+        effects.append(Note("ignored message", type(msg).__name__))
+        return state
+    if msg.term > state.hard.term:
+        was_leader = state.role == LEADER
+        state = become_follower(state, msg.term, -1)
+        if was_leader:
+            # A deposed leader has no election timer armed (become_leader cancelled it).
+            effects.append(CancelTimer(HEARTBEAT))
+            effects.append(_election_timer(state))
+    return handler(state, msg, effects)
+
+
+def handle_request_vote(state: RaftState, msg: RequestVote, effects: Effects) -> RaftState:
+    """§5.2, §5.4.1: one vote per term, only for a candidate whose log is at least as up to date."""
+    hard = state.hard
+    me = state.config.me
+    granted = False
+    if msg.term == hard.term and hard.voted_for in (-1, msg.candidate):
+        my_last_term = hard.log[-1].term
+        up_to_date = (msg.last_log_term > my_last_term or
+                      (msg.last_log_term == my_last_term and msg.last_log_index >= _last(hard)))
+        if up_to_date:
+            granted = True
+            if hard.voted_for != msg.candidate:
+                state = replace(state, hard=replace(hard, voted_for=msg.candidate))
+            effects.append(_election_timer(state))
+    reply = RequestVoteReply(state.hard.term, me, granted)
+    effects.append(Send(state.config.peers[msg.candidate], reply))
+    return state
+
+
+def handle_vote_reply(state: RaftState, msg: RequestVoteReply, effects: Effects) -> RaftState:
+    if state.role != CANDIDATE or msg.term != state.hard.term or not msg.granted:
+        return state
+    state = replace(state, votes=state.votes | (1 << msg.voter))
+    if vote_won(state.votes, len(state.config.peers)):
+        return become_leader(state, effects)
+    return state
+
+
+def handle_append_entries(state: RaftState, msg: AppendEntries, effects: Effects) -> RaftState:
+    """§5.3: accept entries only after the (prev_index, prev_term) consistency check."""
+    me = state.config.me
+    reply_to = state.config.peers[msg.leader]
+    if msg.term < state.hard.term:
+        effects.append(Send(reply_to, AppendEntriesReply(state.hard.term, me, False, 0)))
+        return state
+    if state.role != FOLLOWER or state.leader != msg.leader:
+        state = become_follower(state, msg.term, msg.leader)
+    effects.append(_election_timer(state))
+    prev, entries = _skip_compacted(state.hard, msg.prev_index, msg.entries)
+    hard = state.hard
+    last = _last(hard)
+    if prev > last:
+        reject = AppendEntriesReply(hard.term, me, False, 0, -1, last + 1)
+        effects.append(Send(reply_to, reject))
+        return state
+    prev_term = msg.prev_term if prev == msg.prev_index else hard.log[prev - hard.log_start].term
+    my_prev_term = hard.log[prev - hard.log_start].term
+    if my_prev_term != prev_term:
+        first = _first_index_of_term(hard, prev, my_prev_term)
+        reject = AppendEntriesReply(hard.term, me, False, 0, my_prev_term, first)
+        effects.append(Send(reply_to, reject))
+        return state
+    hard = _merge_entries(hard, prev, entries)
+    match = msg.prev_index + len(msg.entries)
+    if hard is not state.hard:
+        state = replace(state, hard=hard)
+    commit = min(msg.leader_commit, match)
+    if commit > state.commit:
+        state = apply_committed(replace(state, commit=commit), effects)
+    effects.append(Send(reply_to, AppendEntriesReply(hard.term, me, True, match)))
+    return state
+
+
+def _skip_compacted(hard: HardState, prev: int, entries: tuple) -> tuple[int, tuple]:
+    """Entries at or below our snapshot are committed, hence already match: drop them."""
+    if prev >= hard.log_start:
+        return prev, entries
+    skip = hard.log_start - prev
+    return hard.log_start, entries[skip:]
+
+
+def _merge_entries(hard: HardState, prev: int, entries: tuple) -> HardState:
+    """Append ``entries`` after ``prev``; truncate only at a real conflict (§5.3, Figure 2 #3-4).
+
+    A stale or duplicated AppendEntries whose entries already match must not truncate the log.
+    """
+    log = hard.log
+    start = hard.log_start
+    last = start + len(log) - 1
+    for offset, entry in enumerate(entries):
+        index = prev + 1 + offset
+        if index > last:
+            return replace(hard, log=log.extend(entries[offset:]))
+        if log[index - start].term != entry.term:
+            log = log[:index - start].extend(entries[offset:])
+            return replace(hard, log=log)
+    return hard
+
+
+def _first_index_of_term(hard: HardState, index: int, term: int) -> int:
+    """First index of the run of ``term`` ending at ``index`` (the lab's XIndex)."""
+    log, start = hard.log, hard.log_start
+    pos = index - start
+    while pos > 1 and log[pos - 1].term == term:
+        pos -= 1
+    return start + pos
+
+
+def handle_append_reply(state: RaftState, msg: AppendEntriesReply, effects: Effects) -> RaftState:
+    if state.role != LEADER or msg.term != state.hard.term:
+        return state
+    peer = msg.follower
+    if msg.success:
+        if msg.match_index <= state.match_index[peer]:
+            return state
+        state = _set_progress(state, peer, msg.match_index, msg.match_index + 1)
+        state = maybe_commit(state, effects)
+        if state.next_index[peer] <= _last(state.hard):
+            send_append(state, peer, effects)
+        return state
+    next_index = max(_backup(state.hard, msg), state.match_index[peer] + 1)
+    state = _set_progress(state, peer, state.match_index[peer], next_index)
+    send_append(state, peer, effects)
+    return state
+
+
+def _backup(hard: HardState, msg: AppendEntriesReply) -> int:
+    """Fast nextIndex backup over a whole conflicting term (§5.3, the lab's XTerm/XIndex/XLen)."""
+    if msg.conflict_term < 0:
+        return max(msg.conflict_index, 1)
+    log, start = hard.log, hard.log_start
+    pos = len(log) - 1
+    while pos > 0 and log[pos].term > msg.conflict_term:
+        pos -= 1
+    if pos > 0 and log[pos].term == msg.conflict_term:
+        return start + pos + 1
+    return max(msg.conflict_index, 1)
+
+
+def handle_install_snapshot(state: RaftState, msg: InstallSnapshot, effects: Effects) -> RaftState:
+    """§7: a lagging follower replaces its log prefix with the leader's snapshot."""
+    me = state.config.me
+    reply_to = state.config.peers[msg.leader]
+    if msg.term < state.hard.term:
+        effects.append(Send(reply_to, InstallSnapshotReply(state.hard.term, me, 0)))
+        return state
+    if state.role != FOLLOWER or state.leader != msg.leader:
+        state = become_follower(state, msg.term, msg.leader)
+    effects.append(_election_timer(state))
+    if msg.last_index > state.commit:
+        state = _install(state, msg, effects)
+    effects.append(Send(reply_to, InstallSnapshotReply(state.hard.term, me, msg.last_index)))
+    return state
+
+
+def _install(state: RaftState, msg: InstallSnapshot, effects: Effects) -> RaftState:
+    hard = state.hard
+    pos = msg.last_index - hard.log_start
+    sentinel = Entry(msg.last_term, None)
+    if pos < len(hard.log) and hard.log[pos].term == msg.last_term:
+        log = hard.log[pos:].set(0, sentinel)  # §7: keep the suffix that follows the snapshot
+    else:
+        log = hard.log[:1].set(0, sentinel)
+    hard = replace(hard, log=log, log_start=msg.last_index)
+    effects.append(ApplySnapshot(msg.last_index, msg.last_term, msg.data))
+    return replace(state, hard=hard, snapshot=msg.data, commit=msg.last_index,
+                   applied=msg.last_index)
+
+
+def handle_snapshot_reply(state: RaftState, msg: InstallSnapshotReply,
+                          effects: Effects) -> RaftState:
+    if state.role != LEADER or msg.term != state.hard.term:
+        return state
+    peer = msg.follower
+    if msg.last_index <= state.match_index[peer]:
+        return state
+    state = _set_progress(state, peer, msg.last_index, msg.last_index + 1)
+    state = maybe_commit(state, effects)
+    if state.next_index[peer] <= _last(state.hard):
+        send_append(state, peer, effects)
+    return state
+
+
+# ---------------------------------------------------------------- replication
+
+def broadcast_append(state: RaftState, effects: Effects) -> None:
+    me = state.config.me
+    for peer in range(len(state.config.peers)):
+        if peer != me:
+            send_append(state, peer, effects)
+
+
+def send_append(state: RaftState, peer: int, effects: Effects) -> None:
+    """AppendEntries from the peer's nextIndex, or the snapshot if that prefix is gone (§7)."""
+    hard = state.hard
+    start = hard.log_start
+    addr = state.config.peers[peer]
+    next_index = state.next_index[peer]
+    if next_index <= start:
+        effects.append(Send(addr, InstallSnapshot(hard.term, state.config.me, start,
+                                                  hard.log[0].term, state.snapshot)))
+        return
+    pos = next_index - start
+    entries = tuple(hard.log[pos:pos + state.config.max_batch])
+    effects.append(Send(addr, AppendEntries(hard.term, state.config.me, next_index - 1,
+                                            hard.log[pos - 1].term, entries, state.commit)))
+
+
+def _set_progress(state: RaftState, peer: int, match: int, next_index: int) -> RaftState:
+    match_index = list(state.match_index)
+    next_list = list(state.next_index)
+    match_index[peer] = match
+    next_list[peer] = next_index
+    return replace(state, match_index=tuple(match_index), next_index=tuple(next_list))
+
+
+def maybe_commit(state: RaftState, effects: Effects) -> RaftState:
+    """§5.3/§5.4.2 (Figure 8): count replicas only for an entry of the leader's current term."""
+    index = committed_index(state.match_index)
+    if index <= state.commit:
+        return state
+    hard = state.hard
+    if hard.log[index - hard.log_start].term != hard.term:
+        return state
+    return apply_committed(replace(state, commit=index), effects)
+
+
+def apply_committed(state: RaftState, effects: Effects) -> RaftState:
+    """Hand every newly committed entry to the service, in order, without gaps."""
+    hard = state.hard
+    log, start = hard.log, hard.log_start
+    for index in range(state.applied + 1, state.commit + 1):
+        entry = log[index - start]
+        effects.append(Apply(index, entry.term, entry.command))
+    return replace(state, applied=state.commit)
+
+
+def _last(hard: HardState) -> int:
+    return hard.log_start + len(hard.log) - 1
+
+
+Handler = Callable[[RaftState, Any, Effects], RaftState]
+
+_EVENT_HANDLERS: dict[type, Handler] = {
+    Receive: handle_receive,
+    TimerFired: handle_timer,
+    Restart: handle_restart,
+    Propose: handle_propose,
+    TakeSnapshot: handle_take_snapshot,
+}
+
+_MESSAGE_HANDLERS: dict[type, Handler] = {
+    RequestVote: handle_request_vote,
+    RequestVoteReply: handle_vote_reply,
+    AppendEntries: handle_append_entries,
+    AppendEntriesReply: handle_append_reply,
+    InstallSnapshot: handle_install_snapshot,
+    InstallSnapshotReply: handle_snapshot_reply,
+}
