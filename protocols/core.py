@@ -21,9 +21,9 @@ import msgspec
 
 __all__ = [
     "Event", "Effect",
-    "Receive", "TimerFired", "Restart", "Propose", "TakeSnapshot",
+    "Receive", "TimerFired", "Restart", "Propose", "TakeSnapshot", "ClientRequest",
     "Send", "Persist", "SetTimer", "CancelTimer", "Apply", "ApplySnapshot", "Reply",
-    "Proposed", "RoleChanged", "Note",
+    "Proposed", "ClientDone", "RoleChanged", "Note",
 ]
 
 
@@ -62,6 +62,11 @@ class TakeSnapshot(Event, frozen=True):
     """The service has applied everything up to ``index``; ``data`` captures that state."""
     index: int
     data: bytes
+
+
+class ClientRequest(Event, frozen=True):
+    """The application asks a client (clerk) node to perform ``op``."""
+    op: Any
 
 
 # ---------------------------------------------------------------- effects
@@ -118,6 +123,12 @@ class Proposed(Effect, frozen=True):
     index: int
     term: int
     is_leader: bool
+
+
+class ClientDone(Effect, frozen=True):
+    """A clerk's answer to the application for the ``ClientRequest`` it was serving."""
+    op: Any
+    result: Any
 
 
 class RoleChanged(Effect, frozen=True):
