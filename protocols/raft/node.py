@@ -95,7 +95,7 @@ def handle_timer(state: RaftState, event: TimerFired, effects: Effects) -> RaftS
     if event.kind == ELECTION and state.role != LEADER:
         return become_candidate(state, effects)
     if event.kind == HEARTBEAT and state.role == LEADER:
-        broadcast_append(state, effects)
+        state = broadcast_append(state, effects)
         effects.append(SetTimer(HEARTBEAT, state.config.heartbeat, state.config.heartbeat))
     return state
 
@@ -135,7 +135,7 @@ def become_leader(state: RaftState, effects: Effects) -> RaftState:
                     next_index=(last + 1,) * n, match_index=tuple(match))
     effects.append(CancelTimer(ELECTION))
     effects.append(SetTimer(HEARTBEAT, state.config.heartbeat, state.config.heartbeat))
-    broadcast_append(state, effects)
+    state = broadcast_append(state, effects)
     return maybe_commit(state, effects)
 
 
@@ -153,7 +153,7 @@ def handle_propose(state: RaftState, event: Propose, effects: Effects) -> RaftSt
     match[state.config.me] = last
     state = replace(state, hard=hard, match_index=tuple(match))
     effects.append(Proposed(last, hard.term, True))
-    broadcast_append(state, effects)
+    state = broadcast_append(state, effects)
     return maybe_commit(state, effects)
 
 
@@ -294,15 +294,17 @@ def handle_append_reply(state: RaftState, msg: AppendEntriesReply, effects: Effe
     if msg.success:
         if msg.match_index <= state.match_index[peer]:
             return state
-        state = _set_progress(state, peer, msg.match_index, msg.match_index + 1)
+        next_index = max(state.next_index[peer], msg.match_index + 1)
+        state = _set_progress(state, peer, msg.match_index, next_index)
         state = maybe_commit(state, effects)
         if state.next_index[peer] <= _last(state.hard):
-            send_append(state, peer, effects)
+            state = send_append(state, peer, effects)
         return state
     next_index = max(_backup(state.hard, msg), state.match_index[peer] + 1)
+    if next_index >= state.next_index[peer]:
+        return state            # a stale rejection: what it asks for is already on its way
     state = _set_progress(state, peer, state.match_index[peer], next_index)
-    send_append(state, peer, effects)
-    return state
+    return send_append(state, peer, effects)
 
 
 def _backup(hard: HardState, msg: AppendEntriesReply) -> int:
@@ -355,24 +357,31 @@ def handle_snapshot_reply(state: RaftState, msg: InstallSnapshotReply,
     peer = msg.follower
     if msg.last_index <= state.match_index[peer]:
         return state
-    state = _set_progress(state, peer, msg.last_index, msg.last_index + 1)
+    next_index = max(state.next_index[peer], msg.last_index + 1)
+    state = _set_progress(state, peer, msg.last_index, next_index)
     state = maybe_commit(state, effects)
     if state.next_index[peer] <= _last(state.hard):
-        send_append(state, peer, effects)
+        state = send_append(state, peer, effects)
     return state
 
 
 # ---------------------------------------------------------------- replication
 
-def broadcast_append(state: RaftState, effects: Effects) -> None:
+def broadcast_append(state: RaftState, effects: Effects) -> RaftState:
     me = state.config.me
     for peer in range(len(state.config.peers)):
         if peer != me:
-            send_append(state, peer, effects)
+            state = send_append(state, peer, effects)
+    return state
 
 
-def send_append(state: RaftState, peer: int, effects: Effects) -> None:
-    """AppendEntries from the peer's nextIndex, or the snapshot if that prefix is gone (§7)."""
+def send_append(state: RaftState, peer: int, effects: Effects) -> RaftState:
+    """AppendEntries from the peer's nextIndex, or the snapshot if that prefix is gone (§7).
+
+    nextIndex moves past the entries sent (optimistic pipelining, as etcd's replicate state):
+    the next proposal carries only its own entry. A lost message shows up as a rejection,
+    at the latest on the next heartbeat, and nextIndex backs up.
+    """
     hard = state.hard
     start = hard.log_start
     addr = state.config.peers[peer]
@@ -380,11 +389,14 @@ def send_append(state: RaftState, peer: int, effects: Effects) -> None:
     if next_index <= start:
         effects.append(Send(addr, InstallSnapshot(hard.term, state.config.me, start,
                                                   hard.log[0].term, state.snapshot)))
-        return
+        return state
     pos = next_index - start
     entries = tuple(hard.log[pos:pos + state.config.max_batch])
     effects.append(Send(addr, AppendEntries(hard.term, state.config.me, next_index - 1,
                                             hard.log[pos - 1].term, entries, state.commit)))
+    if not entries:
+        return state
+    return _set_progress(state, peer, state.match_index[peer], next_index + len(entries))
 
 
 def _set_progress(state: RaftState, peer: int, match: int, next_index: int) -> RaftState:

@@ -1,0 +1,126 @@
+"""Running one scenario with one seed: build the world, run the body, judge, digest.
+
+The outcome of a run is a ``RunResult``: pass or fail, why, virtual time, traffic, the trace
+digest and the wall time. The digest covers every record of the trace, so two runs of the same
+scenario and seed agree on it exactly, in any process.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from checkers.raft_invariants import InvariantViolation
+from sim import Trace, World
+
+from scenarios.registry import Scenario, get
+
+__all__ = ["ScenarioFailure", "RunContext", "RunResult", "run_scenario", "replay_command"]
+
+
+class ScenarioFailure(AssertionError):
+    """A scenario's own assertion failed (the lab's t.Fatalf)."""
+
+
+@dataclass
+class RunContext:
+    """What a scenario body gets: the world, the trace, its seed, and where to report."""
+    world: World
+    trace: Trace
+    seed: int
+    scenario: Scenario
+    network: Any = None                  # set by the harness, read for the statistics
+    facts: dict[str, Any] = field(default_factory=dict)   # figures the scenario reports
+
+    @property
+    def env(self):
+        return self.world.env
+
+    @property
+    def now(self) -> float:
+        return self.world.env.now
+
+    def sleep(self, ms: float):
+        """A SimPy event that fires ``ms`` virtual milliseconds from now."""
+        return self.world.env.timeout(ms)
+
+    def fail(self, message: str) -> None:
+        raise ScenarioFailure(message)
+
+
+@dataclass
+class RunResult:
+    scenario: str
+    seed: int
+    passed: bool
+    failure: str | None
+    failure_kind: str | None            # "check", "invariant", "time-limit", "error"
+    virtual_ms: float
+    messages: int
+    bytes: int
+    digest: str
+    records: int
+    wall_s: float
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def replay_command(name: str, seed: int) -> str:
+    return f"raftsim run {name} --seed {seed} --trace {name}-{seed}.trace.jsonl"
+
+
+def run_scenario(name: str | Scenario, seed: int, trace_path: str | None = None) -> RunResult:
+    """Run ``name`` with ``seed``; never raises for a failing run (bugs in raftsim do raise)."""
+    sc = name if isinstance(name, Scenario) else get(name)
+    started = time.perf_counter()      # wall time of the run, reported only
+    world = World(seed)
+    trace = Trace(seed=seed, scenario=sc.name, path=trace_path)
+    ctx = RunContext(world, trace, seed, sc)
+    failure, kind = _drive(ctx)
+    end = world.env.now
+    trace.add((end, "result", "pass" if failure is None else "fail", kind, failure))
+    digest = trace.close()
+    net = ctx.network
+    return RunResult(
+        scenario=sc.name, seed=seed, passed=failure is None, failure=failure,
+        failure_kind=kind, virtual_ms=end,
+        messages=net.total_count if net is not None else 0,
+        bytes=net.total_bytes if net is not None else 0,
+        digest=digest, records=trace.count, wall_s=time.perf_counter() - started,
+        facts=ctx.facts)
+
+
+def _drive(ctx: RunContext) -> tuple[str | None, str | None]:
+    """Run the body to completion inside the time limit; return (failure, kind)."""
+    world = ctx.world
+    process = world.env.process(ctx.scenario.body(ctx))
+    outcome: list[Any] = []
+
+    def finished(event: Any) -> None:
+        if not event.ok:
+            event.defused = True
+        outcome.append(event)
+        world.stop("finished")
+
+    process.callbacks.append(finished)
+    try:
+        world.run(until=ctx.scenario.time_limit_ms)
+    except InvariantViolation as violation:
+        return str(violation), "invariant"
+    except ScenarioFailure as failure:          # raised by a tester hook (the lab's Fatalf)
+        return str(failure), "check"
+    if not outcome:
+        limit = ctx.scenario.time_limit_ms / 1000
+        return f"test took longer than {limit:g} seconds (virtual time)", "time-limit"
+    event = outcome[0]
+    if event.ok:
+        return None, None
+    exc = event.value
+    if isinstance(exc, ScenarioFailure):
+        return str(exc), "check"
+    if isinstance(exc, InvariantViolation):
+        return str(exc), "invariant"
+    raise exc
