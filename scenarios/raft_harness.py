@@ -285,8 +285,7 @@ class RaftCluster:
 
     def end(self) -> None:
         """Record the figures the lab prints at the end of a test."""
-        self.ctx.facts.update(peers=self.n, rpcs=self.rpc_total(), bytes=self.bytes_total(),
-                              committed=self.max_index)
+        self.ctx.facts.update(peers=self.n, rpcs=self.rpc_total(), committed=self.max_index)
 
 
 def _first_new_position(old: Any, new: Any) -> int:

@@ -63,21 +63,28 @@ class RunResult:
     records: int
     wall_s: float
     facts: dict[str, Any] = field(default_factory=dict)
+    lines: list[bytes] | None = field(default=None, repr=False)   # with keep_lines=True
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data.pop("lines")
+        return data
 
 
 def replay_command(name: str, seed: int) -> str:
     return f"raftsim run {name} --seed {seed} --trace {name}-{seed}.trace.jsonl"
 
 
-def run_scenario(name: str | Scenario, seed: int, trace_path: str | None = None) -> RunResult:
-    """Run ``name`` with ``seed``; never raises for a failing run (bugs in raftsim do raise)."""
+def run_scenario(name: str | Scenario, seed: int, trace_path: str | None = None,
+                 keep_lines: bool = False) -> RunResult:
+    """Run ``name`` with ``seed``; never raises for a failing run (bugs in raftsim do raise).
+
+    ``keep_lines`` keeps every trace line in memory (for comparing with a recorded trace).
+    """
     sc = name if isinstance(name, Scenario) else get(name)
     started = time.perf_counter()      # wall time of the run, reported only
     world = World(seed)
-    trace = Trace(seed=seed, scenario=sc.name, path=trace_path)
+    trace = Trace(seed=seed, scenario=sc.name, path=trace_path, keep=keep_lines)
     ctx = RunContext(world, trace, seed, sc)
     failure, kind = _drive(ctx)
     end = world.env.now
@@ -90,7 +97,7 @@ def run_scenario(name: str | Scenario, seed: int, trace_path: str | None = None)
         messages=net.total_count if net is not None else 0,
         bytes=net.total_bytes if net is not None else 0,
         digest=digest, records=trace.count, wall_s=time.perf_counter() - started,
-        facts=ctx.facts)
+        facts=ctx.facts, lines=trace.lines)
 
 
 def _drive(ctx: RunContext) -> tuple[str | None, str | None]:
