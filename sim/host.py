@@ -1,0 +1,285 @@
+"""A host: one node's step function, its timers, its disk, and how it crashes and reboots.
+
+The host feeds events to ``step(state, event) -> (state, effects)`` and performs the effects in
+list order: ``Send`` and ``Reply`` go to the network, ``Persist`` to the disk, ``SetTimer`` /
+``CancelTimer`` arm and disarm timers, ``Apply`` / ``ApplySnapshot`` / ``RoleChanged`` /
+``Note`` are traced and passed to the hooks it was given, and ``Proposed`` is handed back to
+the caller of ``propose`` / ``call``. Dispatch is a dict from effect type to bound method.
+
+Timers: the delay of ``SetTimer(kind, lo, hi)`` is drawn uniformly from ``[lo, hi]`` with the
+host's own stream (``node/<addr>`` or ``client/<addr>``). Each arm gets a fresh generation
+number; re-arming or cancelling makes the pending callback stale, and a stale callback does
+nothing.
+
+Crash: the host goes down, its incarnation increases, its state and timers are dropped and the
+network will never deliver messages sent to or from the old incarnation. Only the disk survives.
+``crash(mid_step_after=k)`` lands during the next step, after ``k`` of its effects: the rest
+are lost. ``boot`` / ``restart`` run ``step(init_state(), Restart(disk.read()))``.
+
+A step never re-enters itself: a hook that wants to feed the node an event uses ``defer``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Callable, Iterable
+
+from protocols.core import (
+    Apply, ApplySnapshot, CancelTimer, Event, Note, Persist, Propose, Proposed, Receive, Reply,
+    Restart, RoleChanged, Send, SetTimer, TimerFired,
+)
+from sim.disk import Disk
+from sim.network import Network
+from sim.trace import Trace
+from sim.world import World
+
+__all__ = ["Host", "StepFn", "Hook"]
+
+StepFn = Callable[[Any, Event], "tuple[Any, Iterable[Any]]"]
+Hook = Callable[["Host", Any], None]
+
+
+class Host:
+    """Runs one node's step function inside a ``World`` and performs its effects."""
+
+    def __init__(self, world: World, addr: str, step: StepFn, init_state: Callable[[], Any], *,
+                 network: Network, disk: Disk | None = None, trace: Trace | None = None,
+                 client: bool = False,
+                 on_apply: Hook | None = None, on_apply_snapshot: Hook | None = None,
+                 on_role: Hook | None = None, on_note: Hook | None = None,
+                 on_boot: Callable[["Host"], None] | None = None,
+                 on_crash: Callable[["Host"], None] | None = None) -> None:
+        self.world = world
+        self.addr = addr
+        self.step = step
+        self.init_state = init_state
+        self.network = network
+        self.trace = trace if trace is not None else network.trace
+        self.disk = disk if disk is not None else Disk()
+        self.client = client
+        self.rng = world.rng(f"{'client' if client else 'node'}/{addr}")
+        self.on_apply, self.on_apply_snapshot = on_apply, on_apply_snapshot
+        self.on_role, self.on_note = on_role, on_note
+        self.on_boot, self.on_crash = on_boot, on_crash
+        self.state: Any = None
+        self.up = False
+        self.incarnation = 0
+        self.steps = 0
+        self._armed: dict[str, int] = {}       # timer kind -> generation of the pending arm
+        self._timer_gen = 0
+        self._timer_events: dict[str, TimerFired] = {}
+        self._busy = False
+        self._crash_after: int | None = None
+        self._proposed: Proposed | None = None
+        self._add = self.trace.add
+        self._env = world.env
+        self._transmit = network.transmit
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            Send: self._send, Persist: self._persist, SetTimer: self._set_timer,
+            CancelTimer: self._cancel_timer, Apply: self._apply, ApplySnapshot: self._snapshot,
+            Reply: self._send, Proposed: self._keep_proposed, RoleChanged: self._role,
+            Note: self._note,
+        }
+        network.attach(self, server=not client)
+
+    # ------------------------------------------------------------ feeding events
+
+    def receive(self, src: str, msg: Any) -> None:
+        """A network message arrived (the network checked link, liveness and incarnations)."""
+        self._run(Receive(src, msg))
+
+    def call(self, event: Event) -> Proposed | None:
+        """Step the node with ``event`` now; returns the ``Proposed`` effect it produced, if any.
+
+        A down host ignores the event and returns None.
+        """
+        if not self.up:
+            return None
+        if self._busy:
+            raise self._reentered()
+        self._add((self._env._now, "input", self.addr, event))
+        return self._call(event)
+
+    def deliver(self, event: Event) -> None:
+        """Step the node with ``event`` now (ignored while the host is down)."""
+        self.call(event)
+
+    def propose(self, command: Any) -> Proposed | None:
+        """Raft's Start: step with ``Propose(command)``; traced after the step with its outcome."""
+        if not self.up:
+            return None
+        got = self._call(Propose(command))
+        if got is None:
+            self._add((self._env._now, "propose", self.addr, command, None, None, None))
+        else:
+            self._add((self._env._now, "propose", self.addr, command, got.index, got.term,
+                       got.is_leader))
+        return got
+
+    def defer(self, event: Event) -> None:
+        """Deliver ``event`` as a new event at the current time, after those already queued.
+
+        Hooks use this instead of stepping the node while its effects are being performed.
+        The event is lost if the host crashes first.
+        """
+        self.world.call_later(0.0, self._deferred, event, self.incarnation)
+
+    def notify(self, event: Event) -> None:
+        """Step with a simulator notification (e.g. ``SendFailed``) if up; not traced as input."""
+        if self.up:
+            self._run(event)
+
+    def _deferred(self, event: Event, incarnation: int) -> None:
+        if self.incarnation == incarnation:
+            self.call(event)
+
+    def _call(self, event: Event) -> Proposed | None:
+        self._proposed = None
+        self._run(event)
+        got, self._proposed = self._proposed, None
+        return got
+
+    # ------------------------------------------------------------ the step
+
+    def _run(self, event: Event) -> None:
+        if self._busy:
+            raise self._reentered()
+        self._busy = True
+        try:
+            self.steps += 1
+            self.state, effects = self.step(self.state, event)
+            if self._crash_after is not None:
+                self._perform_then_crash(list(effects))
+                return
+            handlers = self._handlers
+            for effect in effects:
+                try:
+                    perform = handlers[type(effect)]
+                except KeyError:
+                    raise TypeError(f"{self.addr}: no handler for effect {effect!r}") from None
+                perform(effect)
+        finally:
+            self._busy = False
+
+    def _reentered(self) -> RuntimeError:
+        return RuntimeError(f"{self.addr}: step re-entered while its effects are performed; "
+                            "use host.defer(event)")
+
+    def _unknown(self, effect: Any) -> None:
+        raise TypeError(f"{self.addr}: no handler for effect {effect!r}")
+
+    def _perform_then_crash(self, effects: list) -> None:
+        k = self._crash_after or 0
+        handlers = self._handlers
+        for effect in effects[:k]:
+            handlers.get(type(effect), self._unknown)(effect)
+        self._crash(lost=max(0, len(effects) - k))
+
+    def handle(self, effect_type: type, perform: Callable[["Host", Any], None]) -> None:
+        """Perform effects of ``effect_type`` (e.g. a service-level effect) with ``perform``."""
+        self._handlers[effect_type] = lambda effect: perform(self, effect)
+
+    # ------------------------------------------------------------ effects
+
+    def _send(self, effect: Send | Reply) -> None:
+        self._transmit(self, effect.dst, effect.msg)
+
+    def _persist(self, effect: Persist) -> None:
+        self.disk.write(effect.state, effect.snapshot)
+
+    def _set_timer(self, effect: SetTimer) -> None:
+        gen = self._timer_gen = self._timer_gen + 1
+        kind = effect.kind
+        self._armed[kind] = gen
+        lo = effect.lo
+        delay = lo + (effect.hi - lo) * self.rng.random()
+        self.world.call_later(delay, self._fire, kind, gen)
+
+    def _cancel_timer(self, effect: CancelTimer) -> None:
+        self._armed.pop(effect.kind, None)
+
+    def _fire(self, kind: str, gen: int) -> None:
+        if self._armed.get(kind) != gen:
+            return  # re-armed, cancelled or crashed since: stale
+        del self._armed[kind]
+        event = self._timer_events.get(kind)
+        if event is None:
+            event = self._timer_events[kind] = TimerFired(kind)
+        self._add((self._env._now, "timer", self.addr, kind))
+        self._run(event)
+
+    def _apply(self, effect: Apply) -> None:
+        self._add((self._env._now, "apply", self.addr, effect.index, effect.term, effect.command))
+        if self.on_apply is not None:
+            self.on_apply(self, effect)
+
+    def _snapshot(self, effect: ApplySnapshot) -> None:
+        data = effect.data
+        digest = hashlib.blake2b(data, digest_size=8).hexdigest()
+        self._add((self._env._now, "snapshot", self.addr, effect.index, effect.term, len(data),
+                   digest))
+        if self.on_apply_snapshot is not None:
+            self.on_apply_snapshot(self, effect)
+
+    def _keep_proposed(self, effect: Proposed) -> None:
+        self._proposed = effect
+
+    def _role(self, effect: RoleChanged) -> None:
+        self._add((self._env._now, "role", self.addr, effect.role, effect.term))
+        if self.on_role is not None:
+            self.on_role(self, effect)
+
+    def _note(self, effect: Note) -> None:
+        self._add((self._env._now, "note", self.addr, effect.what, effect.detail))
+        if self.on_note is not None:
+            self.on_note(self, effect)
+
+    # ------------------------------------------------------------ life cycle
+
+    @property
+    def timers(self) -> tuple[str, ...]:
+        """Kinds of the currently armed timers, in arming order."""
+        return tuple(self._armed)
+
+    def boot(self) -> None:
+        """Start from the disk: ``step(init_state(), Restart(disk.read()))``."""
+        if self.up:
+            raise RuntimeError(f"{self.addr} is already up")
+        self.up = True
+        self.state = self.init_state()
+        durable = self.disk.read()
+        self._add((self._env._now, "restart", self.addr, self.incarnation, durable is None))
+        if self.on_boot is not None:
+            self.on_boot(self)
+        self._run(Restart(durable))
+
+    def restart(self) -> None:
+        """Crash if up, then boot from the disk (labrpc's start1)."""
+        if self.up:
+            self.crash()
+        self.boot()
+
+    def crash(self, mid_step_after: int | None = None) -> None:
+        """Crash now, or arm a crash that lands after ``mid_step_after`` effects of the next
+        step (if it has fewer, after all of them). No-op on a down host."""
+        if not self.up:
+            return
+        if mid_step_after is not None:
+            self._crash_after = max(0, int(mid_step_after))
+            return
+        if self._busy:
+            raise RuntimeError(f"{self.addr}: crash() inside its own step; use mid_step_after")
+        self._crash(lost=0)
+
+    def _crash(self, lost: int) -> None:
+        self._add((self._env._now, "crash", self.addr, self.incarnation, lost))
+        self.up = False
+        self.incarnation += 1
+        self.state = None
+        self._armed.clear()
+        self._crash_after = None
+        if self.on_crash is not None:
+            self.on_crash(self)
+
+    def __repr__(self) -> str:
+        return f"Host({self.addr!r}, up={self.up}, incarnation={self.incarnation})"

@@ -1,0 +1,420 @@
+"""The network: links, delays, drops, duplicates and reordering of one run (labrpc's model).
+
+The topology is a ``networkx.DiGraph`` over host addresses; a message from ``src`` to ``dst`` is
+delivered iff the edge ``src -> dst`` exists both when it is sent and when it arrives, the
+destination is up, and neither endpoint crashed (changed incarnation) in between. Everything
+else is a drop, traced with its reason: ``partition``, ``unreliable``, ``down`` or
+``stale-incarnation``.
+
+Per message, the ``net`` stream is drawn in this fixed order (only the draws that apply):
+
+1. undeliverable at send (no host, host down, no edge): the failure delay, then stop;
+2. unreliable: the short delay (requests only, unless ``short_delay_replies``), then the drop
+   draw (``drop_request`` or ``drop_reply``); a dropped message stops here;
+3. a reply under ``long_reordering``: the 600/900 draw, then ``randrange(2000)`` and
+   ``randrange(1 + that)`` for the extra delay;
+4. ``reorder > 0``: the reorder draw, then the extra delay;
+5. ``duplicate > 0``: the duplicate draw, then the copy's own extra delay.
+
+A message whose class has ``IS_REPLY = True`` is a reply; anything else is a request. Counting
+follows labrpc: ``total_count`` counts every send; ``total_bytes`` adds request bytes at send
+and reply bytes only on delivery; ``rpc_count(addr)`` counts requests delivered to ``addr``.
+Bytes are ``len(msgspec.msgpack.encode(msg))``.
+
+This module never reads a clock and draws randomness only from the world's ``net`` stream.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+import msgspec
+import networkx as nx
+from simpy.events import NORMAL
+
+from sim.events import SendFailed
+from sim.trace import Trace
+from sim.world import World
+
+if TYPE_CHECKING:
+    from sim.host import Host
+
+__all__ = [
+    "NetParams", "Network", "AddrStats",
+    "isolate", "halves", "majority_minority", "bridge", "majorities_ring", "random_edges",
+    "group_edges",
+]
+
+Edge = tuple[str, str]
+
+
+class NetParams(msgspec.Struct, frozen=True, kw_only=True):
+    """Network behaviour. The defaults are labrpc's reliable network (no delay)."""
+
+    reliable: bool = True
+    reliable_delay: float = 0.0            # labrpc: none
+    short_delay: tuple[float, float] = (0.0, 27.0)   # unreliable: uniform [lo, hi) ms
+    short_delay_replies: bool = False      # labrpc delays requests only
+    drop_request: float = 0.1              # unreliable only
+    drop_reply: float = 0.1                # unreliable only
+    duplicate: float = 0.0                 # any network: probability of a second copy
+    reorder: float = 0.0                   # any network: probability of an extra delay
+    reorder_delay: tuple[float, float] = (0.0, 100.0)
+    long_reordering: bool = False          # replies: p=600/900 of +200+randint(0, randint(0, 1999))
+    long_delays: bool = False              # undeliverable: fail after [0, 7000) instead of [0, 100)
+    fail_delay: float = 100.0
+    long_fail_delay: float = 7000.0
+
+
+class AddrStats:
+    """Traffic counters of one address."""
+
+    __slots__ = ("sent", "sent_bytes", "received", "received_bytes", "rpcs")
+
+    def __init__(self) -> None:
+        self.sent = self.sent_bytes = self.received = self.received_bytes = self.rpcs = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __repr__(self) -> str:
+        return f"AddrStats({self.as_dict()})"
+
+
+class _Packet(list):
+    """A message in flight, ``[mid, src, dst, msg, size, reply, sh, sinc, dh, dinc, reason]``
+    (sender and destination hosts with their incarnations at send time, and the drop reason
+    if its fate is already sealed). It is also the SimPy event that fires on arrival: SimPy
+    only needs ``callbacks`` and ``_ok``. A list subclass is the cheapest such object."""
+
+    __slots__ = ("callbacks",)
+    _ok = True
+
+
+class Network:
+    """Carries messages between hosts under ``params`` and the current topology."""
+
+    def __init__(self, world: World, trace: Trace, params: NetParams | None = None) -> None:
+        self.world = world
+        self.trace = trace
+        self.graph: nx.DiGraph = nx.DiGraph()
+        self._succ: dict[str, dict] = self.graph._succ  # adjacency dicts: fast edge tests
+        self.hosts: dict[str, Host] = {}
+        self.servers: list[str] = []
+        self.clients: list[str] = []
+        self._connected: dict[str, bool] = {}
+        self._notify: dict[str, bool] = {}
+        self.stats: dict[str, AddrStats] = {}
+        self.total_count = 0
+        self.total_bytes = 0
+        self.delivered = 0
+        self.dropped = 0
+        self._next_id = 0
+        self._rng: random.Random = world.rng("net")
+        self._size = msgspec.msgpack.Encoder().encode
+        self._reply_types: dict[type, bool] = {}
+        self._env = world.env
+        self._schedule = world.env.schedule
+        self._append = trace.append   # send records: the arrival or drop that follows flushes
+        self._add = trace.add
+        self._arrive_cbs = (self._arrive,)
+        self._drop_cbs = (self._dropped,)
+        self.set_params(params or NetParams())
+
+    # ------------------------------------------------------------ configuration
+
+    def set_params(self, params: NetParams) -> None:
+        """Replace the behaviour parameters; applies to messages sent from now on."""
+        self.params = params
+        lo, hi = params.short_delay
+        self._short = (lo, hi - lo)
+        self._reliable = params.reliable
+        self._reliable_delay = params.reliable_delay
+        self._extras = bool(params.long_reordering or params.reorder or params.duplicate)
+
+    def attach(self, host: "Host", server: bool = True) -> None:
+        """Add ``host`` to the topology, linked both ways to every attached address (and to
+        itself: no shape ever cuts a self-link)."""
+        addr = host.addr
+        if addr in self.hosts:
+            raise ValueError(f"address {addr!r} is already attached")
+        others = list(self.graph.nodes)
+        self.hosts[addr] = host
+        (self.servers if server else self.clients).append(addr)
+        self._connected[addr] = True
+        self.stats[addr] = AddrStats()
+        self.graph.add_edge(addr, addr)  # a host can always reach itself
+        for other in others:
+            self.graph.add_edge(addr, other)
+            self.graph.add_edge(other, addr)
+
+    def notify_on_failure(self, addr: str, on: bool = True) -> None:
+        """Deliver ``SendFailed(dst, msg)`` to ``addr`` when one of its requests is lost."""
+        if on:
+            self._notify[addr] = True
+        else:
+            self._notify.pop(addr, None)
+
+    # ------------------------------------------------------------ sending
+
+    def send(self, src: str, dst: str, msg: Any) -> None:
+        """Send ``msg`` from host ``src`` to ``dst`` (hosts use ``transmit`` directly)."""
+        self.transmit(self.hosts[src], dst, msg)
+
+    def _is_reply(self, cls: type) -> bool:
+        reply = self._reply_types[cls] = bool(getattr(cls, "IS_REPLY", False))
+        return reply
+
+    def transmit(self, sh: "Host", dst: str, msg: Any) -> None:
+        """The send path: count, trace, draw the fate of ``msg`` and schedule it."""
+        cls = type(msg)
+        reply = self._reply_types.get(cls)
+        if reply is None:
+            reply = self._is_reply(cls)
+        size = len(self._size(msg))
+        src = sh.addr
+        st = self.stats[src]
+        st.sent += 1
+        st.sent_bytes += size
+        self.total_count += 1
+        if not reply:
+            self.total_bytes += size
+        mid = self._next_id = self._next_id + 1
+        self._append((self._env._now, "send", mid, src, dst, msg))  # _now: hot path
+        dh = self.hosts.get(dst)
+        if dh is None or not dh.up or dst not in self._succ[src]:
+            self._undeliverable(mid, src, dst, msg, size, reply, sh, dh)
+            return
+        if self._reliable:
+            delay = self._reliable_delay
+        else:
+            delay = self._unreliable_delay(mid, src, dst, msg, size, reply, sh, dh)
+            if delay is None:
+                return
+        if self._extras:
+            delay = self._extra_fates(mid, src, dst, msg, size, reply, sh, dh, delay)
+        packet = _Packet((mid, src, dst, msg, size, reply, sh, sh.incarnation, dh,
+                          dh.incarnation, None))
+        packet.callbacks = self._arrive_cbs
+        self._schedule(packet, NORMAL, delay)
+
+    def _packet(self, callbacks: tuple, mid: int, src: str, dst: str, msg: Any, size: int,
+                reply: bool, sh: "Host", dh: "Host | None", reason: str | None,
+                delay: float) -> None:
+        packet = _Packet((mid, src, dst, msg, size, reply, sh, sh.incarnation, dh,
+                          -1 if dh is None else dh.incarnation, reason))
+        packet.callbacks = callbacks
+        self._schedule(packet, NORMAL, delay)
+
+    def _undeliverable(self, mid: int, src: str, dst: str, msg: Any, size: int, reply: bool,
+                       sh: "Host", dh: "Host | None") -> None:
+        """labrpc: no server or no link; the failure shows after a delay, the message is lost."""
+        reason = "partition" if dh is not None and dh.up else "down"
+        p = self.params
+        wait = (p.long_fail_delay if p.long_delays else p.fail_delay) * self._rng.random()
+        self._packet(self._drop_cbs, mid, src, dst, msg, size, reply, sh, dh, reason, wait)
+
+    def _unreliable_delay(self, mid: int, src: str, dst: str, msg: Any, size: int, reply: bool,
+                          sh: "Host", dh: "Host") -> float | None:
+        """The short delay of an unreliable network, or None if the message is dropped."""
+        p = self.params
+        rng = self._rng
+        delay = 0.0
+        if not reply or p.short_delay_replies:
+            delay = self._short[0] + self._short[1] * rng.random()
+        if rng.random() < (p.drop_reply if reply else p.drop_request):
+            self._packet(self._drop_cbs, mid, src, dst, msg, size, reply, sh, dh, "unreliable",
+                         delay)
+            return None
+        return delay
+
+    def _extra_fates(self, mid: int, src: str, dst: str, msg: Any, size: int, reply: bool,
+                     sh: "Host", dh: "Host", delay: float) -> float:
+        """Long reordering, reordering and duplication; returns the (longer) delay."""
+        p = self.params
+        rng = self._rng
+        if reply and p.long_reordering and rng.random() < 600 / 900:
+            delay += 200 + rng.randrange(1 + rng.randrange(2000))
+        if p.reorder and rng.random() < p.reorder:
+            delay += self._extra_delay()
+        if p.duplicate and rng.random() < p.duplicate:
+            self._append((self._env._now, "dup", mid, src, dst))
+            self._packet(self._arrive_cbs, mid, src, dst, msg, size, reply, sh, dh, None,
+                         delay + self._extra_delay())
+        return delay
+
+    def _extra_delay(self) -> float:
+        lo, hi = self.params.reorder_delay
+        return lo + (hi - lo) * self._rng.random()
+
+    # ------------------------------------------------------------ arriving
+
+    def _arrive(self, packet: _Packet) -> None:
+        mid, src, dst, msg, size, reply, sh, sinc, dh, dinc, _ = packet
+        if dh.incarnation != dinc or sh.incarnation != sinc or dst not in self._succ[src]:
+            self._fail(packet, self._reason(packet))
+            return
+        self.delivered += 1
+        st = self.stats[dst]
+        st.received += 1
+        st.received_bytes += size
+        if reply:
+            self.total_bytes += size
+        else:
+            st.rpcs += 1
+        self._add((self._env._now, "deliver", mid, src, dst))
+        dh.receive(src, msg)
+
+    @staticmethod
+    def _reason(packet: _Packet) -> str:
+        _, _, _, _, _, _, sh, sinc, dh, dinc, _ = packet
+        if not dh.up:
+            return "down"
+        if dh.incarnation != dinc or sh.incarnation != sinc:
+            return "stale-incarnation"
+        return "partition"
+
+    def _dropped(self, packet: _Packet) -> None:
+        self._fail(packet, packet[10])
+
+    def _fail(self, packet: _Packet, reason: str) -> None:
+        mid, src, dst, msg, _, reply, sh, sinc, _, _, _ = packet
+        self.dropped += 1
+        self._add((self._env._now, "drop", mid, src, dst, reason))
+        if not reply and src in self._notify and sh.up and sh.incarnation == sinc:
+            sh.notify(SendFailed(dst, msg))
+
+    # ------------------------------------------------------------ statistics
+
+    def rpc_count(self, addr: str) -> int:
+        """Requests delivered to ``addr`` (labrpc's ``GetCount``)."""
+        return self.stats[addr].rpcs
+
+    # ------------------------------------------------------------ topology
+
+    def has_link(self, src: str, dst: str) -> bool:
+        """True if messages from ``src`` to ``dst`` can currently pass."""
+        return dst in self._succ.get(src, ())
+
+    def _set(self, src: str, dst: str, up: bool) -> None:
+        if up:
+            self.graph.add_edge(src, dst)
+        elif self.graph.has_edge(src, dst):
+            self.graph.remove_edge(src, dst)
+
+    def set_links(self, nodes: Sequence[str], edges: Iterable[Edge]) -> None:
+        """Among ``nodes``, keep exactly the directed ``edges``; other links are untouched."""
+        keep = set(edges)
+        for a in nodes:
+            for b in nodes:
+                if a != b:
+                    self._set(a, b, (a, b) in keep)
+
+    def partition(self, groups: Sequence[Sequence[str]]) -> None:
+        """Link nodes of the same group both ways and cut links across groups."""
+        nodes = [n for g in groups for n in g]
+        self.set_links(nodes, group_edges(groups))
+
+    def disconnect(self, node: str, peers: Sequence[str] | None = None) -> None:
+        """Cut every link between ``node`` and ``peers`` (default: the other servers)."""
+        self._connected[node] = False
+        for peer in self.servers if peers is None else peers:
+            if peer != node:
+                self._set(node, peer, False)
+                self._set(peer, node, False)
+
+    def connect(self, node: str, peers: Sequence[str] | None = None) -> None:
+        """Restore links between ``node`` and the connected ones among ``peers`` (default:
+        the servers), as the Raft tester's ``connect(i)`` does."""
+        self._connected[node] = True
+        for peer in self.servers if peers is None else peers:
+            if peer != node and self._connected.get(peer, False):
+                self._set(node, peer, True)
+                self._set(peer, node, True)
+
+    def is_connected(self, node: str) -> bool:
+        """False between ``disconnect(node)`` and ``connect(node)`` / ``heal()``."""
+        return self._connected[node]
+
+    def cut(self, src: str, dst: str) -> None:
+        """Remove the one-way link ``src -> dst``."""
+        self._set(src, dst, False)
+
+    def uncut(self, src: str, dst: str) -> None:
+        """Restore the one-way link ``src -> dst``."""
+        self._set(src, dst, True)
+
+    def heal(self) -> None:
+        """Link every attached address to every other, both ways; everyone is connected."""
+        nodes = list(self.graph.nodes)
+        for a in nodes:
+            self._connected[a] = True
+            for b in nodes:
+                if a != b:
+                    self.graph.add_edge(a, b)
+
+
+# ---------------------------------------------------------------- partition shapes
+# Each shape is a pure function of the node order it is given; shuffle first for variety.
+
+def group_edges(groups: Sequence[Sequence[str]]) -> list[Edge]:
+    """The directed edges linking every pair inside each group."""
+    return [(a, b) for g in groups for a in g for b in g if a != b]
+
+
+def isolate(nodes: Sequence[str], node: str) -> list[list[str]]:
+    """``node`` alone; everyone else together."""
+    return [[node], [n for n in nodes if n != node]]
+
+
+def halves(nodes: Sequence[str]) -> list[list[str]]:
+    """Two sides of ``len // 2`` and the rest: no majority on either side when even."""
+    k = len(nodes) // 2
+    return [list(nodes[:k]), list(nodes[k:])]
+
+
+def majority_minority(nodes: Sequence[str]) -> list[list[str]]:
+    """A smallest majority (first) and the minority that remains."""
+    k = len(nodes) // 2 + 1
+    return [list(nodes[:k]), list(nodes[k:])]
+
+
+def bridge(nodes: Sequence[str]) -> list[Edge]:
+    """Two minorities and one node linked to both: each side plus the bridge is a majority,
+    and only the bridge node sees everyone. Needs at least 3 nodes."""
+    if len(nodes) < 3:
+        raise ValueError("bridge needs at least 3 nodes")
+    k = (len(nodes) - 1) // 2
+    mid = nodes[k]
+    left, right = list(nodes[:k]), list(nodes[k + 1:])
+    edges = group_edges([left, right])
+    edges += [e for n in list(left) + right for e in ((mid, n), (n, mid))]
+    return edges
+
+
+def majorities_ring(nodes: Sequence[str]) -> list[Edge]:
+    """Each node linked to its ring neighbours so that it sees a majority (itself included),
+    yet no two nodes see the same majority and no majority is fully linked. Needs >= 4 nodes."""
+    n = len(nodes)
+    if n < 4:
+        raise ValueError("majorities_ring needs at least 4 nodes")
+    reach = (n // 2 + 1) // 2  # neighbours on each side: 1 + 2*reach >= majority
+    edges = []
+    for i, a in enumerate(nodes):
+        for d in range(1, reach + 1):
+            edges += [(a, nodes[(i + d) % n]), (a, nodes[(i - d) % n])]
+    return list(dict.fromkeys(edges))
+
+
+def random_edges(nodes: Sequence[str], p: float, rng: random.Random,
+                 directed: bool = False) -> list[Edge]:
+    """Each link kept with probability ``p`` (both directions together unless ``directed``)."""
+    edges = []
+    for i, a in enumerate(nodes):
+        for b in nodes[i + 1:]:
+            if directed:
+                edges += [e for e in ((a, b), (b, a)) if rng.random() < p]
+            elif rng.random() < p:
+                edges += [(a, b), (b, a)]
+    return edges

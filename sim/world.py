@@ -1,0 +1,139 @@
+"""The world: virtual time, the event loop and the seeded random streams of one run.
+
+A ``World`` owns a SimPy ``Environment`` (virtual time in milliseconds, as a float) and every
+source of randomness of a run. Randomness comes from named streams, each a ``random.Random``
+seeded from ``blake2b(f"{seed}/{name}")``, so a stream depends only on the run's seed and its own
+name: adding a client (``client/c9``) does not change which packets the ``net`` stream drops.
+
+Callbacks are scheduled as lightweight SimPy events (an object with ``callbacks`` and ``_ok``,
+pushed with ``env.schedule``): no generator process per callback. SimPy breaks time ties by
+insertion order, so the loop is deterministic. This module never reads a clock and never uses
+the ``random`` module's global functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from typing import Any, Callable
+
+import simpy
+from simpy.core import StopSimulation
+from simpy.events import NORMAL
+
+__all__ = ["World", "stream_seed", "STREAMS"]
+
+#: The stream names the simulator itself uses (hosts use ``node/<addr>`` and ``client/<addr>``).
+STREAMS = ("net", "faults", "workload")
+
+
+def stream_seed(seed: int, name: str) -> int:
+    """The 64-bit seed of stream ``name`` in a run seeded with ``seed``."""
+    digest = hashlib.blake2b(f"{seed}/{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+class _Call:
+    """A SimPy-compatible event that calls ``fn(*args)`` when the loop reaches it.
+
+    SimPy's ``Environment.step`` only needs ``callbacks`` (replaced by None once processed) and
+    ``_ok``; a slotted object is several times cheaper than ``env.timeout(...)`` plus a callback.
+    """
+
+    __slots__ = ("callbacks", "fn", "args")
+    _ok = True
+
+    def __init__(self, fn: Callable[..., Any], args: tuple) -> None:
+        self.callbacks = _CALL_CALLBACKS
+        self.fn = fn
+        self.args = args
+
+
+def _run_call(event: _Call) -> None:
+    event.fn(*event.args)
+
+
+_CALL_CALLBACKS = (_run_call,)
+
+
+class World:
+    """One simulated run: a SimPy environment, virtual time in ms and seeded streams.
+
+    ``run(until)`` processes events strictly before ``until`` and may be called again to
+    continue. ``stop(reason)`` ends the run for good: no later event runs, and ``run`` returns
+    the reason (also kept in ``stop_reason``).
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.seed = int(seed)
+        self.env = simpy.Environment(initial_time=0.0)
+        self._streams: dict[str, random.Random] = {}
+        self._schedule = self.env.schedule
+        self._running = False
+        self.stop_reason: Any = None
+        self.stopped = False
+
+    # ------------------------------------------------------------ time and randomness
+
+    @property
+    def now(self) -> float:
+        """The current virtual time in milliseconds."""
+        return self.env.now
+
+    def rng(self, name: str) -> random.Random:
+        """The stream called ``name``; the same object on every call, so draws continue."""
+        stream = self._streams.get(name)
+        if stream is None:
+            stream = self._streams[name] = random.Random(stream_seed(self.seed, name))
+        return stream
+
+    # ------------------------------------------------------------ scheduling
+
+    def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> None:
+        """Call ``fn(*args)`` after ``delay`` ms of virtual time (ties run in FIFO order)."""
+        self._schedule(_Call(fn, args), NORMAL, delay)
+
+    def call_at(self, time: float, fn: Callable[..., Any], *args: Any) -> None:
+        """Call ``fn(*args)`` at absolute virtual time ``time`` (not in the past)."""
+        delay = time - self.env.now
+        if delay < 0:
+            raise ValueError(f"call_at({time}) is in the past (now={self.env.now})")
+        self._schedule(_Call(fn, args), NORMAL, delay)
+
+    def schedule(self, event: Any, delay: float) -> None:
+        """Push a prepared event object (with ``callbacks`` and ``_ok``) ``delay`` ms ahead."""
+        self._schedule(event, NORMAL, delay)
+
+    # ------------------------------------------------------------ running
+
+    def run(self, until: float | None = None) -> Any:
+        """Process events before virtual time ``until`` (all of them if None).
+
+        Returns the stop reason if the run was stopped, else None. Exceptions raised by a
+        callback (bugs, invariant violations not turned into a stop) propagate.
+        """
+        if self.stopped:
+            return self.stop_reason
+        if until is not None and until <= self.env.now:
+            return None
+        self._running = True
+        try:
+            self.env.run(until)
+        finally:
+            self._running = False
+        return self.stop_reason if self.stopped else None
+
+    def stop(self, reason: Any) -> None:
+        """End the run: record ``reason`` and, inside ``run``, unwind at once.
+
+        The callback that calls ``stop`` is abandoned at that point; nothing scheduled runs
+        afterwards, and later ``run`` calls return the reason immediately.
+        """
+        if not self.stopped:
+            self.stopped = True
+            self.stop_reason = reason
+        if self._running:
+            raise StopSimulation(self.stop_reason)
+
+    def __repr__(self) -> str:
+        return f"World(seed={self.seed}, now={self.env.now})"
