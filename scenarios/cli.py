@@ -15,7 +15,7 @@ from scenarios.registry import UnknownScenario, all_scenarios, get
 
 __all__ = ["main", "BadInput", "parse_seeds"]
 
-EXIT_OK, EXIT_FAIL, EXIT_BAD = 0, 1, 2
+EXIT_OK, EXIT_FAIL, EXIT_BAD, EXIT_UNKNOWN = 0, 1, 2, 3
 
 
 class BadInput(Exception):
@@ -72,7 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise BadInput("--trace with a seed range needs '{seed}' in the file name")
     if args.trace:
         _check_writable(args.trace.replace("{seed}", str(seeds[0])))
-    failed = 0
+    results = []
     for seed in seeds:
         trace = args.trace.replace("{seed}", str(seed)) if args.trace else None
         result = run_scenario(scenario, seed, trace_path=trace)
@@ -80,10 +80,22 @@ def cmd_run(args: argparse.Namespace) -> int:
             _print_result(result, trace)
         else:
             _print_result_line(result)
-        failed += not result.passed
+        results.append(result)
     if len(seeds) > 1:
-        print(f"{len(seeds) - failed} passed, {failed} failed")
-    return EXIT_FAIL if failed else EXIT_OK
+        failed = sum(r.outcome == "fail" for r in results)
+        unknown = sum(r.outcome == "unknown" for r in results)
+        print(f"{len(results) - failed - unknown} passed, {failed} failed"
+              + (f", {unknown} unknown" if unknown else ""))
+    return _exit_code(results)
+
+
+def _exit_code(results: list) -> int:
+    """1 if any run failed, else 3 if any could not be judged, else 0."""
+    if any(r.outcome == "fail" for r in results):
+        return EXIT_FAIL
+    if any(r.outcome == "unknown" for r in results):
+        return EXIT_UNKNOWN
+    return EXIT_OK
 
 
 def _scenario(name: str) -> Any:
@@ -102,9 +114,8 @@ def _check_writable(path: str) -> None:
 
 
 def _print_result(r: Any, trace: str | None) -> None:
-    verdict = "PASS" if r.passed else "FAIL"
-    print(f"{r.scenario} seed {r.seed}: {verdict}")
-    if not r.passed:
+    print(f"{r.scenario} seed {r.seed}: {r.outcome.upper()}")
+    if r.failure:
         print(f"  failure ({r.failure_kind}): {r.failure}")
     print(f"  virtual time  {r.virtual_ms / 1000:.3f} s")
     print(f"  messages      {r.messages:,} ({r.bytes:,} bytes)")
@@ -119,10 +130,9 @@ def _print_result(r: Any, trace: str | None) -> None:
 
 
 def _print_result_line(r: Any) -> None:
-    verdict = "PASS" if r.passed else "FAIL"
-    print(f"{r.scenario} seed {r.seed}: {verdict}  {r.virtual_ms / 1000:.3f} s virtual  "
+    print(f"{r.scenario} seed {r.seed}: {r.outcome.upper()}  {r.virtual_ms / 1000:.3f} s virtual  "
           f"{r.messages:,} msgs  {r.bytes:,} bytes  digest: {r.digest}")
-    if not r.passed:
+    if r.failure:
         print(f"  failure ({r.failure_kind}): {r.failure}")
         _print_reproduce(r, None)
 
@@ -149,7 +159,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if not isinstance(name, str) or not isinstance(seed, int):
         raise BadInput(f"{args.file}:1: header lacks a scenario name and an integer seed")
     scenario = _scenario(name)
-    result = run_scenario(scenario, seed, keep_lines=True)
+    params = header.get("params") or {}
+    result = run_scenario(scenario, seed, keep_lines=True, params=params)
     print(f"replaying {name} seed {seed} ({len(loaded.records):,} records)")
     if result.digest != loaded.digest:
         diff = first_difference(loaded.lines, result.lines)
@@ -160,9 +171,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
             print(f"    replayed: {_show_line(diff.b)}")
         return EXIT_FAIL
     print(f"digest matches: {result.digest}")
-    verdict = "PASS" if result.passed else f"FAIL ({result.failure_kind}): {result.failure}"
+    verdict = result.outcome.upper()
+    if result.failure:
+        verdict += f" ({result.failure_kind}): {result.failure}"
     print(f"outcome: {verdict}")
-    return EXIT_OK if result.passed else EXIT_FAIL
+    return _exit_code([result])
 
 
 def _show_line(line: Any) -> str:

@@ -16,11 +16,16 @@ from sim import Trace, World
 
 from scenarios.registry import Scenario, get
 
-__all__ = ["ScenarioFailure", "RunContext", "RunResult", "run_scenario", "replay_command"]
+__all__ = ["ScenarioFailure", "ScenarioUnknown", "RunContext", "RunResult", "run_scenario",
+           "replay_command"]
 
 
 class ScenarioFailure(AssertionError):
     """A scenario's own assertion failed (the lab's t.Fatalf)."""
+
+
+class ScenarioUnknown(Exception):
+    """The run could not be judged (e.g. the linearizability check timed out): never a pass."""
 
 
 @dataclass
@@ -30,6 +35,7 @@ class RunContext:
     trace: Trace
     seed: int
     scenario: Scenario
+    params: dict[str, Any] = field(default_factory=dict)  # overrides, replayed from the header
     network: Any = None                  # set by the harness, read for the statistics
     facts: dict[str, Any] = field(default_factory=dict)   # figures the scenario reports
 
@@ -53,9 +59,9 @@ class RunContext:
 class RunResult:
     scenario: str
     seed: int
-    passed: bool
+    outcome: str                        # "pass", "fail" or "unknown"
     failure: str | None
-    failure_kind: str | None            # "check", "invariant", "time-limit", "error"
+    failure_kind: str | None            # "check", "invariant", "linearizability", "time-limit"
     virtual_ms: float
     messages: int
     bytes: int
@@ -64,6 +70,10 @@ class RunResult:
     wall_s: float
     facts: dict[str, Any] = field(default_factory=dict)
     lines: list[bytes] | None = field(default=None, repr=False)   # with keep_lines=True
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == "pass"
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -76,23 +86,27 @@ def replay_command(name: str, seed: int) -> str:
 
 
 def run_scenario(name: str | Scenario, seed: int, trace_path: str | None = None,
-                 keep_lines: bool = False) -> RunResult:
+                 keep_lines: bool = False, params: dict[str, Any] | None = None) -> RunResult:
     """Run ``name`` with ``seed``; never raises for a failing run (bugs in raftsim do raise).
 
+    ``params`` override what the scenario would draw from the seed (a shrunk fault schedule,
+    say); they are written into the trace header so that ``replay`` runs the same thing.
     ``keep_lines`` keeps every trace line in memory (for comparing with a recorded trace).
     """
     sc = name if isinstance(name, Scenario) else get(name)
     started = time.perf_counter()      # wall time of the run, reported only
     world = World(seed)
-    trace = Trace(seed=seed, scenario=sc.name, path=trace_path, keep=keep_lines)
-    ctx = RunContext(world, trace, seed, sc)
+    params = dict(params or {})
+    trace = Trace(seed=seed, scenario=sc.name, params=params, path=trace_path, keep=keep_lines)
+    ctx = RunContext(world, trace, seed, sc, params=params)
     failure, kind = _drive(ctx)
     end = world.env.now
-    trace.add((end, "result", "pass" if failure is None else "fail", kind, failure))
+    outcome = "pass" if failure is None else ("unknown" if kind == "unknown" else "fail")
+    trace.add((end, "result", outcome, kind, failure))
     digest = trace.close()
     net = ctx.network
     return RunResult(
-        scenario=sc.name, seed=seed, passed=failure is None, failure=failure,
+        scenario=sc.name, seed=seed, outcome=outcome, failure=failure,
         failure_kind=kind, virtual_ms=end,
         messages=net.total_count if net is not None else 0,
         bytes=net.total_bytes if net is not None else 0,
@@ -118,7 +132,7 @@ def _drive(ctx: RunContext) -> tuple[str | None, str | None]:
     except InvariantViolation as violation:
         return str(violation), "invariant"
     except ScenarioFailure as failure:          # raised by a tester hook (the lab's Fatalf)
-        return str(failure), "check"
+        return str(failure), getattr(failure, "kind", "check")
     if not outcome:
         limit = ctx.scenario.time_limit_ms / 1000
         return f"test took longer than {limit:g} seconds (virtual time)", "time-limit"
@@ -127,7 +141,9 @@ def _drive(ctx: RunContext) -> tuple[str | None, str | None]:
         return None, None
     exc = event.value
     if isinstance(exc, ScenarioFailure):
-        return str(exc), "check"
+        return str(exc), getattr(exc, "kind", "check")
+    if isinstance(exc, ScenarioUnknown):
+        return str(exc), "unknown"
     if isinstance(exc, InvariantViolation):
         return str(exc), "invariant"
     raise exc
