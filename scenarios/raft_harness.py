@@ -34,7 +34,8 @@ class RaftCluster:
     """``n`` Raft peers ``s0..s{n-1}`` with the lab's tester around them."""
 
     def __init__(self, ctx: RunContext, n: int, *, reliable: bool = True,
-                 snapshot: bool = False, long_reordering: bool = False) -> None:
+                 snapshot: bool = False, long_reordering: bool = False,
+                 net_params: NetParams | None = None) -> None:
         self.ctx = ctx
         self.world = ctx.world
         self.env = ctx.world.env
@@ -42,7 +43,8 @@ class RaftCluster:
         self.snapshot = snapshot
         self.rng = ctx.world.rng("workload")
         self.fault_rng = ctx.world.rng("faults")
-        params = NetParams(reliable=reliable, long_delays=True, long_reordering=long_reordering)
+        params = net_params or NetParams(reliable=reliable, long_delays=True,
+                                         long_reordering=long_reordering)
         self.net = Network(ctx.world, ctx.trace, params)
         ctx.network = self.net
         self.invariants = RaftInvariants()

@@ -47,7 +47,7 @@ def scenario(name: str, suite: str, summary: str, **options: Any) -> Callable[[B
     return register
 
 
-SUITES = ("scenarios.raft_suite", "scenarios.kv_suite")
+SUITES = ("scenarios.raft_suite", "scenarios.kv_suite", "scenarios.random_suite")
 
 
 def _load_suites() -> None:
