@@ -13,11 +13,11 @@ from typing import Any, Generator
 
 import msgspec
 
-from checkers.raft_invariants import RaftInvariants
 from protocols import raft
 from protocols.core import TakeSnapshot
 from sim import Host, NetParams, Network
 
+from scenarios.observe import RaftObserver
 from scenarios.runner import RunContext, ScenarioFailure
 
 __all__ = ["RaftCluster", "ELECTION_TIMEOUT", "SNAPSHOT_INTERVAL", "MAX_LOG_SIZE"]
@@ -47,7 +47,7 @@ class RaftCluster:
                                          long_reordering=long_reordering)
         self.net = Network(ctx.world, ctx.trace, params)
         ctx.network = self.net
-        self.invariants = RaftInvariants()
+        self.observer = RaftObserver(self.env)
         self.addrs = tuple(f"s{i}" for i in range(n))
         self.logs: list[dict[int, Any]] = [dict() for _ in range(n)]
         self.last_applied = [0] * n
@@ -64,29 +64,10 @@ class RaftCluster:
 
     def _make_host(self, i: int) -> Host:
         config = raft.RaftConfig(i, self.addrs)
-        return Host(self.world, self.addrs[i], self._instrumented_step(self.addrs[i]),
+        return Host(self.world, self.addrs[i], self.observer.wrap(self.addrs[i], raft.step),
                     lambda: raft.init(config), network=self.net,
                     on_apply=self._on_apply, on_apply_snapshot=self._on_apply_snapshot,
-                    on_role=self._on_role, on_boot=self._on_boot)
-
-    def _instrumented_step(self, addr: str):
-        """Raft's step, plus a report of every append to the log-matching invariant."""
-        invariants = self.invariants
-        env = self.env
-        step = raft.step
-
-        def instrumented(state: raft.RaftState, event: Any):
-            new, effects = step(state, event)
-            old_hard, new_hard = state.hard, new.hard
-            if new_hard.log is not old_hard.log and new_hard.log_start == old_hard.log_start:
-                first = _first_new_position(old_hard.log, new_hard.log)
-                if first < len(new_hard.log):
-                    log = new_hard.log
-                    invariants.log_appended(
-                        env._now, addr, new_hard.log_start + first,
-                        [(e.term, e.command) for e in log[first:]], log[first - 1].term)
-            return new, effects
-        return instrumented
+                    on_role=self.observer.on_role, on_boot=self._on_boot)
 
     # ------------------------------------------------------------ hooks (the lab's appliers)
 
@@ -94,27 +75,13 @@ class RaftCluster:
         return int(host.addr[1:])
 
     def _on_boot(self, host: Host) -> None:
-        i = self._index(host)
-        self.last_applied[i] = 0
-        self.invariants.restarted(self.env.now, host.addr, 0)
-
-    def _on_role(self, host: Host, effect: Any) -> None:
-        state = host.state
-        hard = state.hard
-        start = hard.log_start
-
-        def entry_at(index: int) -> tuple[int, Any]:
-            entry = hard.log[index - start]
-            return entry.term, entry.command
-
-        self.invariants.role_changed(self.env.now, host.addr, effect.role, effect.term,
-                                     last_index=raft.last_index(state), entry_at=entry_at,
-                                     snapshot_index=start)
+        self.last_applied[self._index(host)] = 0
+        self.observer.on_boot(host)
 
     def _on_apply(self, host: Host, effect: Any) -> None:
         i = self._index(host)
         index, command = effect.index, effect.command
-        self.invariants.applied(self.env.now, host.addr, index, effect.term, command)
+        self.observer.on_apply(host, effect)
         for j, log in enumerate(self.logs):
             if index in log and log[index] != command:
                 raise ScenarioFailure(f"commit index={index} server={i} {command!r} != "
@@ -138,7 +105,7 @@ class RaftCluster:
         if index != effect.index:
             raise ScenarioFailure(f"server {i} snapshot index {effect.index} but its data "
                                   f"says {index}")
-        self.invariants.snapshot_applied(self.env.now, host.addr, effect.index, effect.term)
+        self.observer.on_apply_snapshot(host, effect)
         self.logs[i] = {k + 1: c for k, c in enumerate(commands)}
         self.last_applied[i] = index
 
@@ -289,14 +256,3 @@ class RaftCluster:
         """Record the figures the lab prints at the end of a test."""
         self.ctx.facts.update(peers=self.n, rpcs=self.rpc_total(), committed=self.max_index)
 
-
-def _first_new_position(old: Any, new: Any) -> int:
-    """Position of the first entry of ``new`` that is not (the same object) in ``old``."""
-    k = len(old)
-    if len(new) >= k and new[k - 1] is old[k - 1]:
-        return k
-    limit = min(k, len(new))
-    pos = 1
-    while pos < limit and new[pos] is old[pos]:
-        pos += 1
-    return pos

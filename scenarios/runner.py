@@ -38,6 +38,14 @@ class RunContext:
     params: dict[str, Any] = field(default_factory=dict)  # overrides, replayed from the header
     network: Any = None                  # set by the harness, read for the statistics
     facts: dict[str, Any] = field(default_factory=dict)   # figures the scenario reports
+    history: list[dict[str, Any]] = field(default_factory=list)   # client ops (JSONL shape)
+
+    def record_history(self, client: str, type: str, f: str, key: str, value: Any) -> None:
+        """One client invocation or completion, in virtual time (trace and history)."""
+        now = self.world.env._now
+        self.history.append({"t": now, "process": client, "type": type, "f": f, "key": key,
+                             "value": value})
+        self.trace.add((now, "history", client, type, [f, key, value]))
 
     @property
     def env(self):
@@ -86,12 +94,14 @@ def replay_command(name: str, seed: int) -> str:
 
 
 def run_scenario(name: str | Scenario, seed: int, trace_path: str | None = None,
-                 keep_lines: bool = False, params: dict[str, Any] | None = None) -> RunResult:
+                 keep_lines: bool = False, params: dict[str, Any] | None = None,
+                 history_path: str | None = None) -> RunResult:
     """Run ``name`` with ``seed``; never raises for a failing run (bugs in raftsim do raise).
 
     ``params`` override what the scenario would draw from the seed (a shrunk fault schedule,
     say); they are written into the trace header so that ``replay`` runs the same thing.
     ``keep_lines`` keeps every trace line in memory (for comparing with a recorded trace).
+    ``history_path`` receives the client history as JSONL (``raftsim check`` reads it).
     """
     sc = name if isinstance(name, Scenario) else get(name)
     started = time.perf_counter()      # wall time of the run, reported only
@@ -104,6 +114,9 @@ def run_scenario(name: str | Scenario, seed: int, trace_path: str | None = None,
     outcome = "pass" if failure is None else ("unknown" if kind == "unknown" else "fail")
     trace.add((end, "result", outcome, kind, failure))
     digest = trace.close()
+    if history_path is not None:
+        from checkers.linearizability import dump_history
+        dump_history(ctx.history, history_path, model="kv")
     net = ctx.network
     return RunResult(
         scenario=sc.name, seed=seed, outcome=outcome, failure=failure,

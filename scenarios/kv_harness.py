@@ -1,0 +1,205 @@
+"""The kvraft tester: KV servers on Raft, clerks, the lab's partitions and restarts, and a
+history of every client operation for the linearizability checker (a port of 6.5840's
+kvraft/config.go and test_test.go helpers to virtual time).
+
+Clerk operations are generators: ``value = yield from clerk.get("k")``. Every invocation and
+completion is recorded (virtual time) in the run's history; operations that never complete stay
+open. Raft's safety invariants watch every server throughout.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generator, Sequence
+
+import msgspec
+import simpy
+
+from checkers.linearizability import Verdict, check, history_from_events, kv_model
+from protocols import kv, raft
+from protocols.core import ClientDone, ClientRequest
+from sim import Host, NetParams, Network
+
+from scenarios.observe import RaftObserver
+from scenarios.runner import RunContext, ScenarioFailure, ScenarioUnknown
+
+__all__ = ["KVCluster", "Clerk", "ELECTION_TIMEOUT", "CHECK_BUDGET", "RELIABLE_DELAY"]
+
+ELECTION_TIMEOUT = 1000.0
+RELIABLE_DELAY = 1.0            # ms per message on the "reliable" network (see docs/scenarios.md)
+CHECK_BUDGET = 2_000_000        # linearizability search budget (cache entries): deterministic
+
+
+class Clerk:
+    """One client: a clerk host plus the application loop that waits for its answers."""
+
+    def __init__(self, cluster: "KVCluster", name: str, servers: Sequence[str]) -> None:
+        self.cluster = cluster
+        self.name = name
+        self.env = cluster.env
+        order = list(cluster.addrs)
+        cluster.rng.shuffle(order)          # the lab hands clerks a random permutation
+        config = kv.ClerkConfig(name, tuple(order))
+        self.host = Host(cluster.world, name, kv.clerk.step, lambda: kv.clerk.init(config),
+                         network=cluster.net, client=True)
+        self.host.handle(ClientDone, self._done)
+        self.host.boot()
+        self._waiting: simpy.Event | None = None
+        self.connect_only(servers)
+
+    def connect_only(self, servers: Sequence[str]) -> None:
+        """Links to ``servers`` only (the lab's makeClient(to) / ConnectClient)."""
+        for addr in self.cluster.addrs:
+            up = addr in servers
+            for a, b in ((self.name, addr), (addr, self.name)):
+                (self.cluster.net.uncut if up else self.cluster.net.cut)(a, b)
+
+    def _done(self, host: Host, effect: ClientDone) -> None:
+        event, self._waiting = self._waiting, None
+        if event is not None:
+            event.succeed(effect.result)
+
+    def _op(self, kind: str, key: str, value: str, log: bool) -> Generator[Any, Any, str]:
+        if self._waiting is not None:
+            raise RuntimeError(f"{self.name}: one operation at a time")
+        self._waiting = event = self.env.event()
+        record = self.cluster.ctx.record_history if log else None
+        if record is not None:
+            record(self.name, "invoke", kind, key, value if kind != "get" else None)
+        self.host.call(ClientRequest(kv.KVOp(kind, key, value)))
+        result = yield event
+        if record is not None:
+            record(self.name, "ok", kind, key, result if kind == "get" else value)
+        return result
+
+    def get(self, key: str, log: bool = True) -> Generator[Any, Any, str]:
+        return (yield from self._op("get", key, "", log))
+
+    def put(self, key: str, value: str, log: bool = True) -> Generator[Any, Any, str]:
+        return (yield from self._op("put", key, value, log))
+
+    def append(self, key: str, value: str, log: bool = True) -> Generator[Any, Any, str]:
+        return (yield from self._op("append", key, value, log))
+
+    def check(self, key: str, want: str) -> Generator[Any, Any, None]:
+        got = yield from self.get(key)
+        if got != want:
+            raise ScenarioFailure(f"Get({key!r}): expected {want!r}, received {got!r}")
+
+
+class KVCluster:
+    """``n`` KV servers ``s0..`` with the lab's tester; clerks ``c0..`` made on demand."""
+
+    def __init__(self, ctx: RunContext, n: int, *, unreliable: bool = False,
+                 maxraftstate: int = -1, net_params: NetParams | None = None) -> None:
+        self.ctx = ctx
+        self.world = ctx.world
+        self.env = ctx.world.env
+        self.n = n
+        self.maxraftstate = maxraftstate
+        self.rng = ctx.world.rng("workload")
+        self.fault_rng = ctx.world.rng("faults")
+        params = net_params or NetParams(reliable=not unreliable, reliable_delay=RELIABLE_DELAY)
+        self.net = Network(ctx.world, ctx.trace, params)
+        ctx.network = self.net
+        self.observer = RaftObserver(self.env, raft_of=lambda s: s.raft)
+        self.addrs = tuple(f"s{i}" for i in range(n))
+        self.history = ctx.history
+        self.hosts = [self._make_host(i) for i in range(n)]
+        for host in self.hosts:
+            host.boot()
+        self.connect_all()
+        self.clerks = 0
+
+    def _make_host(self, i: int) -> Host:
+        config = kv.KVServerConfig(i, self.addrs, self.maxraftstate)
+        o = self.observer
+        return Host(self.world, self.addrs[i], o.wrap(self.addrs[i], kv.step),
+                    lambda: kv.init(config), network=self.net, on_apply=o.on_apply,
+                    on_apply_snapshot=o.on_apply_snapshot, on_role=o.on_role,
+                    on_boot=o.on_boot)
+
+    # ------------------------------------------------------------ clients
+
+    def make_clerk(self, servers: Sequence[str] | None = None) -> Clerk:
+        name = f"c{self.clerks}"
+        self.clerks += 1
+        return Clerk(self, name, self.addrs if servers is None else servers)
+
+    def spawn_clients(self, n: int, body: Any) -> list[simpy.Process]:
+        """Start ``body(index, clerk)`` for ``n`` fresh clerks (spawn_clients_and_wait)."""
+        return [self.env.process(body(i, self.make_clerk())) for i in range(n)]
+
+    # ------------------------------------------------------------ faults
+
+    def connect_all(self) -> None:
+        self.partition(self.addrs, ())
+
+    def partition(self, p1: Sequence[str], p2: Sequence[str]) -> None:
+        """Servers talk within p1 and within p2 only; clerks' links are untouched."""
+        self.net.partition([list(p1), list(p2)])
+
+    def shutdown(self, i: int) -> None:
+        """ShutdownServer: the server crashes; only its persisted state survives."""
+        self.hosts[i].crash()
+
+    def start(self, i: int) -> None:
+        """StartServer: boot from the persisted state."""
+        self.hosts[i].restart()
+
+    def leader(self) -> int | None:
+        for i, host in enumerate(self.hosts):
+            if host.up and kv.is_leader(host.state):
+                return i
+        return None
+
+    # ------------------------------------------------------------ measurements
+
+    def log_size(self) -> int:
+        """Largest persisted Raft state over the servers, encoded bytes (LogSize)."""
+        sizes = [raft.hard_state_size(d.state) for d in (h.disk.read() for h in self.hosts)
+                 if d is not None]
+        return max(sizes, default=0)
+
+    def snapshot_size(self) -> int:
+        sizes = [len(d.snapshot) for d in (h.disk.read() for h in self.hosts)
+                 if d is not None and d.snapshot]
+        return max(sizes, default=0)
+
+    def check_linearizable(self) -> None:
+        """Porcupine over the whole history (the lab gives up after 1 s and passes; an
+        inconclusive search here is reported as unknown, never as a pass)."""
+        ops = history_from_events(self.history, kv_model, source="history")
+        result = check(kv_model, ops, max_cache=CHECK_BUDGET)
+        self.ctx.facts["operations"] = len(ops)
+        if result.verdict is Verdict.ILLEGAL:
+            bad = [p for p in result.partitions if p.verdict is Verdict.ILLEGAL]
+            failure = ScenarioFailure(f"history is not linearizable ({len(ops)} operations; "
+                                      f"partition {bad[0].label if bad else '?'})")
+            failure.kind = "linearizability"
+            raise failure
+        if result.verdict is Verdict.UNKNOWN:
+            raise ScenarioUnknown(f"linearizability check gave up after {CHECK_BUDGET:,} "
+                                  f"cache entries ({len(ops)} operations)")
+
+    def end(self) -> None:
+        self.ctx.facts.update(servers=self.n, max_log_size=self.log_size(),
+                              max_snapshot=self.snapshot_size())
+
+
+def check_appends(clerk_index: int, value: str, count: int) -> None:
+    """Every "x c j y" for j < count appears exactly once and in order (checkClntAppends)."""
+    last = -1
+    for j in range(count):
+        wanted = f"x {clerk_index} {j} y"
+        off = value.find(wanted)
+        if off < 0:
+            raise ScenarioFailure(f"{clerk_index} missing element {wanted!r} in Append result")
+        if value.rfind(wanted) != off:
+            raise ScenarioFailure(f"duplicate element {wanted!r} in Append result")
+        if off <= last:
+            raise ScenarioFailure(f"wrong order for element {wanted!r} in Append result")
+        last = off
+
+
+def restored(params: NetParams, reliable: bool) -> NetParams:
+    return msgspec.structs.replace(params, reliable=reliable)
