@@ -22,6 +22,7 @@ A step never re-enters itself: a hook that wants to feed the node an event uses 
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 from typing import Any, Callable, Iterable
 
 from protocols.core import (
@@ -73,12 +74,12 @@ class Host:
         self._proposed: Proposed | None = None
         self._add = self.trace.add
         self._env = world.env
-        self._transmit = network.transmit
+        send = partial(network.transmit, self)  # no wrapper frame on the hot path
         self._handlers: dict[type, Callable[[Any], None]] = {
-            Send: self._send, Persist: self._persist, SetTimer: self._set_timer,
-            CancelTimer: self._cancel_timer, Apply: self._apply, ApplySnapshot: self._snapshot,
-            Reply: self._send, Proposed: self._keep_proposed, RoleChanged: self._role,
-            Note: self._note,
+            Send: send, Reply: send, Persist: self._persist,
+            SetTimer: self._set_timer, CancelTimer: self._cancel_timer,
+            Apply: self._apply, ApplySnapshot: self._snapshot, Proposed: self._keep_proposed,
+            RoleChanged: self._role, Note: self._note,
         }
         network.attach(self, server=not client)
 
@@ -181,9 +182,6 @@ class Host:
 
     # ------------------------------------------------------------ effects
 
-    def _send(self, effect: Send | Reply) -> None:
-        self._transmit(self, effect.dst, effect.msg)
-
     def _persist(self, effect: Persist) -> None:
         self.disk.write(effect.state, effect.snapshot)
 
@@ -193,6 +191,8 @@ class Host:
         self._armed[kind] = gen
         lo = effect.lo
         delay = lo + (effect.hi - lo) * self.rng.random()
+        if delay < 0:
+            raise ValueError(f"{self.addr}: {effect!r} gives a negative delay")
         self.world.call_later(delay, self._fire, kind, gen)
 
     def _cancel_timer(self, effect: CancelTimer) -> None:

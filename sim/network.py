@@ -33,6 +33,7 @@ import msgspec
 import networkx as nx
 from simpy.events import NORMAL
 
+from protocols.core import Reply, Send
 from sim.events import SendFailed
 from sim.trace import Trace
 from sim.world import World
@@ -128,7 +129,9 @@ class Network:
         """Replace the behaviour parameters; applies to messages sent from now on."""
         self.params = params
         lo, hi = params.short_delay
-        self._short = (lo, hi - lo)
+        self._short_lo, self._short_span = lo, hi - lo
+        self._short_replies = params.short_delay_replies
+        self._drop_request, self._drop_reply = params.drop_request, params.drop_reply
         self._reliable = params.reliable
         self._reliable_delay = params.reliable_delay
         self._extras = bool(params.long_reordering or params.reorder or params.duplicate)
@@ -160,14 +163,17 @@ class Network:
 
     def send(self, src: str, dst: str, msg: Any) -> None:
         """Send ``msg`` from host ``src`` to ``dst`` (hosts use ``transmit`` directly)."""
-        self.transmit(self.hosts[src], dst, msg)
+        self.transmit(self.hosts[src], Send(dst, msg))
 
     def _is_reply(self, cls: type) -> bool:
         reply = self._reply_types[cls] = bool(getattr(cls, "IS_REPLY", False))
         return reply
 
-    def transmit(self, sh: "Host", dst: str, msg: Any) -> None:
-        """The send path: count, trace, draw the fate of ``msg`` and schedule it."""
+    def transmit(self, sh: "Host", effect: Send | Reply) -> None:
+        """The send path of a ``Send`` / ``Reply`` effect of host ``sh``: count, trace, draw
+        the fate of the message and schedule it."""
+        dst = effect.dst
+        msg = effect.msg
         cls = type(msg)
         reply = self._reply_types.get(cls)
         if reply is None:
@@ -188,9 +194,14 @@ class Network:
             return
         if self._reliable:
             delay = self._reliable_delay
-        else:
-            delay = self._unreliable_delay(mid, src, dst, msg, size, reply, sh, dh)
-            if delay is None:
+        else:  # labrpc's unreliable network: short delay (requests), then the drop draw
+            rng = self._rng
+            delay = 0.0
+            if not reply or self._short_replies:
+                delay = self._short_lo + self._short_span * rng.random()
+            if rng.random() < (self._drop_reply if reply else self._drop_request):
+                self._packet(self._drop_cbs, mid, src, dst, msg, size, reply, sh, dh,
+                             "unreliable", delay)
                 return
         if self._extras:
             delay = self._extra_fates(mid, src, dst, msg, size, reply, sh, dh, delay)
@@ -214,20 +225,6 @@ class Network:
         p = self.params
         wait = (p.long_fail_delay if p.long_delays else p.fail_delay) * self._rng.random()
         self._packet(self._drop_cbs, mid, src, dst, msg, size, reply, sh, dh, reason, wait)
-
-    def _unreliable_delay(self, mid: int, src: str, dst: str, msg: Any, size: int, reply: bool,
-                          sh: "Host", dh: "Host") -> float | None:
-        """The short delay of an unreliable network, or None if the message is dropped."""
-        p = self.params
-        rng = self._rng
-        delay = 0.0
-        if not reply or p.short_delay_replies:
-            delay = self._short[0] + self._short[1] * rng.random()
-        if rng.random() < (p.drop_reply if reply else p.drop_request):
-            self._packet(self._drop_cbs, mid, src, dst, msg, size, reply, sh, dh, "unreliable",
-                         delay)
-            return None
-        return delay
 
     def _extra_fates(self, mid: int, src: str, dst: str, msg: Any, size: int, reply: bool,
                      sh: "Host", dh: "Host", delay: float) -> float:

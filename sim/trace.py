@@ -84,13 +84,17 @@ class Trace:
     """The record of one run: buffered, digested, optionally streamed to ``path``.
 
     ``keep=True`` also keeps every encoded line in memory (``lines``), for tests and diffs.
+    ``fields`` declares extra record kinds (kind -> field names) a harness writes; a loaded
+    trace accepts exactly the kinds its header declares.
     """
 
     def __init__(self, seed: int = 0, scenario: str = "", params: dict | None = None,
-                 path: str | None = None, keep: bool = False, batch: int = 4096) -> None:
+                 path: str | None = None, keep: bool = False, batch: int = 4096,
+                 fields: dict[str, list[str]] | None = None) -> None:
+        table = {**FIELDS, **fields} if fields else FIELDS  # extra record kinds, if any
         self.header = {"format": FORMAT, "version": VERSION, "scenario": scenario,
-                       "seed": seed, "params": params or {}, "fields": FIELDS}
-        header = _Header(FORMAT, VERSION, scenario, seed, params or {}, FIELDS)
+                       "seed": seed, "params": params or {}, "fields": table}
+        header = _Header(FORMAT, VERSION, scenario, seed, params or {}, table)
         self._encoder = msgspec.json.Encoder(order="deterministic")
         self._hash = hashlib.blake2b(digest_size=16)
         self._buf: list[tuple] = []
@@ -198,8 +202,10 @@ def load_trace(path: str) -> LoadedTrace:
     footer = _decode(path, len(lines), lines[-1]) if len(lines) > 1 else None
     if not isinstance(footer, dict) or footer.get("end") != FORMAT:
         raise TraceError(path, len(lines), "truncated: no footer line")
-    body = lines[1:-1]
-    records = [_record(path, n, line) for n, line in enumerate(body, start=2)]
+    fields = header.get("fields")
+    if not isinstance(fields, dict):
+        raise TraceError(path, 1, "header has no record field table")
+    records = [_record(path, n, line, fields) for n, line in enumerate(lines[1:-1], start=2)]
     _check_footer(path, len(lines), footer, records, data[: len(data) - len(lines[-1]) - 1])
     return LoadedTrace(header, records, footer["digest"], lines[:-1])
 
@@ -211,12 +217,12 @@ def _decode(path: str, line_no: int, line: bytes) -> Any:
         raise TraceError(path, line_no, f"not JSON: {exc}") from None
 
 
-def _record(path: str, line_no: int, line: bytes) -> list:
+def _record(path: str, line_no: int, line: bytes, fields: dict) -> list:
     record = _decode(path, line_no, line)
     if (not isinstance(record, list) or len(record) < 2
-            or not isinstance(record[0], (int, float)) or record[1] not in FIELDS):
+            or not isinstance(record[0], (int, float)) or record[1] not in fields):
         raise TraceError(path, line_no, "malformed record (expected [t, kind, ...])")
-    if len(record) != 2 + len(FIELDS[record[1]]):
+    if len(record) != 2 + len(fields[record[1]]):
         raise TraceError(path, line_no, f"malformed {record[1]!r} record: wrong field count")
     return record
 
