@@ -66,7 +66,8 @@ class Host:
         self.up = False
         self.incarnation = 0
         self.steps = 0
-        self._armed: dict[str, int] = {}       # timer kind -> generation of the pending arm
+        self._armed: dict[str, float] = {}     # timer kind -> deadline (virtual ms)
+        self._wakeup: dict[str, tuple[int, float]] = {}   # kind -> (generation, time) pending
         self._timer_gen = 0
         self._timer_events: dict[str, TimerFired] = {}
         self._busy = False
@@ -186,21 +187,40 @@ class Host:
         self.disk.write(effect.state, effect.snapshot)
 
     def _set_timer(self, effect: SetTimer) -> None:
-        gen = self._timer_gen = self._timer_gen + 1
+        """Arm ``kind`` at now + a drawn delay. Re-arming is frequent (every heartbeat re-arms
+        a follower's election timer), so at most one wake-up per kind is queued: a later
+        deadline only moves ``_armed``, and the wake-up re-queues itself for it."""
         kind = effect.kind
-        self._armed[kind] = gen
         lo = effect.lo
         delay = lo + (effect.hi - lo) * self.rng.random()
         if delay < 0:
             raise ValueError(f"{self.addr}: {effect!r} gives a negative delay")
+        deadline = self._env._now + delay
+        self._armed[kind] = deadline
+        pending = self._wakeup.get(kind)
+        if pending is None or pending[1] > deadline:
+            self._queue_wakeup(kind, delay, deadline)
+
+    def _queue_wakeup(self, kind: str, delay: float, deadline: float) -> None:
+        gen = self._timer_gen = self._timer_gen + 1
+        self._wakeup[kind] = (gen, deadline)
         self.world.call_later(delay, self._fire, kind, gen)
 
     def _cancel_timer(self, effect: CancelTimer) -> None:
         self._armed.pop(effect.kind, None)
 
     def _fire(self, kind: str, gen: int) -> None:
-        if self._armed.get(kind) != gen:
-            return  # re-armed, cancelled or crashed since: stale
+        pending = self._wakeup.get(kind)
+        if pending is None or pending[0] != gen:
+            return  # superseded by an earlier wake-up, or crashed since: stale
+        del self._wakeup[kind]
+        deadline = self._armed.get(kind)
+        if deadline is None:
+            return  # cancelled
+        now = self._env._now
+        if deadline > now:
+            self._queue_wakeup(kind, deadline - now, deadline)   # re-armed for later
+            return
         del self._armed[kind]
         event = self._timer_events.get(kind)
         if event is None:
@@ -277,6 +297,7 @@ class Host:
         self.incarnation += 1
         self.state = None
         self._armed.clear()
+        self._wakeup.clear()
         self._crash_after = None
         if self.on_crash is not None:
             self.on_crash(self)

@@ -120,8 +120,11 @@ def handle_request(state: ClerkState, event: ClientRequest, out: Effects) -> Cle
 
 def handle_reply(state: ClerkState, event: Receive, out: Effects) -> ClerkState:
     msg = event.msg
-    if type(msg) is not KVReply or state.op is None or msg.seq != state.seq:
-        out.append(Note("stale reply", getattr(msg, "seq", None)))
+    if type(msg) is not KVReply:
+        out.append(Note("ignored message", type(msg).__name__))
+        return state
+    if state.op is None or msg.seq != state.seq:
+        out.append(Note("stale reply", msg.seq))
         return state
     if msg.err in (OK, ErrNoKey):
         return finish(state, event.src, msg, out)

@@ -11,8 +11,8 @@ from typing import Any
 
 import msgspec
 from msgspec.structs import replace
-from pyrsistent import pmap
 
+from ..fmap import FrozenMap
 from .messages import APPEND, GET, PUT, Op
 
 __all__ = [
@@ -20,7 +20,7 @@ __all__ = [
     "encode_snapshot", "decode_snapshot",
 ]
 
-_EMPTY = pmap()
+_EMPTY = FrozenMap()
 
 
 class KVMachine(msgspec.Struct, frozen=True):
@@ -87,7 +87,7 @@ _decoder = msgspec.msgpack.Decoder(_Snapshot)
 
 
 def encode_snapshot(machine: KVMachine) -> bytes:
-    """Deterministic bytes for ``machine`` (pmap order depends on string hashing: sort)."""
+    """Deterministic bytes for ``machine`` (map order depends on update history: sort)."""
     return _encoder.encode(_Snapshot(tuple(sorted(machine.data.items())),
                                      tuple(sorted(machine.sessions.items()))))
 
@@ -97,4 +97,4 @@ def decode_snapshot(data: bytes) -> KVMachine:
     if not data:
         return empty()
     snap = _decoder.decode(data)
-    return KVMachine(data=pmap(dict(snap.data)), sessions=pmap(dict(snap.sessions)))
+    return KVMachine(data=FrozenMap(snap.data), sessions=FrozenMap(snap.sessions))

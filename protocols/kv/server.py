@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import msgspec
 from msgspec.structs import replace
-from pyrsistent import pmap
+from ..fmap import FrozenMap
 
 from .. import raft
 from ..core import (
@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 _LEADER = raft.ROLE_NAMES[raft.LEADER]
-_NO_PENDING = pmap()
+_NO_PENDING = FrozenMap()
 
 Effects = list
 
@@ -192,7 +192,7 @@ def maybe_reply(state: KVServerState, effect: Apply, value: str, out: Effects) -
             and effect.term == waiting.term)
     reply = KVReply(waiting.seq, OK, value) if ours else KVReply(waiting.seq, ErrWrongLeader)
     out.append(Send(waiting.addr, reply))
-    return replace(state, pending=state.pending.remove(effect.index))
+    return replace(state, pending=state.pending.without(effect.index))
 
 
 def handle_apply_snapshot(state: KVServerState, effect: ApplySnapshot,
@@ -206,7 +206,7 @@ def handle_apply_snapshot(state: KVServerState, effect: ApplySnapshot,
     for index in covered:
         waiting = pending[index]
         out.append(Send(waiting.addr, KVReply(waiting.seq, ErrWrongLeader)))
-        pending = pending.remove(index)
+        pending = pending.without(index)
     return replace(state, pending=pending)
 
 

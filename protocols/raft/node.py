@@ -53,7 +53,8 @@ def _finish(old: RaftState, new: RaftState, effects: Effects, persist: bool) -> 
         snap = new.snapshot if new.snapshot is not old.snapshot else None
         head.append(Persist(new.hard, snap))
     if new.role != old.role or new.hard.term != old.hard.term:
-        if (old.role, new.role) not in ALLOWED_ROLE_TRANSITIONS:
+        if ((old.role, new.role) not in ALLOWED_ROLE_TRANSITIONS
+                and len(new.config.peers) > 1):   # alone, a follower wins its vote at once
             raise AssertionError(f"illegal role change {ROLE_NAMES[old.role]} -> "
                                  f"{ROLE_NAMES[new.role]}")
         head.append(RoleChanged(ROLE_NAMES[new.role], new.hard.term))
@@ -153,8 +154,20 @@ def handle_propose(state: RaftState, event: Propose, effects: Effects) -> RaftSt
     match[state.config.me] = last
     state = replace(state, hard=hard, match_index=tuple(match))
     effects.append(Proposed(last, hard.term, True))
-    state = broadcast_append(state, effects)
+    for peer in range(len(state.config.peers)):
+        if _idle(state, peer):
+            state = send_append(state, peer, effects)
     return maybe_commit(state, effects)
+
+
+def _idle(state: RaftState, peer: int) -> bool:
+    """Nothing unacknowledged is on its way to ``peer`` (and it is not us).
+
+    A proposal is sent at once only to idle peers; a busy peer gets the new entries in one batch
+    when its reply arrives (or, if the in-flight message was lost, after the next heartbeat's
+    rejection). This is flow control with one message in flight, as etcd's probe state.
+    """
+    return peer != state.config.me and state.next_index[peer] == state.match_index[peer] + 1
 
 
 def handle_take_snapshot(state: RaftState, event: TakeSnapshot, effects: Effects) -> RaftState:
