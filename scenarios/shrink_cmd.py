@@ -1,0 +1,88 @@
+"""``raftsim shrink``: reduce a failing run to a small schedule and workload that still fail.
+
+    raftsim shrink random --seed 44
+    raftsim shrink random-44.trace.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from scenarios.cli import BadInput, _scenario, parse_seeds
+from scenarios.shrink import NotShrinkable, shrink
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("shrink", help="shrink a failing run to a minimal fault schedule")
+    p.add_argument("target", help="a scenario name (with --seed) or a trace file")
+    p.add_argument("--seed", help="the failing seed (with a scenario name)")
+    p.add_argument("--out", help="trace of the shrunk run (default shrunk-SCENARIO-SEED"
+                   ".trace.jsonl)")
+    p.add_argument("--max-runs", type=int, default=300, help="candidate runs at most")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from scenarios.runner import run_scenario
+    name, seed, params = _target(args)
+    if args.max_runs < 1:
+        raise BadInput(f"--max-runs must be at least 1, got {args.max_runs}")
+    out = args.out or f"shrunk-{name}-{seed}.trace.jsonl"
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise BadInput(f"cannot write {out!r}: no such directory {folder!r}")
+    print(f"shrinking {name} seed {seed}")
+    try:
+        result = shrink(name, seed, params, max_runs=args.max_runs,
+                        progress=lambda step: print(f"  {step}", flush=True))
+    except NotShrinkable as exc:
+        print(f"nothing to shrink: {exc}")
+        return 0 if "passes" in str(exc) else 2
+    orig, final = result.original, result.final
+    print(f"original failure ({orig.failure_kind}): {orig.failure}")
+    print(f"{result.runs} runs; minimal schedule ({len(result.params['schedule'])} faults):")
+    for t, fault in result.params["schedule"]:
+        print(f"  t={t:>10.3f} ms  {_fault(fault)}")
+    for section in ("workload", "net"):
+        if section in result.params:
+            print(f"{section}: {_compact(result.params[section])}")
+    replayed = run_scenario(name, seed, trace_path=out, params=result.params)
+    print(f"shrunk failure ({replayed.failure_kind}): {replayed.failure}")
+    print(f"trace: {out}")
+    print(f"replay with: raftsim replay {out}")
+    return 1
+
+
+def _target(args: argparse.Namespace) -> tuple[str, int, dict[str, Any] | None]:
+    if os.path.exists(args.target) and not os.path.isdir(args.target):
+        from sim import TraceError, load_trace
+        try:
+            header = load_trace(args.target).header
+        except TraceError as exc:
+            raise BadInput(str(exc)) from None
+        seed = header.get("seed")
+        if not isinstance(seed, int):
+            raise BadInput(f"{args.target}:1: header has no integer seed")
+        return _scenario(str(header.get("scenario"))).name, seed, header.get("params") or None
+    if args.seed is None:
+        raise BadInput(f"{args.target!r} is not a trace file; give a scenario name with --seed")
+    seeds = parse_seeds(args.seed)
+    if len(seeds) != 1:
+        raise BadInput("shrink takes one seed, not a range")
+    return _scenario(args.target).name, seeds[0], None
+
+
+def _fault(fault: dict[str, Any]) -> str:
+    kind = fault.get("type", "?")
+    rest = " ".join(f"{k}={_compact(v)}" for k, v in fault.items() if k != "type"
+                    and v is not None)
+    return f"{kind} {rest}".strip()
+
+
+def _compact(value: Any) -> str:
+    import msgspec
+    return msgspec.json.encode(value).decode()
