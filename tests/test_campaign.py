@@ -1,0 +1,137 @@
+"""Campaigns: every result is durable as it finishes, a killed campaign resumes without losing
+or repeating seeds, a dying worker is recorded and replaced, results are deterministic, and bad
+databases are refused without being damaged."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from scenarios.campaign import CampaignDB, CampaignError, run_campaign
+from scenarios.cli import main
+from scenarios.registry import _REGISTRY, Scenario
+from scenarios.runner import run_scenario
+
+
+def rows(path: str) -> dict[int, tuple]:
+    with sqlite3.connect(path) as conn:
+        return {r[0]: r[1:] for r in conn.execute(
+            "SELECT seed, outcome, digest, profile FROM results")}
+
+
+def test_campaign_results_match_single_runs(tmp_path):
+    """The same seeds give the same outcomes and digests in a 2-worker campaign as alone."""
+    db_path = str(tmp_path / "c.db")
+    assert main(["campaign", "random-raft", "--seeds", "1..6", "--jobs", "2",
+                 "--db", db_path]) == 0
+    stored = rows(db_path)
+    assert sorted(stored) == [1, 2, 3, 4, 5, 6]
+    for seed in (1, 4):
+        r = run_scenario("random-raft", seed)
+        assert stored[seed][:2] == ("pass", r.digest)
+        assert '"schedule"' in stored[seed][2]          # the drawn profile is stored
+
+
+def test_killed_campaign_resumes_without_loss_or_repeat(tmp_path):
+    """SIGKILL the campaign mid-way; --resume runs exactly the missing seeds."""
+    db_path = str(tmp_path / "c.db")
+    cmd = [sys.executable, "-m", "scenarios.cli", "campaign", "random-raft", "--seeds",
+           "1..40", "--jobs", "2", "--db", db_path]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(0.2)
+        if os.path.exists(db_path):
+            try:
+                if len(rows(db_path)) >= 4:
+                    break
+            except sqlite3.Error:
+                pass
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = rows(db_path)
+    assert 4 <= len(before) < 40
+    out = subprocess.run(cmd + ["--resume"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"({40 - len(before)} to run, {len(before)} already in" in out.stdout
+    after = rows(db_path)
+    assert sorted(after) == list(range(1, 41))
+    for seed, row in before.items():                  # nothing stored was touched
+        assert after[seed] == row
+
+
+def test_dying_worker_is_recorded_not_fatal(tmp_path):
+    """A worker process that dies is recorded as a crash for its seed; the others finish."""
+    def body(ctx):
+        if ctx.seed == 3:
+            os._exit(7)                               # a hard crash of the worker
+        yield ctx.sleep(1)
+    _REGISTRY["test-crashy"] = Scenario("test-crashy", "test", "crashes on seed 3", body)
+    try:
+        db = CampaignDB(str(tmp_path / "c.db"), "test-crashy", create=True)
+        for _ in run_campaign("test-crashy", [1, 2, 3, 4, 5], 2, db):
+            pass
+        results = {r.seed: r for r in db.results()}
+        db.close()
+    finally:
+        del _REGISTRY["test-crashy"]
+    assert sorted(results) == [1, 2, 3, 4, 5]
+    assert results[3].outcome == "crash" and "exit code 7" in results[3].failure
+    assert all(results[s].outcome == "pass" for s in (1, 2, 4, 5))
+
+
+def test_existing_db_needs_resume(tmp_path, capsys):
+    db_path = str(tmp_path / "c.db")
+    assert main(["campaign", "random-raft", "--seeds", "1..1", "--db", db_path]) == 0
+    assert main(["campaign", "random-raft", "--seeds", "1..2", "--db", db_path]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, needle", [
+    (b"this is not sqlite at all", "not a SQLite database"),
+    (b"SQLite format 3\x00" + b"\x00" * 200, "not a"),
+])
+def test_corrupt_db_refused_and_untouched(tmp_path, capsys, content, needle):
+    path = tmp_path / "bad.db"
+    path.write_bytes(content)
+    assert main(["campaign", "random-raft", "--seeds", "1..2", "--db", str(path),
+                 "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and len(err.strip().splitlines()) == 1
+    assert path.read_bytes() == content
+
+
+def test_db_from_another_version_refused(tmp_path, capsys):
+    path = str(tmp_path / "old.db")
+    CampaignDB(path, "random-raft", create=True).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE meta SET value = '0' WHERE key = 'schema_version'")
+    with pytest.raises(CampaignError, match="another raftsim version"):
+        CampaignDB(path, "random-raft", create=False)
+    assert main(["campaign", "random-raft", "--seeds", "1..2", "--db", path, "--resume"]) == 2
+
+
+def test_db_of_another_scenario_refused(tmp_path):
+    path = str(tmp_path / "c.db")
+    CampaignDB(path, "random-raft", create=True).close()
+    with pytest.raises(CampaignError, match="holds a campaign of 'random-raft'"):
+        CampaignDB(path, "random", create=False)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["campaign", "nope", "--seeds", "1..3"], "unknown scenario"),
+    (["campaign", "random", "--seeds", "3..1"], "bad seed range"),
+    (["campaign", "random", "--seeds", "1..3", "--jobs", "0"], "--jobs"),
+    (["campaign", "random", "--seeds", "1..3", "--resume", "--db", "/nonexistent.db"],
+     "no such campaign"),
+])
+def test_bad_campaign_input(args, needle, capsys):
+    assert main(args) == 2
+    assert needle in capsys.readouterr().err
