@@ -68,14 +68,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     from scenarios.runner import run_scenario
     scenario = _scenario(args.name)
     seeds = parse_seeds(args.seed)
-    if args.trace and len(seeds) > 1 and "{seed}" not in args.trace:
-        raise BadInput("--trace with a seed range needs '{seed}' in the file name")
-    if args.trace:
-        _check_writable(args.trace.replace("{seed}", str(seeds[0])))
+    for option, path in (("--trace", args.trace), ("--history", args.history)):
+        if path and len(seeds) > 1 and "{seed}" not in path:
+            raise BadInput(f"{option} with a seed range needs '{{seed}}' in the file name")
+        if path:
+            _check_writable(path.replace("{seed}", str(seeds[0])))
     results = []
     for seed in seeds:
         trace = args.trace.replace("{seed}", str(seed)) if args.trace else None
-        result = run_scenario(scenario, seed, trace_path=trace)
+        history = args.history.replace("{seed}", str(seed)) if args.history else None
+        result = run_scenario(scenario, seed, trace_path=trace, history_path=history)
         if len(seeds) == 1:
             _print_result(result, trace)
         else:
@@ -106,6 +108,7 @@ def _scenario(name: str) -> Any:
 
 
 def _check_writable(path: str) -> None:
+    """Fail early, as bad input, if ``path`` cannot be created."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise BadInput(f"cannot write trace {path!r}: no such directory {folder!r}")
@@ -120,7 +123,11 @@ def _print_result(r: Any, trace: str | None) -> None:
     print(f"  virtual time  {r.virtual_ms / 1000:.3f} s")
     print(f"  messages      {r.messages:,} ({r.bytes:,} bytes)")
     for key, value in r.facts.items():
-        print(f"  {key:<13} {value}")
+        if key == "profile":
+            faults = len(value.get("schedule", ()))
+            print(f"  {'faults':<13} {faults} drawn from the seed")
+        else:
+            print(f"  {key:<13} {value}")
     print(f"  wall time     {r.wall_s:.2f} s")
     if trace:
         print(f"  trace         {trace} ({r.records:,} records)")
@@ -202,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a seed N or an inclusive range A..B (default 1)")
     p.add_argument("--trace", help="write the trace (JSON lines) to this file; with a range, "
                    "put {seed} in the name")
+    p.add_argument("--history", help="write the client history (JSONL, for `raftsim check`)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("replay", help="re-run a trace file and compare digests")

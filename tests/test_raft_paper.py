@@ -345,3 +345,13 @@ def test_unknown_message_ignored():
     assert c.states[1] is before and effects[0].what == "ignored message"
     effects = c.step(1, TimerFired("no-such-timer"))
     assert c.states[1] is before and effects == []
+
+
+def test_single_server_elects_itself_and_commits():
+    """A one-server cluster is its own majority: it becomes leader on its first timeout and
+    commits each entry at once. Reference: §5.2, §5.3."""
+    c = BareCluster(1)
+    c.timeout(0)
+    assert c.states[0].role == raft.LEADER
+    p = c.propose(0, "solo")
+    assert p.is_leader and c.applied[0] == {1: "solo"}
