@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     return _worst(codes)
 
 
-def _check_file(path: str, model: Model | None, args: argparse.Namespace) -> tuple[int, dict[str, Any] | None]:
+def _check_file(path: str, model: Model | None,
+                args: argparse.Namespace) -> tuple[int, dict[str, Any] | None]:
     started = time.perf_counter()  # for the times printed only
     try:
         history = load_history(path, format=args.format, model=model)

@@ -65,7 +65,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- run
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from scenarios.runner import run_scenario
+    from scenarios.runner import BadParams, run_scenario
     scenario = _scenario(args.name)
     seeds = parse_seeds(args.seed)
     for option, path in (("--trace", args.trace), ("--history", args.history)):
@@ -73,11 +73,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise BadInput(f"{option} with a seed range needs '{{seed}}' in the file name")
         if path:
             _check_writable(path.replace("{seed}", str(seeds[0])))
+    params = _load_params(args.params) if args.params else None
     results = []
     for seed in seeds:
         trace = args.trace.replace("{seed}", str(seed)) if args.trace else None
         history = args.history.replace("{seed}", str(seed)) if args.history else None
-        result = run_scenario(scenario, seed, trace_path=trace, history_path=history)
+        try:
+            result = run_scenario(scenario, seed, trace_path=trace, history_path=history,
+                                  params=params)
+        except BadParams as exc:
+            raise BadInput(str(exc)) from None
         if len(seeds) == 1:
             _print_result(result, trace)
         else:
@@ -105,6 +110,21 @@ def _scenario(name: str) -> Any:
         return get(name)
     except UnknownScenario as exc:
         raise BadInput(str(exc.args[0])) from None
+
+
+def _load_params(path: str) -> dict[str, Any]:
+    """A JSON object of scenario overrides; validated by the scenario when it runs."""
+    import msgspec
+    try:
+        with open(path, "rb") as f:
+            data = msgspec.json.decode(f.read())
+    except OSError as exc:
+        raise BadInput(f"cannot read params {path!r}: {exc.strerror}") from None
+    except msgspec.DecodeError as exc:
+        raise BadInput(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"{path}: expected a JSON object of overrides")
+    return data
 
 
 def _check_writable(path: str) -> None:
@@ -167,7 +187,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise BadInput(f"{args.file}:1: header lacks a scenario name and an integer seed")
     scenario = _scenario(name)
     params = header.get("params") or {}
-    result = run_scenario(scenario, seed, keep_lines=True, params=params)
+    from scenarios.runner import BadParams
+    try:
+        result = run_scenario(scenario, seed, keep_lines=True, params=params)
+    except BadParams as exc:
+        raise BadInput(f"{args.file}:1: {exc}") from None
     print(f"replaying {name} seed {seed} ({len(loaded.records):,} records)")
     if result.digest != loaded.digest:
         diff = first_difference(loaded.lines, result.lines)
@@ -210,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trace", help="write the trace (JSON lines) to this file; with a range, "
                    "put {seed} in the name")
     p.add_argument("--history", help="write the client history (JSONL, for `raftsim check`)")
+    p.add_argument("--params", help="JSON file overriding what a random scenario draws from "
+                   "the seed: schedule, net, profile, workload (see docs/campaigns.md)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("replay", help="re-run a trace file and compare digests")

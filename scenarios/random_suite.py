@@ -67,7 +67,8 @@ def fault_setup(ctx: RunContext, servers: tuple[str, ...], duration_ms: float,
 
 
 @scenario("random-raft", "random", "random faults on 5 Raft peers for 10 s: safety invariants, "
-          "then a leader and agreement once the faults stop")
+          "then a leader and agreement once the faults stop",
+          params=("schedule", "net", "profile", "duration_ms"))
 def random_raft(ctx: RunContext) -> Gen:
     n = 5
     duration = float(ctx.params.get("duration_ms", 10_000))
@@ -105,7 +106,8 @@ def draw_workload(rng: random.Random) -> Workload:
 
 
 @scenario("random", "random", "random faults on a KV service (workload, network, faults drawn "
-          "from the seed): Raft invariants, linearizability, progress after healing")
+          "from the seed): Raft invariants, linearizability, progress after healing",
+          params=("schedule", "net", "profile", "workload"))
 def random_kv(ctx: RunContext) -> Gen:
     params = ctx.params
     work = (msgspec.convert(params["workload"], Workload) if "workload" in params

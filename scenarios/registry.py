@@ -8,7 +8,7 @@ one of its assertions does not hold. Registration order is the listing order.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Generator
 
 __all__ = ["Scenario", "scenario", "get", "all_scenarios", "UnknownScenario"]
@@ -23,8 +23,7 @@ class Scenario:
     summary: str
     body: Body
     time_limit_ms: float = 120_000.0     # the lab's per-test limit, in virtual time
-    slow: bool = False                   # excluded from the default test sweep
-    tags: tuple[str, ...] = field(default=())
+    params: tuple[str, ...] = ()         # the overrides it accepts (random scenarios)
 
 
 _REGISTRY: dict[str, Scenario] = {}

@@ -11,17 +11,23 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import msgspec
+
 from checkers.raft_invariants import InvariantViolation
 from sim import Trace, World
 
 from scenarios.registry import Scenario, get
 
-__all__ = ["ScenarioFailure", "ScenarioUnknown", "RunContext", "RunResult", "run_scenario",
+__all__ = ["ScenarioFailure", "ScenarioUnknown", "BadParams", "RunContext", "RunResult", "run_scenario",
            "replay_command"]
 
 
 class ScenarioFailure(AssertionError):
     """A scenario's own assertion failed (the lab's t.Fatalf)."""
+
+
+class BadParams(ValueError):
+    """Overrides a scenario does not accept, or cannot use (one line, for exit code 2)."""
 
 
 class ScenarioUnknown(Exception):
@@ -104,6 +110,11 @@ def run_scenario(name: str | Scenario, seed: int, trace_path: str | None = None,
     ``history_path`` receives the client history as JSONL (``raftsim check`` reads it).
     """
     sc = name if isinstance(name, Scenario) else get(name)
+    unknown = sorted(set(params or ()) - set(sc.params))
+    if unknown:
+        accepted = ", ".join(sc.params) if sc.params else "none"
+        raise BadParams(f"scenario {sc.name} does not take {', '.join(map(repr, unknown))} "
+                        f"(accepted overrides: {accepted})")
     started = time.perf_counter()      # wall time of the run, reported only
     world = World(seed)
     params = dict(params or {})
@@ -157,6 +168,9 @@ def _drive(ctx: RunContext) -> tuple[str | None, str | None]:
         return str(exc), getattr(exc, "kind", "check")
     if isinstance(exc, ScenarioUnknown):
         return str(exc), "unknown"
+    if isinstance(exc, (msgspec.ValidationError, msgspec.DecodeError)) or (
+            isinstance(exc, ValueError) and "schedule" in str(exc)):
+        raise BadParams(f"bad params: {exc}") from None
     if isinstance(exc, InvariantViolation):
         return str(exc), "invariant"
     raise exc

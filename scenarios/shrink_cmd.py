@@ -27,7 +27,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from scenarios.runner import run_scenario
+    from scenarios.runner import BadParams, run_scenario
     name, seed, params = _target(args)
     if args.max_runs < 1:
         raise BadInput(f"--max-runs must be at least 1, got {args.max_runs}")
@@ -42,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     except NotShrinkable as exc:
         print(f"nothing to shrink: {exc}")
         return 0 if "passes" in str(exc) else 2
+    except BadParams as exc:
+        raise BadInput(str(exc)) from None
     orig, final = result.original, result.final
     print(f"original failure ({orig.failure_kind}): {orig.failure}")
     print(f"{result.runs} runs; minimal schedule ({len(result.params['schedule'])} faults):")
