@@ -144,12 +144,12 @@ def _check_sqlite_header(path: str) -> None:
 
 # ---------------------------------------------------------------- running one seed
 
-def run_one(scenario: str, seed: int) -> SeedResult:
+def run_one(scenario: str, seed: int, params: dict[str, Any] | None = None) -> SeedResult:
     """Run one seed; turns a bug in raftsim into an ``error`` result instead of raising."""
     from scenarios.runner import run_scenario
     started = time.perf_counter()          # wall time, reported only
     try:
-        r = run_scenario(scenario, seed)
+        r = run_scenario(scenario, seed, params=params)
     except Exception as exc:               # a bug in raftsim itself: keep going, record it
         last = traceback.extract_tb(exc.__traceback__)[-1]
         where = f"{os.path.basename(last.filename)}:{last.lineno}"
@@ -161,7 +161,7 @@ def run_one(scenario: str, seed: int) -> SeedResult:
                       json.dumps(profile, sort_keys=True) if profile is not None else None)
 
 
-def _worker(conn: Connection, scenario: str) -> None:
+def _worker(conn: Connection, scenario: str, params: dict[str, Any] | None) -> None:
     """Run seeds received over ``conn`` until told to stop or the parent goes away."""
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent handles Ctrl-C
@@ -172,37 +172,40 @@ def _worker(conn: Connection, scenario: str) -> None:
             return
         if seed is None:
             return
-        conn.send(run_one(scenario, seed))
+        conn.send(run_one(scenario, seed, params))
 
 
 # ---------------------------------------------------------------- the pool
 
 class _Slot:
-    def __init__(self, ctx: Any, scenario: str) -> None:
+    def __init__(self, ctx: Any, scenario: str, params: dict[str, Any] | None) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker, args=(child, scenario), daemon=True)
+        self.proc = ctx.Process(target=_worker, args=(child, scenario, params), daemon=True)
         self.proc.start()
         child.close()
         self.seed: int | None = None
 
 
 def run_campaign(scenario: str, seeds: list[int], jobs: int, db: CampaignDB,
-                 on_result: Callable[[SeedResult], None] = lambda r: None) -> Iterator[None]:
+                 on_result: Callable[[SeedResult], None] = lambda r: None,
+                 params: dict[str, Any] | None = None) -> Iterator[None]:
     """Run ``seeds`` on ``jobs`` workers, storing each result as it arrives.
+
+    ``params`` (the same for every seed) override what the scenario would draw.
 
     A generator so the caller controls interruption: closing it (or Ctrl-C) stops the workers;
     everything already stored stays stored.
     """
     if jobs <= 1:
         for seed in seeds:
-            result = run_one(scenario, seed)
+            result = run_one(scenario, seed, params)
             db.record(result)
             on_result(result)
             yield
         return
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     pending = list(reversed(seeds))
-    slots = [_Slot(ctx, scenario) for _ in range(min(jobs, len(seeds)))]
+    slots = [_Slot(ctx, scenario, params) for _ in range(min(jobs, len(seeds)))]
     try:
         for slot in slots:
             _dispatch(slot, pending)
@@ -217,7 +220,7 @@ def run_campaign(scenario: str, seeds: list[int], jobs: int, db: CampaignDB,
                 on_result(result)
                 if result.outcome == "crash":
                     slot.proc.join(timeout=1)
-                    slots[slots.index(slot)] = slot = _Slot(ctx, scenario)
+                    slots[slots.index(slot)] = slot = _Slot(ctx, scenario, params)
                 _dispatch(slot, pending)
                 yield
     finally:

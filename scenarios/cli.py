@@ -145,7 +145,7 @@ def _print_result(r: Any, trace: str | None) -> None:
     for key, value in r.facts.items():
         if key == "profile":
             faults = len(value.get("schedule", ()))
-            print(f"  {'faults':<13} {faults} drawn from the seed")
+            print(f"  {'faults':<13} {faults} scheduled")
         else:
             print(f"  {key:<13} {value}")
     print(f"  wall time     {r.wall_s:.2f} s")

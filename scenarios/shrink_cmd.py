@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput(str(exc)) from None
     orig, final = result.original, result.final
     print(f"original failure ({orig.failure_kind}): {orig.failure}")
-    print(f"{result.runs} runs; minimal schedule ({len(result.params['schedule'])} faults):")
+    count = len(result.params["schedule"])
+    print(f"{result.runs} runs; minimal schedule ({count} fault{'s' if count != 1 else ''}):")
     for t, fault in result.params["schedule"]:
         print(f"  t={t:>10.3f} ms  {_fault(fault)}")
     for section in ("workload", "net"):
