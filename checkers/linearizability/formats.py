@@ -1,0 +1,352 @@
+"""History files: reading our JSONL, Porcupine kv logs and Jepsen etcd logs; writing JSONL.
+
+This module owns parsing, format detection and the writer. Every reader turns its lines into
+the same events (``t``, ``process``, ``type`` in invoke/ok/fail/info, ``f`` and the op's
+fields), pairs invocations with completions per process, and lets the model decode each pair
+into an ``Operation``. Bad input raises ``HistoryError`` naming the file, the line and what was
+expected; it never leaks a traceback of the parser. See docs/history-format.md.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import IO, Any, Iterable, Iterator, Mapping
+
+import msgspec
+
+from .model import INFINITY, UNKNOWN, DecodeError, Model, Operation
+from .models import MODELS, get_model
+
+__all__ = [
+    "HistoryError", "LoadedHistory", "FORMATS", "DEFAULT_MODEL", "load_history",
+    "detect_format", "history_from_events", "HistoryWriter", "dump_history",
+]
+
+FORMAT_NAME, FORMAT_VERSION = "raftsim-history", 1
+FORMATS = ("raftsim", "porcupine-kv", "jepsen")
+DEFAULT_MODEL = {"porcupine-kv": "kv", "jepsen": "cas-register"}
+_TYPES = ("invoke", "ok", "fail", "info")
+
+
+class HistoryError(Exception):
+    """A malformed history: ``str(err)`` is ``FILE:LINE: expected ...``."""
+
+    def __init__(self, path: str, line: int, expected: str) -> None:
+        where = f"{path}:{line}" if line > 0 else path  # line 0: the file as a whole
+        super().__init__(f"{where}: expected {expected}")
+        self.path, self.line, self.expected = path, line, expected
+
+
+@dataclass(frozen=True)
+class LoadedHistory:
+    """A parsed history file: where it came from, its format, the model and the operations."""
+
+    path: str
+    format: str
+    model: Model
+    operations: list[Operation]
+
+
+# ------------------------------------------------------------------------------ loading
+
+def load_history(path: str | os.PathLike[str], *, format: str = "auto",
+                 model: Model | str | None = None) -> LoadedHistory:
+    """Read a history file. ``format`` is ``auto`` or one of ``FORMATS``; ``model`` (a Model or
+    a built-in name) overrides the file's model (our header) or the format's default."""
+    name = os.fspath(path)
+    lines = _read_lines(name)
+    fmt = detect_format(name, lines) if format == "auto" else format
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r} (choose from auto, {', '.join(FORMATS)})")
+    if fmt == "raftsim":
+        header_model, events = _read_raftsim(name, lines)
+    else:
+        header_model = DEFAULT_MODEL[fmt]
+        events = (_read_porcupine_kv if fmt == "porcupine-kv" else _read_jepsen)(name, lines)
+    if isinstance(model, str):
+        model = get_model(model)  # a bad name is the caller's error: KeyError
+    chosen = model if model is not None else _header_model(header_model, name, lines)
+    return LoadedHistory(name, fmt, chosen, _operations(name, events, chosen))
+
+
+def _read_lines(path: str) -> list[str]:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except IsADirectoryError:
+        raise HistoryError(path, 0, "a history file, not a directory") from None
+    except OSError as err:
+        raise HistoryError(path, 0, f"a readable file ({err.strerror or err})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise HistoryError(path, line, "UTF-8 text") from None
+    lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+    if not any(line.strip() for line in lines):
+        raise HistoryError(path, 1, "a history, but the file is empty")
+    return lines
+
+
+def _header_model(name: str, path: str, lines: list[str]) -> Model:
+    if name not in MODELS:
+        line = next(i + 1 for i, s in enumerate(lines) if s.strip())
+        raise HistoryError(path, line, f"a model among {', '.join(MODELS)} (got {name!r}; "
+                           "give your own model explicitly, e.g. --model MODULE:ATTRIBUTE)")
+    return MODELS[name]
+
+
+def detect_format(path: str, lines: list[str]) -> str:
+    """Tell the format from the first non-empty line."""
+    number, first = next((i + 1, s.strip()) for i, s in enumerate(lines) if s.strip())
+    if first.startswith("{:"):
+        return "porcupine-kv"
+    if first.startswith("INFO") and "jepsen.util" in first:
+        return "jepsen"
+    if first.startswith("{") and f'"{FORMAT_NAME}"' in first:
+        return "raftsim"
+    raise HistoryError(path, number, f'a {{"format":"{FORMAT_NAME}",...}} header, a Porcupine kv '
+                       "line ({:process ...}) or a Jepsen log line (INFO  jepsen.util - ...)")
+
+
+# ------------------------------------------------------------------------- our JSONL
+
+_decoder = msgspec.json.Decoder()
+
+
+def _read_raftsim(path: str, lines: list[str]) -> tuple[str, list[tuple[int, dict[str, Any]]]]:
+    numbered = [(i + 1, s) for i, s in enumerate(lines) if s.strip()]
+    number, header = _json_object(path, *numbered[0])
+    if header.get("format") != FORMAT_NAME:
+        raise HistoryError(path, number, f'a header with "format": "{FORMAT_NAME}"')
+    if header.get("version") != FORMAT_VERSION:
+        raise HistoryError(path, number, f'"version": {FORMAT_VERSION} in the header')
+    model = header.get("model")
+    if not isinstance(model, str):
+        raise HistoryError(path, number, 'a string "model" in the header')
+    events, last_t = [], float("-inf")
+    for number, text in numbered[1:]:
+        _, event = _json_object(path, number, text)
+        last_t = _check_event(path, number, event, last_t)
+        events.append((number, event))
+    return model, events
+
+
+def _json_object(path: str, number: int, text: str) -> tuple[int, dict[str, Any]]:
+    try:
+        value = _decoder.decode(text)
+    except msgspec.DecodeError:
+        raise HistoryError(path, number, "a JSON object on one line") from None
+    if not isinstance(value, dict):
+        raise HistoryError(path, number, "a JSON object on one line")
+    return number, value
+
+
+def _check_event(path: str, number: int, event: dict[str, Any], last_t: float) -> float:
+    t = event.get("t")
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or t != t or abs(t) == INFINITY:
+        raise HistoryError(path, number, "a finite number 't' (virtual milliseconds)")
+    if t < last_t:
+        raise HistoryError(path, number, f"'t' >= {last_t} (events in time order)")
+    process = event.get("process")
+    if isinstance(process, bool) or not isinstance(process, (str, int)):
+        raise HistoryError(path, number, "a string or integer 'process'")
+    if event.get("type") not in _TYPES:
+        raise HistoryError(path, number, "'type' to be one of invoke, ok, fail, info")
+    if not isinstance(event.get("f"), str):
+        raise HistoryError(path, number, "a string 'f' (the operation)")
+    return float(t)
+
+
+# ------------------------------------------------------------------- Porcupine kv logs
+
+_KV_LINE = re.compile(r'\{:process (\d+), :type :(invoke|ok|fail|info), :f :(get|put|append), '
+                      r':key "([^"]*)", :value (?:nil|"([^"]*)")\}')
+_KV_SHAPE = ('{:process N, :type :invoke|:ok|:fail|:info, :f :get|:put|:append, '
+             ':key "K", :value nil|"V"}')
+
+
+def _read_porcupine_kv(path: str, lines: list[str]) -> list[tuple[int, dict[str, Any]]]:
+    events = []
+    for index, text in enumerate(lines):
+        if not text.strip():
+            continue
+        match = _KV_LINE.fullmatch(text.strip())
+        if match is None:
+            raise HistoryError(path, index + 1, _KV_SHAPE)
+        process, kind, f, key, value = match.groups()
+        events.append((index + 1, {"t": index, "process": int(process), "type": kind, "f": f,
+                                   "key": key, "value": value}))
+    return events
+
+
+# ------------------------------------------------------------------------- Jepsen logs
+
+_JEPSEN_SHAPE = "'INFO  jepsen.util - PROCESS :TYPE :F VALUE'"
+_JEPSEN_TYPES = {":invoke": "invoke", ":ok": "ok", ":fail": "fail", ":info": "info"}
+
+
+def _read_jepsen(path: str, lines: list[str]) -> list[tuple[int, dict[str, Any]]]:
+    events = []
+    for index, text in enumerate(lines):
+        fields = text.split()
+        if not fields:
+            continue
+        number = index + 1
+        if len(fields) < 7 or fields[:3] != ["INFO", "jepsen.util", "-"] or not fields[3].isdigit():
+            raise HistoryError(path, number, _JEPSEN_SHAPE)
+        kind = _JEPSEN_TYPES.get(fields[4])
+        if kind is None or fields[5] not in (":read", ":write", ":cas"):
+            raise HistoryError(path, number, f"{_JEPSEN_SHAPE} with :TYPE in :invoke, :ok, :fail, "
+                               ":info and :F in :read, :write, :cas")
+        event = {"t": index, "process": int(fields[3]), "type": kind, "f": fields[5][1:]}
+        _jepsen_value(path, number, event, " ".join(fields[6:]))
+        events.append((number, event))
+    return events
+
+
+def _jepsen_value(path: str, number: int, event: dict[str, Any], text: str) -> None:
+    """Fill ``value`` (and ``result`` for cas) following the etcd history conventions."""
+    kind = event["type"]
+    if text == ":timed-out" and kind in ("info", "fail"):
+        return
+    if event["f"] == "cas":
+        match = re.fullmatch(r"\[(-?\d+) (-?\d+)\]", text)
+        if match is None:
+            raise HistoryError(path, number, "a cas value [A B] with integers A and B")
+        event["value"] = [int(match[1]), int(match[2])]
+        if kind in ("ok", "fail"):  # a failed cas completed: the value was not A
+            event["type"], event["result"] = "ok", kind == "ok"
+        return
+    if text != "nil" and not re.fullmatch(r"-?\d+", text):
+        raise HistoryError(path, number, "an integer or nil value")
+    event["value"] = None if text == "nil" else int(text)
+
+
+# ----------------------------------------------------------------- events to operations
+
+def history_from_events(events: Iterable[Mapping[str, Any]], model: Model,
+                        source: str = "<events>") -> list[Operation]:
+    """Operations of an in-memory event list (the shape our JSONL lines have, without header)."""
+    numbered, last_t = [], float("-inf")
+    for number, event in enumerate(events, start=1):
+        last_t = _check_event(source, number, dict(event), last_t)
+        numbered.append((number, dict(event)))
+    return _operations(source, numbered, model)
+
+
+def _operations(path: str, events: list[tuple[int, dict[str, Any]]], model: Model) -> list[Operation]:
+    ops = []
+    for (line, invoke), completion in _pairs(path, events):
+        complete = None if completion is None else completion[1]
+        try:
+            decoded = model.decode(invoke, complete)
+        except DecodeError as err:
+            at = completion[0] if completion is not None and err.event is complete else line
+            raise HistoryError(path, at, err.expected) from None
+        if decoded is None:
+            continue
+        inp, out = decoded
+        end = INFINITY if out is UNKNOWN else complete["t"]  # type: ignore[index]
+        ops.append(Operation(invoke["process"], inp, invoke["t"], out, end))
+    return ops
+
+
+Pair = tuple[tuple[int, dict[str, Any]], "tuple[int, dict[str, Any]] | None"]
+
+
+def _pairs(path: str, events: list[tuple[int, dict[str, Any]]]) -> Iterator[Pair]:
+    """Match each invocation with its process's next completion, in invocation order.
+
+    ``fail`` drops the operation (it did not happen); ``info`` and a missing completion leave
+    the outcome unknown (the pair's completion is None).
+    """
+    pending: dict[Any, int] = {}
+    slots: list[Any] = []
+    for number, event in events:
+        process, kind = event["process"], event["type"]
+        if kind == "invoke":
+            if process in pending:
+                raise HistoryError(path, number, f"a completion of process {process!r}'s operation "
+                                   f"from line {slots[pending[process]][0][0]} before it invokes again")
+            pending[process] = len(slots)
+            slots.append([(number, event), None])
+            continue
+        if process not in pending:
+            raise HistoryError(path, number, f"an invocation by process {process!r} before this {kind}")
+        slot = slots[pending.pop(process)]
+        if event["f"] != slot[0][1]["f"]:
+            raise HistoryError(path, number, f"'f' {slot[0][1]['f']!r} as in the invocation "
+                               f"at line {slot[0][0]}")
+        slot[1] = "drop" if kind == "fail" else (None if kind == "info" else (number, event))
+    for invocation, completion in slots:
+        if completion != "drop":
+            yield invocation, completion
+
+
+# ---------------------------------------------------------------------------- writing
+
+class HistoryWriter:
+    """Streams a history in our JSONL format, one complete line per event.
+
+    Each line is flushed as it is written, so a run cut short still leaves a valid history
+    (operations without a completion are read as unknown outcomes)::
+
+        with HistoryWriter("run.history.jsonl", model="kv") as w:
+            w.invoke(12.5, "c0", "append", key="k", value="x")
+            w.ok(13.0, "c0", "append", key="k", value="x")
+    """
+
+    def __init__(self, target: str | os.PathLike[str] | IO[str], model: str = "kv",
+                 flush: bool = True) -> None:
+        self._owned = not hasattr(target, "write")
+        self._out: IO[str] = (open(target, "w", encoding="utf-8")  # type: ignore[arg-type]
+                              if self._owned else target)
+        self._flush = flush
+        self._write({"format": FORMAT_NAME, "version": FORMAT_VERSION, "model": model})
+
+    def event(self, t: float, process: str | int, type: str, f: str, **fields: Any) -> None:
+        """Write one event; ``type`` is invoke, ok, fail or info."""
+        if type not in _TYPES:
+            raise ValueError(f"type must be one of {', '.join(_TYPES)}, not {type!r}")
+        self._write({"t": t, "process": process, "type": type, "f": f, **fields})
+
+    def invoke(self, t: float, process: str | int, f: str, **fields: Any) -> None:
+        self.event(t, process, "invoke", f, **fields)
+
+    def ok(self, t: float, process: str | int, f: str, **fields: Any) -> None:
+        self.event(t, process, "ok", f, **fields)
+
+    def fail(self, t: float, process: str | int, f: str, **fields: Any) -> None:
+        self.event(t, process, "fail", f, **fields)
+
+    def info(self, t: float, process: str | int, f: str, **fields: Any) -> None:
+        self.event(t, process, "info", f, **fields)
+
+    def close(self) -> None:
+        if self._owned:
+            self._out.close()
+        else:
+            self._out.flush()
+
+    def __enter__(self) -> "HistoryWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _write(self, record: Mapping[str, Any]) -> None:
+        self._out.write(msgspec.json.encode(record).decode("utf-8") + "\n")
+        if self._flush:
+            self._out.flush()
+
+
+def dump_history(events: Iterable[Mapping[str, Any]], path: str | os.PathLike[str] | IO[str],
+                 model: str = "kv") -> None:
+    """Write a whole event list (dicts with t, process, type, f and fields) as our JSONL."""
+    with HistoryWriter(path, model=model, flush=False) as writer:
+        for e in events:
+            fields = {k: v for k, v in e.items() if k not in ("t", "process", "type", "f")}
+            writer.event(e["t"], e["process"], e["type"], e["f"], **fields)

@@ -1,0 +1,201 @@
+"""History files: our JSONL, Porcupine kv logs and Jepsen logs, read, detected and written.
+
+Rule for bad input: every reader raises HistoryError whose text is ``FILE:LINE: expected ...``,
+naming the line at fault and what should have been there.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import pytest
+
+from checkers.linearizability import (UNKNOWN, HistoryError, HistoryWriter, KvInput, Verdict, check,
+                                      dump_history, history_from_events, kv_model, load_history)
+
+HEADER = '{"format":"raftsim-history","version":1,"model":"kv"}'
+
+
+def write(tmp_path: Path, name: str, *lines: str) -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def expect_error(path: Path, line: int, fragment: str, **kwargs: object) -> None:
+    with pytest.raises(HistoryError) as caught:
+        load_history(path, **kwargs)  # type: ignore[arg-type]
+    text = str(caught.value)
+    assert text.startswith(f"{path}:{line}: expected "), text
+    assert fragment in text, text
+    assert "\n" not in text
+
+
+# ------------------------------------------------------------------------------ ours
+
+def test_jsonl_history_round_trip(tmp_path: Path) -> None:
+    """What HistoryWriter writes, load_history reads back as the same operations."""
+    path = tmp_path / "run.jsonl"
+    with HistoryWriter(path, model="kv") as w:
+        w.invoke(1.0, "c0", "append", key="k", value="x")
+        w.invoke(1.5, "c1", "get", key="k")
+        w.ok(2.0, "c0", "append", key="k", value="x")
+        w.ok(2.5, "c1", "get", key="k", value="x")
+        w.invoke(3.0, "c1", "put", key="k", value="y")
+        w.fail(3.5, "c1", "put", key="k")
+    history = load_history(path)
+    assert history.format == "raftsim" and history.model.name == "kv"
+    assert [(op.client_id, op.input, op.call, op.output, op.return_) for op in history.operations] == [
+        ("c0", KvInput("append", "k", "x"), 1.0, None, 2.0),
+        ("c1", KvInput("get", "k"), 1.5, "x", 2.5),
+    ]  # the failed put did not happen
+    assert check(history.model, history.operations).verdict is Verdict.OK
+
+
+def test_a_history_cut_short_is_valid(tmp_path: Path) -> None:
+    """Every line is complete when written: pending invocations become unknown outcomes."""
+    out = io.StringIO()
+    w = HistoryWriter(out, model="kv")
+    w.invoke(0, "c0", "put", key="k", value="v")
+    w.invoke(1, "c1", "get", key="k")
+    w.info(2, "c1", "get", key="k")
+    path = write(tmp_path, "cut.jsonl", *out.getvalue().splitlines())
+    history = load_history(path)
+    assert [(op.output, op.return_) for op in history.operations] == [(UNKNOWN, math.inf)] * 2
+    result = check(history.model, history.operations)
+    assert result.ok and len(result.partitions[0].operations) == 1  # the unanswered get is dropped
+
+
+def test_dump_history_and_events(tmp_path: Path) -> None:
+    """dump_history writes a whole event list; history_from_events reads one in memory."""
+    events = [{"t": 0, "process": 1, "type": "invoke", "f": "put", "key": "a", "value": "1"},
+              {"t": 1, "process": 1, "type": "ok", "f": "put", "key": "a"}]
+    dump_history(events, tmp_path / "h.jsonl", model="kv")
+    assert load_history(tmp_path / "h.jsonl").operations == history_from_events(events, kv_model)
+
+
+def test_versioned_and_cas_fields(tmp_path: Path) -> None:
+    """versioned-kv puts carry version and err; cas completions carry result."""
+    path = write(tmp_path, "v.jsonl", '{"format":"raftsim-history","version":1,"model":"versioned-kv"}',
+                 '{"t":0,"process":"c0","type":"invoke","f":"put","key":"k","value":"a","version":0}',
+                 '{"t":1,"process":"c0","type":"ok","f":"put","key":"k","err":"OK"}',
+                 '{"t":2,"process":"c0","type":"invoke","f":"get","key":"k"}',
+                 '{"t":3,"process":"c0","type":"ok","f":"get","key":"k","value":"a","version":1,"err":"OK"}')
+    assert check(load_history(path).model, load_history(path).operations).ok
+    path = write(tmp_path, "c.jsonl", '{"format":"raftsim-history","version":1,"model":"cas-register"}',
+                 '{"t":0,"process":0,"type":"invoke","f":"cas","value":[null,1]}',
+                 '{"t":1,"process":0,"type":"ok","f":"cas","value":[null,1],"result":true}')
+    assert load_history(path).operations[0].output is True
+
+
+@pytest.mark.parametrize("lines,line,fragment", [
+    (["not json"], 1, "header"),
+    (['{"format":"other","version":1,"model":"kv"}'], 1, "header"),
+    (['{"format":"raftsim-history","version":2,"model":"kv"}'], 1, '"version": 1'),
+    (['{"format":"raftsim-history","version":1,"model":"nope"}'], 1, "a model among"),
+    ([HEADER, '{"t":0,"process":"c0","type":"invoke"'], 2, "a JSON object"),
+    ([HEADER, '[1, 2]'], 2, "a JSON object"),
+    ([HEADER, '{"process":"c0","type":"invoke","f":"get","key":"k"}'], 2, "'t'"),
+    ([HEADER, '{"t":5,"process":"c0","type":"invoke","f":"get","key":"k"}',
+      '{"t":4,"process":"c0","type":"ok","f":"get","key":"k","value":""}'], 3, "time order"),
+    ([HEADER, '{"t":0,"process":"c0","type":"begin","f":"get","key":"k"}'], 2, "'type'"),
+    ([HEADER, '{"t":0,"process":null,"type":"invoke","f":"get","key":"k"}'], 2, "'process'"),
+    ([HEADER, '{"t":0,"process":"c0","type":"ok","f":"get","key":"k","value":""}'], 2, "an invocation"),
+    ([HEADER, '{"t":0,"process":"c0","type":"invoke","f":"get","key":"k"}',
+      '{"t":1,"process":"c0","type":"invoke","f":"get","key":"k"}'], 3, "from line 2"),
+    ([HEADER, '{"t":0,"process":"c0","type":"invoke","f":"get","key":"k"}',
+      '{"t":1,"process":"c0","type":"ok","f":"put","key":"k"}'], 3, "'get'"),
+    ([HEADER, '{"t":0,"process":"c0","type":"invoke","f":"put","key":"k"}'], 2, "'value'"),
+    ([HEADER, '{"t":0,"process":"c0","type":"invoke","f":"get","key":"k"}',
+      '{"t":1,"process":"c0","type":"ok","f":"get","key":"k","value":3}'], 3, "'value'"),
+    ([HEADER, '{"t":0,"process":"c0","type":"invoke","f":"cas","key":"k"}'], 2, "'f'"),
+])
+def test_bad_jsonl(tmp_path: Path, lines: list[str], line: int, fragment: str) -> None:
+    """Each malformed JSONL history names its line and what was expected."""
+    expect_error(write(tmp_path, "bad.jsonl", *lines), line, fragment)
+
+
+# ------------------------------------------------------------------- Porcupine / Jepsen
+
+KV_OK = ['{:process 0, :type :invoke, :f :append, :key "0", :value "x 0 0 y"}',
+         '{:process 0, :type :ok, :f :append, :key "0", :value "x 0 0 y"}',
+         '{:process 1, :type :invoke, :f :get, :key "0", :value nil}',
+         '{:process 1, :type :ok, :f :get, :key "0", :value "x 0 0 y"}']
+
+
+def test_porcupine_kv_log(tmp_path: Path) -> None:
+    """Line numbers are the timestamps; keys partition the history."""
+    history = load_history(write(tmp_path, "c.txt", *KV_OK))
+    assert history.format == "porcupine-kv"
+    assert [(op.call, op.return_) for op in history.operations] == [(0, 1), (2, 3)]
+    assert check(history.model, history.operations).ok
+
+
+def test_bad_porcupine_kv_log(tmp_path: Path) -> None:
+    """A line that is not a kv event names the shape expected."""
+    expect_error(write(tmp_path, "c.txt", *KV_OK[:2], '{:process 1, :type :invoke, :f :get}'), 3, ":key")
+    expect_error(write(tmp_path, "c.txt", *KV_OK[:2], KV_OK[3]), 3, "an invocation by process 1")
+
+
+JEPSEN = ["INFO  jepsen.util - 2\t:invoke\t:write\t4", "INFO  jepsen.util - 2\t:ok\t:write\t4",
+          "INFO  jepsen.util - 1   :invoke :cas    [4 1]", "INFO  jepsen.util - 1   :fail   :cas    [4 1]",
+          "INFO  jepsen.util - 3\t:invoke\t:read\tnil", "INFO  jepsen.util - 3\t:fail\t:read\t:timed-out",
+          "INFO  jepsen.util - 4\t:invoke\t:write\t1", "INFO  jepsen.util - 4\t:info\t:write\t:timed-out"]
+
+
+def test_jepsen_log(tmp_path: Path) -> None:
+    """:fail on cas is an observation (the value was not A); :fail on a read drops it; :info is
+    an unknown outcome. Tabs or runs of spaces separate fields."""
+    history = load_history(write(tmp_path, "etcd.log", *JEPSEN))
+    assert history.format == "jepsen" and history.model.name == "cas-register"
+    outputs = [op.output for op in history.operations]
+    assert outputs == [None, False, UNKNOWN]
+    assert check(history.model, history.operations).verdict is Verdict.ILLEGAL  # cas saw 4 and failed
+
+
+@pytest.mark.parametrize("line,fragment", [
+    ("INFO  jepsen.util - x\t:invoke\t:read\tnil", "PROCESS"),
+    ("INFO  jepsen.util - 1\t:begin\t:read\tnil", ":TYPE"),
+    ("INFO  jepsen.util - 1\t:invoke\t:cas\t[1]", "[A B]"),
+    ("INFO  jepsen.util - 1\t:invoke\t:write\tfour", "an integer or nil"),
+])
+def test_bad_jepsen_log(tmp_path: Path, line: str, fragment: str) -> None:
+    """A malformed Jepsen line names its line and what was expected."""
+    expect_error(write(tmp_path, "etcd.log", *JEPSEN[:2], line), 3, fragment)
+
+
+# ---------------------------------------------------------------------- whole files
+
+def test_unrecognised_content(tmp_path: Path) -> None:
+    """Auto-detection looks at the first non-empty line and says what it accepts."""
+    expect_error(write(tmp_path, "x.txt", "", "hello"), 2, "raftsim-history")
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    """An empty (or blank) file is not a history."""
+    expect_error(write(tmp_path, "e.txt", "", "  "), 1, "empty")
+
+
+def test_missing_file_and_directory(tmp_path: Path) -> None:
+    """A missing path or a directory is reported against the path itself."""
+    for path, fragment in ((tmp_path / "nope.txt", "readable"), (tmp_path, "directory")):
+        with pytest.raises(HistoryError, match=fragment) as caught:
+            load_history(path)
+        assert str(caught.value).startswith(f"{path}: expected")
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    """Binary junk is reported at the line where it starts."""
+    path = tmp_path / "b.txt"
+    path.write_bytes(b"{:process 0}\n\xff\xfe\n")
+    expect_error(path, 2, "UTF-8")
+
+
+def test_forced_format_and_model(tmp_path: Path) -> None:
+    """--format and --model override detection; a mismatch is a decode error on a line."""
+    path = write(tmp_path, "c.txt", *KV_OK)
+    assert load_history(path, format="porcupine-kv", model="kv").model.name == "kv"
+    expect_error(path, 1, "'f'", model="cas-register")
+    expect_error(path, 1, "INFO", format="jepsen")
