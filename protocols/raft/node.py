@@ -305,14 +305,7 @@ def handle_append_reply(state: RaftState, msg: AppendEntriesReply, effects: Effe
         return state
     peer = msg.follower
     if msg.success:
-        if msg.match_index <= state.match_index[peer]:
-            return state
-        next_index = max(state.next_index[peer], msg.match_index + 1)
-        state = _set_progress(state, peer, msg.match_index, next_index)
-        state = maybe_commit(state, effects)
-        if state.next_index[peer] <= _last(state.hard):
-            state = send_append(state, peer, effects)
-        return state
+        return maybe_advance(state, peer, msg.match_index, effects)
     next_index = max(_backup(state.hard, msg), state.match_index[peer] + 1)
     if next_index >= state.next_index[peer]:
         return state            # a stale rejection: what it asks for is already on its way
@@ -367,11 +360,18 @@ def handle_snapshot_reply(state: RaftState, msg: InstallSnapshotReply,
                           effects: Effects) -> RaftState:
     if state.role != LEADER or msg.term != state.hard.term:
         return state
-    peer = msg.follower
-    if msg.last_index <= state.match_index[peer]:
+    return maybe_advance(state, msg.follower, msg.last_index, effects)
+
+
+def maybe_advance(state: RaftState, peer: int, match: int, effects: Effects) -> RaftState:
+    """``peer`` holds our log up to ``match``: record it, maybe commit, send what follows.
+
+    Replies can arrive late and out of order: one that tells nothing new changes nothing.
+    """
+    if match <= state.match_index[peer]:
         return state
-    next_index = max(state.next_index[peer], msg.last_index + 1)
-    state = _set_progress(state, peer, msg.last_index, next_index)
+    next_index = max(state.next_index[peer], match + 1)
+    state = _set_progress(state, peer, match, next_index)
     state = maybe_commit(state, effects)
     if state.next_index[peer] <= _last(state.hard):
         state = send_append(state, peer, effects)
