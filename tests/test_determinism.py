@@ -21,7 +21,7 @@ def _digest_in_subprocess(name: str, seed: int, hashseed: str) -> str:
 
 def test_same_seed_same_digest_across_processes_and_hash_seeds():
     """Two processes with different string-hash seeds agree on the digest of a faulty run."""
-    for name in ("UnreliableChurn3C", "SnapshotInstallUnCrash3D"):
+    for name in ("UnreliableChurn3C", "SnapshotInstallUnCrash3D", "random"):
         digests = {_digest_in_subprocess(name, 7, h) for h in ("0", "12345")}
         assert len(digests) == 1, (name, digests)
         assert digests == {run_scenario(name, 7).digest}

@@ -145,7 +145,7 @@ def _dfs(step: Callable[[Any, Any, Any], tuple[bool, Any]], init: Any, ops: tupl
                         countdown = _SLICE
                         yield None
                     continue
-                if kind >= _MAYBE:  # placing this read was the only move worth trying here
+                if kind >= _READ:  # placing this read was the only move worth trying here
                     entry = dead
                     continue
             entry = nxt[entry] if kind == _MAYBE else advance[entry]
