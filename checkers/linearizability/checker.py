@@ -107,7 +107,7 @@ def check(model: Model, history: Sequence[Operation], timeout: float | None = No
     verdicts = {p.verdict for p in partitions}
     verdict = next(v for v in (Verdict.ILLEGAL, Verdict.UNKNOWN, Verdict.OK)
                    if v in verdicts or v is Verdict.OK)
-    return CheckResult(verdict, model, partitions, time.monotonic() - started)
+    return CheckResult(verdict, model, partitions, time.monotonic() - started)  # elapsed: reported only
 
 
 def _partition_result(model: Model, part: Sequence[Operation],

@@ -19,8 +19,9 @@ h1{font-size:18px}h2{font-size:16px;margin-top:28px}h3{font-size:14px;margin:18p
 .ok{background:#2e7d32}.illegal{background:#c62828}.unknown{background:#ef6c00}.skipped{background:#777}
 .meta{color:#555}.note{color:#8a5a00}.fail{color:#c62828;font-weight:600}
 .timeline{border:1px solid #ddd;padding:4px 0;margin:6px 0;overflow-x:auto}
-.row{display:flex;align-items:center;height:22px}
-.client{width:90px;flex:none;text-align:right;padding-right:8px;color:#555;font-family:monospace}
+.row{display:flex;align-items:center;height:22px;width:max-content;min-width:100%}
+.client{width:90px;flex:none;text-align:right;padding-right:8px;color:#555;font-family:monospace;
+ position:sticky;left:0;background:#fff;z-index:4}
 .track{position:relative;flex:1;min-width:600px;height:18px;background:#fafafa}
 .op{position:absolute;top:1px;height:16px;min-width:3px;box-sizing:border-box;overflow:hidden;
  white-space:nowrap;font:11px/16px monospace;padding:0 2px;background:#cfe3f7;border:1px solid #6a9bd1;
@@ -79,11 +80,12 @@ def _partition(pid: str, part: dict[str, Any]) -> str:
 
 def _timeline(pid: str, timeline: dict[str, Any]) -> str:
     span = timeline["ticks"] + 1  # one column more for operations that never returned
+    width = max(600, 8 * span)  # pixels: wide histories scroll instead of squeezing their bars
     rows = []
     for row in timeline["clients"]:
         bars = "".join(_bar(pid, op, span) for op in row["ops"])
         rows.append(f"<div class='row'><div class='client'>{escape(row['client'])}</div>"
-                    f"<div class='track'>{bars}</div></div>")
+                    f"<div class='track' style='min-width:{width}px'>{bars}</div></div>")
     return f"<div class='timeline'>{''.join(rows)}</div>"
 
 
