@@ -42,7 +42,7 @@ def test_killed_campaign_resumes_without_loss_or_repeat(tmp_path):
     """SIGKILL the campaign mid-way; --resume runs exactly the missing seeds."""
     db_path = str(tmp_path / "c.db")
     cmd = [sys.executable, "-m", "scenarios.cli", "campaign", "random-raft", "--seeds",
-           "1..40", "--jobs", "2", "--db", db_path]
+           "1..80", "--jobs", "2", "--db", db_path]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.time() + 120
@@ -57,12 +57,12 @@ def test_killed_campaign_resumes_without_loss_or_repeat(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = rows(db_path)
-    assert 4 <= len(before) < 40
+    assert 4 <= len(before) < 80
     out = subprocess.run(cmd + ["--resume"], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert f"({40 - len(before)} to run, {len(before)} already in" in out.stdout
+    assert f"({80 - len(before)} to run, {len(before)} already in" in out.stdout
     after = rows(db_path)
-    assert sorted(after) == list(range(1, 41))
+    assert sorted(after) == list(range(1, 81))
     for seed, row in before.items():                  # nothing stored was touched
         assert after[seed] == row
 
