@@ -84,13 +84,15 @@ class CampaignDB:
         if not create:
             _check_sqlite_header(path)
         try:
+            if not create:                   # judge it read-only: a refused file stays as it was
+                self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+                self._check(scenario)
+                self.conn.close()
             self.conn = sqlite3.connect(path, isolation_level=None)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             if create:
                 self._create(scenario)
-            else:
-                self._check(scenario)
         except sqlite3.DatabaseError as exc:
             raise CampaignError(f"{path}: not a usable campaign database ({exc})") from None
 
@@ -161,12 +163,20 @@ def run_one(scenario: str, seed: int, params: dict[str, Any] | None = None) -> S
                       json.dumps(profile, sort_keys=True) if profile is not None else None)
 
 
-def _worker(conn: Connection, scenario: str, params: dict[str, Any] | None) -> None:
-    """Run seeds received over ``conn`` until told to stop or the parent goes away."""
+def _worker(conn: Connection, scenario: str, params: dict[str, Any] | None,
+            parent: int) -> None:
+    """Run seeds received over ``conn`` until told to stop or the parent goes away.
+
+    A forked worker holds copies of its siblings' pipe ends, so a dead parent does not always
+    close the pipe: the worker also watches its parent's pid.
+    """
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent handles Ctrl-C
     while True:
         try:
+            while not conn.poll(0.5):
+                if os.getppid() != parent:
+                    return
             seed = conn.recv()
         except (EOFError, OSError):
             return
@@ -180,7 +190,8 @@ def _worker(conn: Connection, scenario: str, params: dict[str, Any] | None) -> N
 class _Slot:
     def __init__(self, ctx: Any, scenario: str, params: dict[str, Any] | None) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker, args=(child, scenario, params), daemon=True)
+        self.proc = ctx.Process(target=_worker, args=(child, scenario, params, os.getpid()),
+                                daemon=True)
         self.proc.start()
         child.close()
         self.seed: int | None = None

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from collections import Counter
@@ -50,12 +51,14 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()        # wall time, reported only
     interrupted = False
     runner = run_campaign(scenario, todo, args.jobs, db, progress.update)
+    previous = signal.signal(signal.SIGTERM, _interrupt)   # a polite kill stops like Ctrl-C
     try:
         for _ in runner:
             pass
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        signal.signal(signal.SIGTERM, previous)
         runner.close()
         progress.finish()
     elapsed = time.perf_counter() - started
@@ -66,7 +69,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"interrupted: {len(results)} of {len(seeds)} seeds have results; continue with "
               f"`raftsim campaign {scenario} --seeds {args.seeds} --db {path} --resume`")
         return 130
-    return _exit_code(_as_outcomes(results))
+    return _exit_code([_Outcome(r.outcome) for r in results])
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 class _Progress:
@@ -118,8 +125,8 @@ def _summary(scenario: str, results: list[SeedResult], ran: int, elapsed: float,
         print(f"  ... and {len(bad) - FAILURES_SHOWN} more (see the results table of the db)")
 
 
-def _as_outcomes(results: list[SeedResult]) -> list[Any]:
-    class _R:
-        def __init__(self, outcome: str) -> None:
-            self.outcome = "fail" if outcome in ("error", "crash") else outcome
-    return [_R(r.outcome) for r in results]
+class _Outcome:
+    """A stored outcome as the exit-code rule sees it: a crash or an error is a failure."""
+
+    def __init__(self, outcome: str) -> None:
+        self.outcome = "fail" if outcome in ("error", "crash") else outcome

@@ -1,7 +1,8 @@
 """The ``raftsim`` command line: list, run, replay, check (and campaign, shrink).
 
-Exit codes everywhere: 0 success, 1 a check failed (or a replay diverged), 2 bad input. Bad
-input is one line on stderr naming the problem, never a traceback.
+Exit codes everywhere: 0 success, 1 a check failed (or a replay diverged), 2 bad input, 3 the
+outcome is unknown (a linearizability search that gave up). Bad input is one line on stderr
+naming the problem, never a traceback.
 """
 
 from __future__ import annotations
@@ -131,9 +132,9 @@ def _check_writable(path: str) -> None:
     """Fail early, as bad input, if ``path`` cannot be created."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise BadInput(f"cannot write trace {path!r}: no such directory {folder!r}")
+        raise BadInput(f"cannot write {path!r}: no such directory {folder!r}")
     if os.path.isdir(path):
-        raise BadInput(f"cannot write trace {path!r}: it is a directory")
+        raise BadInput(f"cannot write {path!r}: it is a directory")
 
 
 def _print_result(r: Any, trace: str | None) -> None:
@@ -235,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "put {seed} in the name")
     p.add_argument("--history", help="write the client history (JSONL, for `raftsim check`)")
     p.add_argument("--params", help="JSON file overriding what a random scenario draws from "
-                   "the seed: schedule, net, profile, workload (see docs/campaigns.md)")
+                   "the seed: schedule, net, profile, workload (see docs/scenarios.md)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("replay", help="re-run a trace file and compare digests")

@@ -31,7 +31,7 @@ def generic_test(ctx: RunContext, nclients: int, nservers: int, unreliable: bool
         counts: list[int] = [0] * nclients
 
         def client(cli: int, clerk: Clerk) -> Gen:
-            rng = ctx.world.rng(f"client/{clerk.name}")
+            rng = ctx.world.rng(f"workload/{clerk.name}")
             j = 0
             last = ""
             if not randomkeys:

@@ -526,7 +526,7 @@ def _churn(ctx: RunContext, unreliable: bool) -> Gen:
     stop = [False]
 
     def client(me: int) -> Generator[Any, Any, list[int]]:
-        rng = ctx.world.rng(f"client/churn{me}")
+        rng = ctx.world.rng(f"workload/churn{me}")
         values: list[int] = []
         while not stop[0]:
             x = rng.randrange(1 << 31)

@@ -18,7 +18,7 @@ from sim import random_schedule
 from scenarios.kv_harness import Clerk, KVCluster
 from scenarios.raft_harness import RaftCluster
 from scenarios.registry import scenario
-from scenarios.runner import RunContext, ScenarioFailure
+from scenarios.runner import BadParams, RunContext, ScenarioFailure
 
 __all__ = ["draw_net", "draw_workload", "schedule_from_params", "schedule_to_params",
            "fault_setup", "Workload"]
@@ -42,28 +42,59 @@ def schedule_to_params(schedule: Any) -> list:
     return msgspec.json.decode(encode_schedule(schedule))
 
 
-def schedule_from_params(data: list) -> Any:
-    return decode_schedule(msgspec.json.encode(data))
+def schedule_from_params(data: Any, servers: tuple[str, ...]) -> Any:
+    """The schedule given in params, checked against the cluster's server names."""
+    try:
+        schedule = decode_schedule(msgspec.json.encode(data))
+    except ValueError as exc:
+        raise BadParams(f"bad params: {exc}") from None
+    for t, fault in schedule:
+        names = [getattr(fault, f, None) for f in ("node", "src", "dst")]
+        names += [n for g in getattr(fault, "groups", ()) for n in g]
+        names += list(getattr(fault, "nodes", ()))
+        unknown = sorted({n for n in names if n is not None and n not in servers})
+        if unknown:
+            raise BadParams(f"bad params: the schedule names {', '.join(unknown)} at t={t}; "
+                            f"the servers are {', '.join(servers)}")
+    return schedule
 
 
-def fault_setup(ctx: RunContext, servers: tuple[str, ...], duration_ms: float,
+def convert(params: dict[str, Any], key: str, kind: type) -> Any:
+    """``params[key]`` as a ``kind`` (unknown or ill-typed fields are bad params)."""
+    try:
+        return msgspec.convert(params[key], kind)
+    except msgspec.ValidationError as exc:
+        raise BadParams(f"bad params: {key}: {exc}") from None
+
+
+def fault_setup(ctx: RunContext, servers: tuple[str, ...], fault_ms: float,
                 min_delay: float = 0.0) -> tuple[NetParams, FaultProfile, Any]:
-    """The run's network, profile and schedule: from params when given, else from the seed."""
-    params = ctx.params
-    rng = ctx.world.rng("profile")
-    profile = (msgspec.convert(params["profile"], FaultProfile) if "profile" in params
-               else FaultProfile.draw(rng))
-    net = (msgspec.convert(params["net"], NetParams) if "net" in params
-           else draw_net(rng, min_delay))
+    """The run's network, profile and schedule: from params when given, else from the seed.
+
+    Each comes from its own stream, so overriding one leaves the others as the seed drew them.
+    Faults are drawn during ``fault_ms``; the schedule then heals and reboots everything.
+    """
+    params, world = ctx.params, ctx.world
+    profile = (convert(params, "profile", FaultProfile) if "profile" in params
+               else FaultProfile.draw(world.rng("profile/faults")))
+    net = (convert(params, "net", NetParams) if "net" in params
+           else draw_net(world.rng("profile/net"), min_delay))
     if "schedule" in params:
-        schedule = schedule_from_params(params["schedule"])
+        schedule = schedule_from_params(params["schedule"], servers)
     else:
-        schedule = random_schedule(ctx.world.rng("faults"), servers, duration_ms, profile,
-                                   reliable=net.reliable)
+        schedule = random_schedule(world.rng("faults"), servers, fault_ms + profile.settle_ms,
+                                   profile, reliable=net.reliable,
+                                   long_reordering=net.long_reordering)
     ctx.facts["profile"] = {"profile": msgspec.to_builtins(profile),
                             "net": msgspec.to_builtins(net),
                             "schedule": schedule_to_params(schedule)}
     return net, profile, schedule
+
+
+def _liveness(message: str) -> ScenarioFailure:
+    failure = ScenarioFailure(message)
+    failure.kind = "liveness"
+    return failure
 
 
 @scenario("random-raft", "random", "random faults on 5 Raft peers for 10 s: safety invariants, "
@@ -71,9 +102,14 @@ def fault_setup(ctx: RunContext, servers: tuple[str, ...], duration_ms: float,
           params=("schedule", "net", "profile", "duration_ms"))
 def random_raft(ctx: RunContext) -> Gen:
     n = 5
-    duration = float(ctx.params.get("duration_ms", 10_000))
+    try:
+        duration = float(ctx.params.get("duration_ms", 10_000))
+    except (TypeError, ValueError):
+        raise BadParams(f"bad params: duration_ms must be a number of milliseconds, not "
+                        f"{ctx.params.get('duration_ms')!r}") from None
     addrs = tuple(f"s{i}" for i in range(n))
-    net, _, schedule = fault_setup(ctx, addrs, duration)
+    net, _, schedule = fault_setup(ctx, addrs, duration / 2)
+    ctx.facts["profile"]["duration_ms"] = duration
     c = RaftCluster(ctx, n, net_params=net)
     Nemesis(ctx.world, c.net, {h.addr: h for h in c.hosts}).run(schedule)
     rng = ctx.world.rng("workload")
@@ -83,11 +119,14 @@ def random_raft(ctx: RunContext) -> Gen:
                 c.start(i, rng.randrange(1 << 31))
                 break
         yield ctx.sleep(5 + rng.randrange(45))
-    yield from c.one(rng.randrange(1 << 31), n, True)   # liveness once the faults are over
+    try:                                       # liveness once the faults are over
+        yield from c.one(rng.randrange(1 << 31), n, True)
+    except ScenarioFailure as exc:
+        raise _liveness(f"no progress after the faults stopped: {exc}") from None
     c.end()
 
 
-class Workload(msgspec.Struct, frozen=True, kw_only=True):
+class Workload(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What the clients of a random KV run do (drawn from the seed, or given in params)."""
     servers: int = 5
     clients: int = 5
@@ -110,8 +149,8 @@ def draw_workload(rng: random.Random) -> Workload:
           params=("schedule", "net", "profile", "workload"))
 def random_kv(ctx: RunContext) -> Gen:
     params = ctx.params
-    work = (msgspec.convert(params["workload"], Workload) if "workload" in params
-            else draw_workload(ctx.world.rng("profile")))
+    work = (convert(params, "workload", Workload) if "workload" in params
+            else draw_workload(ctx.world.rng("profile/workload")))
     addrs = tuple(f"s{i}" for i in range(work.servers))
     net, _, schedule = fault_setup(ctx, addrs, work.duration_ms, min_delay=0.5)
     ctx.facts["profile"]["workload"] = msgspec.to_builtins(work)
@@ -120,7 +159,7 @@ def random_kv(ctx: RunContext) -> Gen:
     stop = [False]
 
     def client(i: int, clerk: Clerk) -> Gen:
-        rng = ctx.world.rng(f"client/{clerk.name}")
+        rng = ctx.world.rng(f"workload/{clerk.name}")
         n = 0
         while not stop[0] and (work.ops_per_client is None or n < work.ops_per_client):
             key = f"k{rng.randrange(work.keys)}"
@@ -141,11 +180,10 @@ def random_kv(ctx: RunContext) -> Gen:
     # The schedule healed everything at its end: every client must now finish its operation.
     done = simpy.AllOf(ctx.env, clients)
     yield done | ctx.sleep(10_000)
+    ctx.facts["operations"] = sum(1 for e in ctx.history if e["type"] == "invoke")
     if not done.triggered:
-        failure = ScenarioFailure("no progress: client operations still pending 10 s after "
-                                  "the faults stopped")
-        failure.kind = "liveness"
-        raise failure
+        raise _liveness("no progress: client operations still pending 10 s after the "
+                        "workload ended (a drawn schedule has healed everything by then)")
     reader = c.make_clerk()
     for k in range(work.keys):
         yield from reader.get(f"k{k}")

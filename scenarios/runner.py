@@ -13,8 +13,6 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 
-import msgspec
-
 from checkers.raft_invariants import InvariantViolation
 from sim import Trace, World
 
@@ -77,7 +75,8 @@ class RunResult:
     seed: int
     outcome: str                        # "pass", "fail" or "unknown"
     failure: str | None
-    failure_kind: str | None            # "check", "invariant", "linearizability", "time-limit"
+    failure_kind: str | None            # check, invariant, linearizability, liveness,
+                                        # time-limit, unknown
     virtual_ms: float
     messages: int
     bytes: int
@@ -190,9 +189,6 @@ def _drive(ctx: RunContext) -> tuple[str | None, str | None]:
         return str(exc), getattr(exc, "kind", "check")
     if isinstance(exc, ScenarioUnknown):
         return str(exc), "unknown"
-    if isinstance(exc, (msgspec.ValidationError, msgspec.DecodeError)) or (
-            isinstance(exc, ValueError) and "schedule" in str(exc)):
-        raise BadParams(f"bad params: {exc}") from None
     if isinstance(exc, InvariantViolation):
         return str(exc), "invariant"
     raise exc

@@ -2,8 +2,9 @@
 
 A random scenario records everything it drew (fault schedule, network, workload) as params;
 every candidate here is those params made smaller, run with the same seed. Delta debugging
-(ddmin, Zeller) removes faults from the schedule; then the workload (clients, operations,
-duration) and the network knobs (loss, duplication, reordering) are lowered one at a time. A
+(ddmin, Zeller) removes faults from the schedule; then the workload (clients, operations per
+client, keys) and the network knobs (reliable delivery, duplication, reordering, long
+reordering) are lowered one at a time, and the whole is repeated while it makes progress. A
 candidate is kept only if the run fails with the same signature (failure kind, and the rule for
 a Raft invariant), so the result still shows the bug that was found, not another one.
 """

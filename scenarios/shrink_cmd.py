@@ -40,8 +40,10 @@ def run(args: argparse.Namespace) -> int:
         result = shrink(name, seed, params, max_runs=args.max_runs,
                         progress=lambda step: print(f"  {step}", flush=True))
     except NotShrinkable as exc:
+        if "passes" not in str(exc):
+            raise BadInput(str(exc)) from None
         print(f"nothing to shrink: {exc}")
-        return 0 if "passes" in str(exc) else 2
+        return 0
     except BadParams as exc:
         raise BadInput(str(exc)) from None
     orig, final = result.original, result.final

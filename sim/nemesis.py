@@ -170,7 +170,7 @@ _KINDS = ("crash", "reboot", "disconnect", "connect", "isolate", "halves", "majo
           "flip_long_reordering")
 
 
-class FaultProfile(msgspec.Struct, frozen=True, kw_only=True):
+class FaultProfile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """How a random schedule looks: relative weights of fault kinds and their pacing."""
 
     mean_gap_ms: float = 1000.0     # mean time between faults (exponential gaps)
@@ -217,12 +217,12 @@ class _Draw:
     """The generator's view of the cluster while drawing a schedule."""
 
     def __init__(self, rng: random.Random, servers: Sequence[str], profile: FaultProfile,
-                 reliable: bool) -> None:
+                 reliable: bool, long_reordering: bool = False) -> None:
         self.rng, self.servers, self.profile = rng, list(servers), profile
         self.down: list[str] = []
         self.disconnected: list[str] = []
         self.reliable = self.start_reliable = reliable
-        self.long_reordering = False
+        self.long_reordering = self.start_long_reordering = long_reordering
         n = len(servers)
         self.max_down = (n - 1) // 2 if profile.max_down is None else profile.max_down
 
@@ -317,8 +317,8 @@ class _Draw:
         out += [Reboot(node) for node in self.down]
         if self.reliable != self.start_reliable:
             out.append(SetReliable(self.start_reliable))
-        if self.long_reordering:
-            out.append(SetLongReordering(False))
+        if self.long_reordering != self.start_long_reordering:
+            out.append(SetLongReordering(self.start_long_reordering))
         return out
 
 
@@ -335,14 +335,16 @@ def _pick(rng: random.Random, weights: list[float]) -> str | None:
 
 
 def random_schedule(rng: random.Random, servers: Sequence[str], duration_ms: float,
-                    profile: FaultProfile | None = None, reliable: bool = True) -> Schedule:
+                    profile: FaultProfile | None = None, reliable: bool = True,
+                    long_reordering: bool = False) -> Schedule:
     """Draw a schedule of faults over ``servers`` for a run of ``duration_ms``.
 
     Faults come at exponential gaps from ``start_ms`` until ``duration_ms - settle_ms``; then
-    the finale (heal, reboot all, restore knobs). ``reliable`` is the network's initial mode.
+    the finale (heal, reboot all, restore knobs). ``reliable`` and ``long_reordering`` are the
+    network's initial settings, which the finale restores.
     """
     profile = profile or FaultProfile()
-    draw = _Draw(rng, servers, profile, reliable)
+    draw = _Draw(rng, servers, profile, reliable, long_reordering)
     weights = profile.weights()
     end = max(0.0, duration_ms - profile.settle_ms)
     out: list[tuple[float, Fault]] = []

@@ -50,7 +50,7 @@ __all__ = [
 Edge = tuple[str, str]
 
 
-class NetParams(msgspec.Struct, frozen=True, kw_only=True):
+class NetParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Network behaviour. The defaults are labrpc's reliable network (no delay)."""
 
     reliable: bool = True

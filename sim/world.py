@@ -24,7 +24,7 @@ from simpy.events import NORMAL
 __all__ = ["World", "stream_seed", "STREAMS"]
 
 #: The stream names the simulator itself uses (hosts use ``node/<addr>`` and ``client/<addr>``).
-STREAMS = ("net", "faults", "workload")
+STREAMS = ("net", "faults", "workload", "profile/faults", "profile/net", "profile/workload")
 
 
 def stream_seed(seed: int, name: str) -> int:

@@ -54,8 +54,13 @@ def test_killed_campaign_resumes_without_loss_or_repeat(tmp_path):
                     break
             except sqlite3.Error:
                 pass
-    os.killpg(proc.pid, signal.SIGKILL)
+    workers = _children(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)                 # the parent only: workers must notice
     proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.1)
+    assert workers and not any(_alive(pid) for pid in workers), "orphaned workers"
     before = rows(db_path)
     assert 4 <= len(before) < 80
     out = subprocess.run(cmd + ["--resume"], capture_output=True, text=True)
@@ -65,6 +70,41 @@ def test_killed_campaign_resumes_without_loss_or_repeat(tmp_path):
     assert sorted(after) == list(range(1, 81))
     for seed, row in before.items():                  # nothing stored was touched
         assert after[seed] == row
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(x) for x in f.read().split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_sigterm_stops_cleanly_and_keeps_results(tmp_path):
+    """A polite kill stops the campaign like Ctrl-C: exit 130, results kept, resume hinted."""
+    db_path = str(tmp_path / "c.db")
+    proc = subprocess.Popen([sys.executable, "-m", "scenarios.cli", "campaign", "random-raft",
+                             "--seeds", "1..400", "--jobs", "2", "--db", db_path],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (os.path.exists(db_path) and _count(db_path) >= 3):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "--resume" in out and _count(db_path) >= 3
+
+
+def _count(path: str) -> int:
+    try:
+        return len(rows(path))
+    except sqlite3.Error:
+        return 0
 
 
 def test_dying_worker_is_recorded_not_fatal(tmp_path):
@@ -97,9 +137,14 @@ def test_existing_db_needs_resume(tmp_path, capsys):
 @pytest.mark.parametrize("content, needle", [
     (b"this is not sqlite at all", "not a SQLite database"),
     (b"SQLite format 3\x00" + b"\x00" * 200, "not a"),
+    (None, "not a raftsim campaign database"),
 ])
 def test_corrupt_db_refused_and_untouched(tmp_path, capsys, content, needle):
     path = tmp_path / "bad.db"
+    if content is None:                               # a SQLite file of another application
+        with sqlite3.connect(path) as conn:
+            conn.execute("CREATE TABLE notes (body TEXT)")
+        content = path.read_bytes()
     path.write_bytes(content)
     assert main(["campaign", "random-raft", "--seeds", "1..2", "--db", str(path),
                  "--resume"]) == 2
