@@ -402,7 +402,9 @@ def send_append(state: RaftState, peer: int, effects: Effects) -> RaftState:
     if next_index <= start:
         effects.append(Send(addr, InstallSnapshot(hard.term, state.config.me, start,
                                                   hard.log[0].term, state.snapshot)))
-        return state
+        # In flight now, like entries: the peer is busy until it answers, and a lost snapshot
+        # shows up as a rejection of the next heartbeat, which backs nextIndex up again.
+        return _set_progress(state, peer, state.match_index[peer], start + 1)
     pos = next_index - start
     entries = tuple(hard.log[pos:pos + state.config.max_batch])
     effects.append(Send(addr, AppendEntries(hard.term, state.config.me, next_index - 1,
