@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any, Generator, Sequence
 
-import msgspec
 import simpy
 
 from checkers.linearizability import Verdict, check, history_from_events, kv_model
@@ -200,6 +199,3 @@ def check_appends(clerk_index: int, value: str, count: int) -> None:
             raise ScenarioFailure(f"wrong order for element {wanted!r} in Append result")
         last = off
 
-
-def restored(params: NetParams, reliable: bool) -> NetParams:
-    return msgspec.structs.replace(params, reliable=reliable)

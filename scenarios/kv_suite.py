@@ -9,7 +9,7 @@ from typing import Any, Generator
 
 import simpy
 
-from scenarios.kv_harness import ELECTION_TIMEOUT, Clerk, KVCluster, check_appends, restored
+from scenarios.kv_harness import ELECTION_TIMEOUT, Clerk, KVCluster, check_appends
 from scenarios.registry import scenario
 from scenarios.runner import RunContext, ScenarioFailure
 

@@ -46,7 +46,8 @@ def scenario(name: str, suite: str, summary: str, **options: Any) -> Callable[[B
     return register
 
 
-SUITES = ("scenarios.raft_suite", "scenarios.kv_suite", "scenarios.random_suite")
+SUITES = ("scenarios.raft_suite", "scenarios.raft_suite_persist", "scenarios.kv_suite",
+          "scenarios.random_suite")
 
 
 def _load_suites() -> None:

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     except BadParams as exc:
         raise BadInput(str(exc)) from None
-    orig, final = result.original, result.final
+    orig = result.original
     print(f"original failure ({orig.failure_kind}): {orig.failure}")
     count = len(result.params["schedule"])
     print(f"{result.runs} runs; minimal schedule ({count} fault{'s' if count != 1 else ''}):")

@@ -3,7 +3,6 @@ for bad input, traces that replay to the same digest and tampered traces rejecte
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
