@@ -69,12 +69,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from scenarios.runner import BadParams, run_scenario
     scenario = _scenario(args.name)
     seeds = parse_seeds(args.seed)
-    for option, path in (("--trace", args.trace), ("--history", args.history)):
+    for option, path in (("--trace", args.trace), ("--history", args.history),
+                         ("--dump-params", args.dump_params)):
         if path and len(seeds) > 1 and "{seed}" not in path:
             raise BadInput(f"{option} with a seed range needs '{{seed}}' in the file name")
         if path:
             _check_writable(path.replace("{seed}", str(seeds[0])))
     params = _load_params(args.params) if args.params else None
+    if args.dump_params and not scenario.params:
+        raise BadInput(f"{scenario.name} draws nothing from its seed: no params to dump")
     results = []
     for seed in seeds:
         trace = args.trace.replace("{seed}", str(seed)) if args.trace else None
@@ -89,6 +92,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             _print_result_line(result)
         results.append(result)
+        if args.dump_params:
+            _dump_params(result, args.dump_params.replace("{seed}", str(seed)))
     if len(seeds) > 1:
         failed = sum(r.outcome == "fail" for r in results)
         unknown = sum(r.outcome == "unknown" for r in results)
@@ -111,6 +116,16 @@ def _scenario(name: str) -> Any:
         return get(name)
     except UnknownScenario as exc:
         raise BadInput(str(exc.args[0])) from None
+
+
+def _dump_params(result: Any, path: str) -> None:
+    import msgspec
+    drawn = result.facts.get("profile")
+    if drawn is None:
+        raise BadInput(f"{result.scenario} draws nothing from its seed: no params to dump")
+    with open(path, "wb") as f:
+        f.write(msgspec.json.format(msgspec.json.encode(drawn), indent=2) + b"\n")
+    print(f"  params        {path}")
 
 
 def _load_params(path: str) -> dict[str, Any]:
@@ -237,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history", help="write the client history (JSONL, for `raftsim check`)")
     p.add_argument("--params", help="JSON file overriding what a random scenario draws from "
                    "the seed: schedule, net, profile, workload (see docs/scenarios.md)")
+    p.add_argument("--dump-params", help="write what a random scenario drew from the seed "
+                   "(schedule, net, profile, workload) as JSON, to edit and pass to --params")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("replay", help="re-run a trace file and compare digests")

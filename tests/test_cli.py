@@ -95,3 +95,21 @@ def test_failing_run_exits_1_and_prints_reproduce_command(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "FAIL" in out and "expected one leader, got none" in out
     assert "raftsim run InitialElection3A --seed 1 --trace" in out
+
+
+def test_dumped_params_reproduce_the_run(tmp_path):
+    """What a seed drew, dumped as JSON and given back with --params, replays the same events
+    (the header differs: it records the params so that `raftsim replay` can use them)."""
+    drawn, a, b = tmp_path / "p.json", tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    assert main(["run", "random", "--seed", "3", "--dump-params", str(drawn),
+                 "--trace", str(a)]) == 0
+    assert main(["run", "random", "--seed", "3", "--params", str(drawn),
+                 "--trace", str(b)]) == 0
+    body = lambda p: p.read_bytes().split(b"\n")[1:-2]     # without header and footer
+    assert body(a) == body(b) and len(body(a)) > 100
+    assert run_cli("replay", str(b)).returncode == 0
+
+
+def test_dump_params_of_a_lab_scenario_is_bad_input(tmp_path):
+    proc = run_cli("run", "Basic4A", "--dump-params", str(tmp_path / "p.json"))
+    assert proc.returncode == 2 and "draws nothing from its seed" in proc.stderr
