@@ -172,10 +172,9 @@ class KVCluster:
         self.ctx.facts["operations"] = len(ops)
         if result.verdict is Verdict.ILLEGAL:
             bad = [p for p in result.partitions if p.verdict is Verdict.ILLEGAL]
-            failure = ScenarioFailure(f"history is not linearizable ({len(ops)} operations; "
-                                      f"partition {bad[0].label if bad else '?'})")
-            failure.kind = "linearizability"
-            raise failure
+            raise ScenarioFailure(f"history is not linearizable ({len(ops)} operations; "
+                                  f"partition {bad[0].label if bad else '?'})",
+                                  kind="linearizability")
         if result.verdict is Verdict.UNKNOWN:
             raise ScenarioUnknown(f"linearizability check gave up after {CHECK_BUDGET:,} "
                                   f"cache entries ({len(ops)} operations)")

@@ -92,9 +92,7 @@ def fault_setup(ctx: RunContext, servers: tuple[str, ...], fault_ms: float,
 
 
 def _liveness(message: str) -> ScenarioFailure:
-    failure = ScenarioFailure(message)
-    failure.kind = "liveness"
-    return failure
+    return ScenarioFailure(message, kind="liveness")
 
 
 @scenario("random-raft", "random", "random faults on 5 Raft peers for 10 s: safety invariants, "

@@ -8,6 +8,7 @@ scenario and seed agree on it exactly, in any process.
 from __future__ import annotations
 
 import gc
+import os
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -23,7 +24,12 @@ __all__ = ["ScenarioFailure", "ScenarioUnknown", "BadParams", "RunContext", "Run
 
 
 class ScenarioFailure(AssertionError):
-    """A scenario's own assertion failed (the lab's t.Fatalf)."""
+    """A scenario's own assertion failed (the lab's t.Fatalf). ``kind`` names the check:
+    "check" for a lab assertion, "linearizability", "liveness"."""
+
+    def __init__(self, message: str, kind: str = "check") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class BadParams(ValueError):
@@ -141,7 +147,13 @@ def _run(sc: Scenario, seed: int, trace_path: str | None, keep_lines: bool,
     params = dict(params or {})
     trace = Trace(seed=seed, scenario=sc.name, params=params, path=trace_path, keep=keep_lines)
     ctx = RunContext(world, trace, seed, sc, params=params)
-    failure, kind = _drive(ctx)
+    try:
+        failure, kind = _drive(ctx)
+    except BaseException as exc:
+        trace.abandon()
+        if isinstance(exc, BadParams) and trace_path is not None:
+            os.remove(trace_path)          # nothing ran: leave no file behind
+        raise
     end = world.env.now
     outcome = "pass" if failure is None else ("unknown" if kind == "unknown" else "fail")
     trace.add((end, "result", outcome, kind, failure))
@@ -177,7 +189,7 @@ def _drive(ctx: RunContext) -> tuple[str | None, str | None]:
     except InvariantViolation as violation:
         return str(violation), "invariant"
     except ScenarioFailure as failure:          # raised by a tester hook (the lab's Fatalf)
-        return str(failure), getattr(failure, "kind", "check")
+        return str(failure), failure.kind
     if not outcome:
         limit = ctx.scenario.time_limit_ms / 1000
         return f"test took longer than {limit:g} seconds (virtual time)", "time-limit"
@@ -186,7 +198,7 @@ def _drive(ctx: RunContext) -> tuple[str | None, str | None]:
         return None, None
     exc = event.value
     if isinstance(exc, ScenarioFailure):
-        return str(exc), getattr(exc, "kind", "check")
+        return str(exc), exc.kind
     if isinstance(exc, ScenarioUnknown):
         return str(exc), "unknown"
     if isinstance(exc, InvariantViolation):

@@ -154,6 +154,14 @@ class Trace:
         self.closed = True
         return digest
 
+    def abandon(self) -> None:
+        """Close a streamed file without its footer: the run did not finish, and the file then
+        reads as truncated (``load_trace`` refuses it) instead of passing for a whole run."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self.closed = True
+
     def __enter__(self) -> "Trace":
         return self
 
