@@ -113,3 +113,19 @@ def test_dumped_params_reproduce_the_run(tmp_path):
 def test_dump_params_of_a_lab_scenario_is_bad_input(tmp_path):
     proc = run_cli("run", "Basic4A", "--dump-params", str(tmp_path / "p.json"))
     assert proc.returncode == 2 and "draws nothing from its seed" in proc.stderr
+
+
+@pytest.mark.parametrize("params, needle", [
+    ('{"duration_ms": "abc"}', "duration_ms must be a number"),
+    ('{"schedule": [[5, {"type": "Crash", "node": "s9", "mid_step_after": null}]]}', "s9"),
+    ('{"net": {"relaible": true}}', "unknown field"),
+    ('{"schedul": []}', "does not take 'schedul'"),
+    ('[1', "not valid JSON"),
+])
+def test_bad_params_one_line_and_no_trace_left(tmp_path, params, needle):
+    path, trace = tmp_path / "p.json", tmp_path / "t.jsonl"
+    path.write_text(params)
+    proc = run_cli("run", "random-raft", "--params", str(path), "--trace", str(trace))
+    assert proc.returncode == 2 and needle in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert not trace.exists()
