@@ -5,20 +5,15 @@ reported as unknown, never as a pass.
 
 from __future__ import annotations
 
-from typing import Any, Generator
+from typing import Any
 
 import simpy
 
 from scenarios.kv_harness import ELECTION_TIMEOUT, Clerk, KVCluster, check_appends
 from scenarios.registry import scenario
-from scenarios.runner import RunContext, ScenarioFailure
+from scenarios.runner import Gen, RunContext, fail
 
-Gen = Generator[Any, Any, None]
 ET = ELECTION_TIMEOUT
-
-
-def _fail(message: str) -> None:
-    raise ScenarioFailure(message)
 
 
 def generic_test(ctx: RunContext, nclients: int, nservers: int, unreliable: bool, crash: bool,
@@ -50,7 +45,7 @@ def generic_test(ctx: RunContext, nclients: int, nservers: int, unreliable: bool
                 else:
                     v = yield from clerk.get(key)
                     if not randomkeys and v != last:
-                        _fail(f"get wrong value, key {key}, wanted:\n{last}\n, got\n{v}")
+                        fail(f"get wrong value, key {key}, wanted:\n{last}\n, got\n{v}")
                 counts[cli] = j
 
         clients = c.spawn_clients(nclients, client)
@@ -79,9 +74,9 @@ def generic_test(ctx: RunContext, nclients: int, nservers: int, unreliable: bool
         if maxraftstate > 0:
             size = c.log_size()
             if size > 8 * maxraftstate:
-                _fail(f"logs were not trimmed ({size} > 8*{maxraftstate})")
+                fail(f"logs were not trimmed ({size} > 8*{maxraftstate})")
         if maxraftstate < 0 and c.snapshot_size() > 0:
-            _fail(f"snapshot too large ({c.snapshot_size()}), should not be used when "
+            fail(f"snapshot too large ({c.snapshot_size()}), should not be used when "
                   f"maxraftstate = {maxraftstate}")
     c.end()
     c.check_linearizable()
@@ -158,7 +153,7 @@ def _speed(ctx: RunContext, maxraftstate: int) -> Gen:
     check_appends(0, v, ops)
     ctx.facts["ms_per_op"] = round(duration / ops, 3)
     if duration > ops * 100 / 3:
-        _fail(f"Operations completed too slowly {duration / ops:.1f} ms/op > 33.3 ms/op")
+        fail(f"Operations completed too slowly {duration / ops:.1f} ms/op > 33.3 ms/op")
     c.end()
     c.check_linearizable()
 
@@ -211,9 +206,9 @@ def one_partition(ctx: RunContext) -> Gen:
     get1 = ctx.env.process(ckp2b.get("1"))
     yield ctx.sleep(1000)
     if put15.triggered:
-        _fail("Put in minority completed")
+        fail("Put in minority completed")
     if get1.triggered:
-        _fail("Get in minority completed")
+        fail("Get in minority completed")
     yield from ckp1.check("1", "14")
     yield from ckp1.put("1", "16")
     yield from ckp1.check("1", "16")
@@ -224,7 +219,7 @@ def one_partition(ctx: RunContext) -> Gen:
     deadline = ctx.env.timeout(3000)
     yield put15 | deadline
     if not put15.triggered:
-        _fail("Put did not complete")
+        fail("Put did not complete")
     yield from ck.check("1", "15")
     c.end()
     c.check_linearizable()
@@ -246,7 +241,7 @@ def snapshot_rpc(ctx: RunContext) -> Gen:
     yield from ck1.put("b", "B")
     size = c.log_size()                         # the majority threw most of its log away
     if size > 8 * maxraftstate:
-        _fail(f"logs were not trimmed ({size} > 8*{maxraftstate})")
+        fail(f"logs were not trimmed ({size} > 8*{maxraftstate})")
     c.partition([s0, s2], [s1])                 # the lagging server has to catch up
     ck2 = c.make_clerk([s0, s2])
     yield from ck2.put("c", "C")
@@ -273,9 +268,9 @@ def snapshot_size(ctx: RunContext) -> Gen:
         yield from ck.check("x", "1")
     size = c.log_size()
     if size > 8 * maxraftstate:
-        _fail(f"logs were not trimmed ({size} > 8*{maxraftstate})")
+        fail(f"logs were not trimmed ({size} > 8*{maxraftstate})")
     snap = c.snapshot_size()
     if snap > maxsnapshotstate:
-        _fail(f"snapshot too large ({snap} > {maxsnapshotstate})")
+        fail(f"snapshot too large ({snap} > {maxsnapshotstate})")
     c.end()
     c.check_linearizable()

@@ -5,18 +5,11 @@ command, how long to sleep) comes from the run's ``workload`` and ``faults`` str
 
 from __future__ import annotations
 
-from typing import Any, Generator
-
 from scenarios.raft_harness import ELECTION_TIMEOUT, RaftCluster
 from scenarios.registry import scenario
-from scenarios.runner import RunContext, ScenarioFailure
+from scenarios.runner import Gen, RunContext, fail
 
 ET = ELECTION_TIMEOUT
-Gen = Generator[Any, Any, None]
-
-
-def _fail(message: str) -> None:
-    raise ScenarioFailure(message)
 
 
 # ---------------------------------------------------------------- 3A: leader election
@@ -28,7 +21,7 @@ def initial_election(ctx: RunContext) -> Gen:
     yield ctx.sleep(50)
     term1 = c.check_terms()
     if term1 < 1:
-        _fail(f"term is {term1}, but should be at least 1")
+        fail(f"term is {term1}, but should be at least 1")
     yield ctx.sleep(2 * ET)
     term2 = c.check_terms()
     if term1 != term2:
@@ -80,10 +73,10 @@ def basic_agree(ctx: RunContext) -> Gen:
     for index in range(1, 4):
         count, _ = c.n_committed(index)
         if count > 0:
-            _fail("some have committed before Start()")
+            fail("some have committed before Start()")
         got = yield from c.one(index * 100, 3, False)
         if got != index:
-            _fail(f"got index {got} but expected {index}")
+            fail(f"got index {got} but expected {index}")
     c.end()
 
 
@@ -97,13 +90,13 @@ def rpc_bytes(ctx: RunContext) -> Gen:
         cmd = "".join(chr(97 + c.rng.randrange(26)) for _ in range(5000))
         got = yield from c.one(cmd, 3, False)
         if got != index:
-            _fail(f"got index {got} but expected {index}")
+            fail(f"got index {got} but expected {index}")
         sent += len(cmd)
     used = c.bytes_total() - bytes0
     expected = 3 * sent
     ctx.facts["rpc_bytes"] = used
     if used > expected + 50_000:
-        _fail(f"too many RPC bytes; got {used}, expected {expected}")
+        fail(f"too many RPC bytes; got {used}, expected {expected}")
     c.end()
 
 
@@ -121,13 +114,13 @@ def follower_failure(ctx: RunContext) -> Gen:
     c.disconnect((leader2 + 2) % 3)
     index, _, ok = c.start(leader2, 104)
     if not ok:
-        _fail("leader rejected Start()")
+        fail("leader rejected Start()")
     if index != 4:
-        _fail(f"expected index 4, got {index}")
+        fail(f"expected index 4, got {index}")
     yield ctx.sleep(2 * ET)
     count, _ = c.n_committed(index)
     if count > 0:
-        _fail(f"{count} committed but no majority")
+        fail(f"{count} committed but no majority")
     c.end()
 
 
@@ -147,7 +140,7 @@ def leader_failure(ctx: RunContext) -> Gen:
     yield ctx.sleep(2 * ET)
     count, _ = c.n_committed(4)
     if count > 0:
-        _fail(f"{count} committed but no majority")
+        fail(f"{count} committed but no majority")
     c.end()
 
 
@@ -179,21 +172,21 @@ def fail_no_agree(ctx: RunContext) -> Gen:
         c.disconnect((leader + k) % n)
     index, _, ok = c.start(leader, 20)
     if not ok:
-        _fail("leader rejected Start()")
+        fail("leader rejected Start()")
     if index != 2:
-        _fail(f"expected index 2, got {index}")
+        fail(f"expected index 2, got {index}")
     yield ctx.sleep(2 * ET)
     count, _ = c.n_committed(index)
     if count > 0:
-        _fail(f"{count} committed but no majority")
+        fail(f"{count} committed but no majority")
     for k in (1, 2, 3):
         c.connect((leader + k) % n)
     leader2 = yield from c.check_one_leader()
     index2, _, ok2 = c.start(leader2, 30)
     if not ok2:
-        _fail("leader2 rejected Start()")
+        fail("leader2 rejected Start()")
     if not 2 <= index2 <= 3:
-        _fail(f"unexpected index {index2}")
+        fail(f"unexpected index {index2}")
     yield from c.one(1000, n, True)
     c.end()
 
@@ -224,10 +217,10 @@ def concurrent_starts(ctx: RunContext) -> Gen:
         else:
             for i in range(5):
                 if 100 + i not in cmds:
-                    _fail(f"cmd {100 + i} missing in {cmds}")
+                    fail(f"cmd {100 + i} missing in {cmds}")
             c.end()
             return
-    _fail("term changed too often")
+    fail("term changed too often")
 
 
 @scenario("Rejoin3B", "3B", "rejoin of partitioned leader")
@@ -294,7 +287,7 @@ def count(ctx: RunContext) -> Gen:
     total1 = c.rpc_total()
     ctx.facts["election_rpcs"] = total1
     if total1 > 30 or total1 < 1:
-        _fail(f"too many or few RPCs ({total1}) to elect initial leader")
+        fail(f"too many or few RPCs ({total1}) to elect initial leader")
     total2 = 0
     success = False
     for attempt in range(5):
@@ -316,7 +309,7 @@ def count(ctx: RunContext) -> Gen:
                 retry = True
                 break
             if starti + i != index1:
-                _fail("Start() failed")
+                fail("Start() failed")
         if retry:
             continue
         for i in range(1, iters + 1):
@@ -325,7 +318,7 @@ def count(ctx: RunContext) -> Gen:
                 if cmd == -1:
                     retry = True
                     break
-                _fail(f"wrong value {cmd} committed for index {starti + i}; "
+                fail(f"wrong value {cmd} committed for index {starti + i}; "
                       f"expected {cmds[i - 1]}")
         if retry:
             continue
@@ -334,14 +327,14 @@ def count(ctx: RunContext) -> Gen:
         total2 = c.rpc_total()
         ctx.facts["agreement_rpcs"] = total2 - total1
         if total2 - total1 > (iters + 1 + 3) * 3:
-            _fail(f"too many RPCs ({total2 - total1}) for {iters} entries")
+            fail(f"too many RPCs ({total2 - total1}) for {iters} entries")
         success = True
         break
     if not success:
-        _fail("term changed too often")
+        fail("term changed too often")
     yield ctx.sleep(ET)
     total3 = c.rpc_total()
     ctx.facts["idle_rpcs"] = total3 - total2
     if total3 - total2 > 3 * 20:
-        _fail(f"too many RPCs ({total3 - total2}) for 1 second of idleness")
+        fail(f"too many RPCs ({total3 - total2}) for 1 second of idleness")
     c.end()

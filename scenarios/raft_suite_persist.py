@@ -12,14 +12,9 @@ import simpy
 
 from scenarios.raft_harness import ELECTION_TIMEOUT, MAX_LOG_SIZE, SNAPSHOT_INTERVAL, RaftCluster
 from scenarios.registry import scenario
-from scenarios.runner import RunContext, ScenarioFailure
+from scenarios.runner import Gen, RunContext, fail
 
 ET = ELECTION_TIMEOUT
-Gen = Generator[Any, Any, None]
-
-
-def _fail(message: str) -> None:
-    raise ScenarioFailure(message)
 
 
 # ---------------------------------------------------------------- 3C: persistence
@@ -244,7 +239,7 @@ def _churn(ctx: RunContext, unreliable: bool) -> Gen:
     for proc in clients:
         got = yield proc
         if got is None:
-            _fail("client failed")
+            fail("client failed")
         values.extend(got)
     yield ctx.sleep(ET)
     last_index = yield from c.one(c.random_command(), n, True)
@@ -255,7 +250,7 @@ def _churn(ctx: RunContext, unreliable: bool) -> Gen:
     really_set = set(really)
     for v in values:
         if v not in really_set:
-            _fail(f"didn't find a value {v}")
+            fail(f"didn't find a value {v}")
     ctx.facts["client_values"] = len(values)
     c.end()
 
@@ -297,7 +292,7 @@ def _snapcommon(ctx: RunContext, disconnect: bool, reliable: bool, crash: bool) 
         size = c.log_size()
         ctx.facts["max_log_size"] = max(size, ctx.facts.get("max_log_size", 0))
         if size >= MAX_LOG_SIZE:
-            _fail(f"Log size too large: {size} bytes")
+            fail(f"Log size too large: {size} bytes")
         if disconnect:                          # a follower that may need a snapshot
             c.connect(victim)
             yield from c.one(c.random_command(), n, True)
@@ -351,7 +346,7 @@ def snapshot_all_crash(ctx: RunContext) -> Gen:
             c.connect(i)
         index2 = yield from c.one(c.random_command(), n, True)
         if index2 < index1 + 1:
-            _fail(f"index decreased from {index1} to {index2}")
+            fail(f"index decreased from {index1} to {index2}")
     c.end()
 
 

@@ -7,7 +7,7 @@ run's params, which is how a shrunk schedule is replayed: the trace header carri
 from __future__ import annotations
 
 import random
-from typing import Any, Generator
+from typing import Any
 
 import msgspec
 import simpy
@@ -18,12 +18,11 @@ from sim import random_schedule
 from scenarios.kv_harness import Clerk, KVCluster
 from scenarios.raft_harness import RaftCluster
 from scenarios.registry import scenario
-from scenarios.runner import BadParams, RunContext, ScenarioFailure
+from scenarios.runner import BadParams, Gen, RunContext, ScenarioFailure
 
 __all__ = ["draw_net", "draw_workload", "schedule_from_params", "schedule_to_params",
            "fault_setup", "Workload"]
 
-Gen = Generator[Any, Any, None]
 
 
 def draw_net(rng: random.Random, min_delay: float = 0.0) -> NetParams:

@@ -12,14 +12,14 @@ import os
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator
+from typing import Any, Generator, Iterator, NoReturn
 
 from checkers.raft_invariants import InvariantViolation
 from sim import Trace, World
 
 from scenarios.registry import Scenario, get
 
-__all__ = ["ScenarioFailure", "ScenarioUnknown", "BadParams", "RunContext", "RunResult", "run_scenario",
+__all__ = ["ScenarioFailure", "ScenarioUnknown", "BadParams", "fail", "Gen", "RunContext", "RunResult", "run_scenario",
            "replay_command"]
 
 
@@ -34,6 +34,15 @@ class ScenarioFailure(AssertionError):
 
 class BadParams(ValueError):
     """Overrides a scenario does not accept, or cannot use (one line, for exit code 2)."""
+
+
+#: What a scenario body is: a SimPy generator.
+Gen = Generator[Any, Any, None]
+
+
+def fail(message: str, kind: str = "check") -> NoReturn:
+    """Fail the scenario now (the lab's t.Fatalf)."""
+    raise ScenarioFailure(message, kind)
 
 
 class ScenarioUnknown(Exception):
@@ -71,8 +80,8 @@ class RunContext:
         """A SimPy event that fires ``ms`` virtual milliseconds from now."""
         return self.world.env.timeout(ms)
 
-    def fail(self, message: str) -> None:
-        raise ScenarioFailure(message)
+    def fail(self, message: str, kind: str = "check") -> NoReturn:
+        fail(message, kind)
 
 
 @dataclass
