@@ -11,18 +11,33 @@ Conventions the drivers rely on:
   driver draws the delay uniformly from ``[lo, hi]`` with the node's seeded stream; the explorer
   treats an armed timer as an enabled transition. Step functions never see randomness.
 - Values are msgspec frozen Structs: immutable, hashable, cheap to copy and to encode.
+- A message type is a reply when its class says ``IS_REPLY = True`` (a ``ClassVar``); drivers
+  ask ``is_reply(msg)`` (labrpc drops and delays replies apart from requests). Everything else
+  on the wire is a request.
+
+The driver contract, which every driver (the SimPy ``Host``, the synchronous cluster, the
+explorer) honours in the same way:
+
+- a node is a ``StepFn``: ``step(state, event) -> (state, effects)`` with ``effects`` an
+  ``Effects`` list;
+- ``Persist(state, snapshot)`` writes a ``Durable``; a None snapshot keeps the stored one
+  (``Durable.after``);
+- on (re)boot the driver hands the node ``Restart(durable)``: the last ``Durable`` written, or
+  None on a blank disk. Nothing else survives a crash;
+- a crash may land between two effects of one step: the effects before it happened, the rest
+  are lost.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, TypeAlias
 
 import msgspec
 
 __all__ = [
-    "Event", "Effect",
+    "Event", "Effect", "Effects", "StepFn", "Durable", "is_reply",
     "Receive", "TimerFired", "Restart", "Propose", "TakeSnapshot", "ClientRequest",
-    "Send", "Persist", "SetTimer", "CancelTimer", "Apply", "ApplySnapshot", "Reply",
+    "Send", "Persist", "SetTimer", "CancelTimer", "Apply", "ApplySnapshot",
     "Proposed", "ClientDone", "RoleChanged", "Note",
 ]
 
@@ -33,6 +48,30 @@ class Event(msgspec.Struct, frozen=True, tag=True):
 
 class Effect(msgspec.Struct, frozen=True, tag=True):
     """Base of everything a step function asks its driver to do."""
+
+
+#: What a step returns besides the new state, in the order the driver performs it.
+Effects: TypeAlias = "list[Any]"
+
+#: A node: ``step(state, event) -> (state, effects)``; pure and deterministic.
+StepFn: TypeAlias = "Callable[[Any, Any], tuple[Any, list[Any]]]"
+
+
+class Durable(msgspec.Struct, frozen=True):
+    """What a node persisted: its durable ``state`` and its latest ``snapshot`` (None if it
+    never wrote one). Exactly this comes back in ``Restart`` after a crash."""
+    state: Any
+    snapshot: bytes | None = None
+
+    def after(self, persist: "Persist") -> "Durable":
+        """The disk after ``persist``: a None snapshot keeps the stored one."""
+        snapshot = persist.snapshot if persist.snapshot is not None else self.snapshot
+        return Durable(persist.state, snapshot)
+
+
+def is_reply(msg: Any) -> bool:
+    """True if ``msg``'s type marks itself a reply (``IS_REPLY = True``)."""
+    return bool(getattr(type(msg), "IS_REPLY", False))
 
 
 # ---------------------------------------------------------------- events
@@ -50,7 +89,7 @@ class TimerFired(Event, frozen=True):
 
 class Restart(Event, frozen=True):
     """(Re)boot. ``durable`` is exactly what the node last persisted, or None on a blank disk."""
-    durable: Any = None
+    durable: Durable | None = None
 
 
 class Propose(Event, frozen=True):
@@ -110,12 +149,6 @@ class ApplySnapshot(Effect, frozen=True):
     index: int
     term: int
     data: bytes
-
-
-class Reply(Effect, frozen=True):
-    """Answer a client request (a service-level effect; the driver routes it)."""
-    dst: str
-    msg: Any
 
 
 class Proposed(Effect, frozen=True):

@@ -110,7 +110,7 @@ class KVCluster:
         self.clerks = 0
 
     def _make_host(self, i: int) -> Host:
-        config = kv.KVServerConfig(i, self.addrs, self.maxraftstate)
+        config = kv.server_config(i, self.addrs, self.maxraftstate)
         o = self.observer
         return Host(self.world, self.addrs[i], o.wrap(self.addrs[i], kv.step),
                     lambda: kv.init(config), network=self.net, on_apply=o.on_apply,

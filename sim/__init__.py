@@ -5,7 +5,7 @@
 ``Nemesis`` (faults as data) · ``Trace`` (JSON lines and a running digest).
 """
 
-from sim.disk import Disk, Durable
+from sim.disk import Disk
 from sim.events import SendFailed
 from sim.host import Host
 from sim.nemesis import (
@@ -27,7 +27,7 @@ __all__ = [
     "Network", "NetParams", "AddrStats",
     "isolate", "halves", "majority_minority", "bridge", "majorities_ring", "random_edges",
     "group_edges",
-    "Disk", "Durable", "Host", "SendFailed",
+    "Disk", "Host", "SendFailed",
     "Nemesis", "Fault", "AnyFault", "Schedule", "Crash", "Reboot", "Disconnect", "Connect",
     "Partition", "Links", "Heal", "Cut", "Uncut", "SetReliable", "SetLongReordering",
     "SetLongDelays", "FaultProfile", "random_schedule", "encode_schedule", "decode_schedule",

@@ -12,20 +12,15 @@ The last ``keep`` writes are retained so a "lost un-fsynced writes" fault can ro
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 
-__all__ = ["Disk", "Durable"]
+from protocols.core import Durable, Persist
+
+__all__ = ["Disk"]
 
 _encode = msgspec.msgpack.Encoder().encode
-
-
-class Durable(NamedTuple):
-    """What a node persisted: its durable state and its latest snapshot (None if none yet)."""
-
-    state: Any
-    snapshot: bytes | None
 
 
 class Disk:
@@ -48,11 +43,11 @@ class Disk:
         """Persist ``state`` (and ``snapshot`` unless None) atomically."""
         writes = self._writes
         if writes:
-            if snapshot is None:
-                snapshot = writes[-1].snapshot
             if len(writes) == self.keep:
                 self._evicted += 1
-        writes.append(Durable(state, snapshot))
+            writes.append(writes[-1].after(Persist(state, snapshot)))
+        else:
+            writes.append(Durable(state, snapshot))
         self.writes += 1
 
     def read(self) -> Durable | None:

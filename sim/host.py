@@ -1,7 +1,7 @@
 """A host: one node's step function, its timers, its disk, and how it crashes and reboots.
 
 The host feeds events to ``step(state, event) -> (state, effects)`` and performs the effects in
-list order: ``Send`` and ``Reply`` go to the network, ``Persist`` to the disk, ``SetTimer`` /
+list order: ``Send`` goes to the network, ``Persist`` to the disk, ``SetTimer`` /
 ``CancelTimer`` arm and disarm timers, ``Apply`` / ``ApplySnapshot`` / ``RoleChanged`` /
 ``Note`` are traced and passed to the hooks it was given, and ``Proposed`` is handed back to
 the caller of ``propose`` / ``call``. Dispatch is a dict from effect type to bound method.
@@ -26,7 +26,7 @@ from functools import partial
 from typing import Any, Callable, Iterable
 
 from protocols.core import (
-    Apply, ApplySnapshot, CancelTimer, Event, Note, Persist, Propose, Proposed, Receive, Reply,
+    Apply, ApplySnapshot, CancelTimer, Event, Note, Persist, Propose, Proposed, Receive,
     Restart, RoleChanged, Send, SetTimer, TimerFired,
 )
 from sim.disk import Disk
@@ -77,7 +77,7 @@ class Host:
         self._env = world.env
         send = partial(network.transmit, self)  # no wrapper frame on the hot path
         self._handlers: dict[type, Callable[[Any], None]] = {
-            Send: send, Reply: send, Persist: self._persist,
+            Send: send, Persist: self._persist,
             SetTimer: self._set_timer, CancelTimer: self._cancel_timer,
             Apply: self._apply, ApplySnapshot: self._snapshot, Proposed: self._keep_proposed,
             RoleChanged: self._role, Note: self._note,

@@ -33,7 +33,7 @@ import msgspec
 import networkx as nx
 from simpy.events import NORMAL
 
-from protocols.core import Reply, Send
+from protocols.core import Send, is_reply
 from sim.events import SendFailed
 from sim.trace import Trace
 from sim.world import World
@@ -165,19 +165,19 @@ class Network:
         """Send ``msg`` from host ``src`` to ``dst`` (hosts use ``transmit`` directly)."""
         self.transmit(self.hosts[src], Send(dst, msg))
 
-    def _is_reply(self, cls: type) -> bool:
-        reply = self._reply_types[cls] = bool(getattr(cls, "IS_REPLY", False))
+    def _is_reply(self, msg: Any) -> bool:
+        reply = self._reply_types[type(msg)] = is_reply(msg)
         return reply
 
-    def transmit(self, sh: "Host", effect: Send | Reply) -> None:
-        """The send path of a ``Send`` / ``Reply`` effect of host ``sh``: count, trace, draw
+    def transmit(self, sh: "Host", effect: Send) -> None:
+        """The send path of a ``Send`` effect of host ``sh``: count, trace, draw
         the fate of the message and schedule it."""
         dst = effect.dst
         msg = effect.msg
         cls = type(msg)
         reply = self._reply_types.get(cls)
         if reply is None:
-            reply = self._is_reply(cls)
+            reply = self._is_reply(msg)
         size = len(self._size(msg))
         src = sh.addr
         st = self.stats[src]

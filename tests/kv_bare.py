@@ -11,6 +11,7 @@ from typing import Any
 
 from protocols import kv, raft
 from protocols.core import (
+    Durable,
     Apply, ApplySnapshot, CancelTimer, ClientDone, ClientRequest, Persist, Receive, Restart,
     Send, SetTimer, TimerFired,
 )
@@ -62,8 +63,7 @@ class KVBare:
         kind = type(effect)
         if kind is Persist:
             old = self.disk[addr]
-            snap = effect.snapshot if effect.snapshot is not None else (old[1] if old else None)
-            self.disk[addr] = (effect.state, snap)
+            self.disk[addr] = old.after(effect) if old else Durable(effect.state, effect.snapshot)
         elif kind is Send:
             self.inflight.append((addr, effect.dst, effect.msg))
         elif kind is SetTimer:
@@ -90,7 +90,7 @@ class KVBare:
         if addr in self.clerks:
             self.states[addr] = clerk.init(clerk.ClerkConfig(addr, self.servers))
         else:
-            config = kv.KVServerConfig(self.servers.index(addr), self.servers, self.maxraftstate)
+            config = kv.server_config(self.servers.index(addr), self.servers, self.maxraftstate)
             self.states[addr] = kv.init(config)
         self.timers[addr] = {}
         self.last_applied[addr] = 0

@@ -10,6 +10,7 @@ from typing import Any
 
 from protocols import raft
 from protocols.core import (
+    Durable,
     Apply, ApplySnapshot, Persist, Propose, Proposed, Receive, Restart, Send, TakeSnapshot,
     TimerFired,
 )
@@ -44,8 +45,7 @@ class BareCluster:
     def _perform(self, i: int, effect: Any) -> None:
         if type(effect) is Persist:
             old = self.disk[i]
-            snap = effect.snapshot if effect.snapshot is not None else (old[1] if old else None)
-            self.disk[i] = (effect.state, snap)
+            self.disk[i] = old.after(effect) if old else Durable(effect.state, effect.snapshot)
         elif type(effect) is Send:
             self.inflight.append((i, self.peers.index(effect.dst), effect.msg))
         elif type(effect) is Apply:

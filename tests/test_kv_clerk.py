@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from protocols.core import (
+    Durable,
     CancelTimer, ClientDone, ClientRequest, Note, Persist, Receive, Restart, Send, SetTimer,
     TimerFired,
 )
@@ -148,7 +149,7 @@ def test_restart_renames_the_session():
     state, effects = run(fresh(), Restart(None))
     assert effects == [Persist(1)] and state.client_id == "c0"
     state, _ = run(state, ClientRequest(clerk.put("k", "v")))
-    state, effects = run(state, Restart((1, None)))
+    state, effects = run(state, Restart(Durable(1)))
     assert effects == [Persist(2)] and state.client_id == "c0#2" and clerk.is_idle(state)
     _, effects = run(state, ClientRequest(clerk.put("k", "w")))
     assert sent(effects) == [("s0", KVRequest("c0#2", 1, "put", "k", "w"))]

@@ -195,7 +195,7 @@ def test_no_snapshot_when_maxraftstate_is_negative():
     c.elect(0)
     put_many(c, 40)
     for addr in c.servers:
-        assert c.disk[addr][1] is None
+        assert c.disk[addr].snapshot is None
         assert c.states[addr].raft.hard.log_start == 0
 
 
@@ -209,7 +209,7 @@ def test_snapshot_bounds_the_persisted_state():
         state = c.states[addr]
         assert state.raft.hard.log_start > 0
         assert raft.persisted_size(state.raft) <= 8 * 400
-        snap = decode_snapshot(c.disk[addr][1])
+        snap = decode_snapshot(c.disk[addr].snapshot)
         assert snap.sessions["x"] == state.raft.hard.log_start
 
 
@@ -246,7 +246,7 @@ def test_restart_restores_machine_from_snapshot():
         c.crash(addr)
     effects = c.restart("s0")
     restored = c.server(0).machine
-    assert restored == decode_snapshot(c.disk["s0"][1]) and restored.data
+    assert restored == decode_snapshot(c.disk["s0"].snapshot) and restored.data
     assert c.server(0).applied == c.server(0).raft.hard.log_start > 0
     c.request("c0", clerk.get("k"))
     c.settle()
@@ -304,7 +304,7 @@ def test_snapshot_size_stays_small_under_overwrites():
             assert not c.busy()
         for addr in c.servers:
             worst_state = max(worst_state, raft.persisted_size(c.states[addr].raft))
-            worst_snap = max(worst_snap, len(c.disk[addr][1] or b""))
+            worst_snap = max(worst_snap, len(c.disk[addr].snapshot or b""))
     assert worst_state <= 8000 and 0 < worst_snap <= 500
     c.request("c0", clerk.get("x"))
     c.deliver_all()

@@ -47,7 +47,7 @@ def test_persist_precedes_dependent_sends():
     effects = c.step(1, Receive("s0", RequestVote(1, 0, 0, 0)))
     kinds = [type(e) for e in effects]
     assert kinds.index(Persist) < kinds.index(Send)
-    assert c.disk[1][0].voted_for == 0
+    assert c.disk[1].state.voted_for == 0
 
 
 def test_majority_wins_election_and_leader_asserts_authority():

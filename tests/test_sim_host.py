@@ -9,10 +9,11 @@ import msgspec
 import pytest
 
 from protocols.core import (
-    Apply, ApplySnapshot, CancelTimer, Event, Note, Persist, Propose, Proposed, Receive, Reply,
+    Apply, ApplySnapshot, CancelTimer, Event, Note, Persist, Propose, Proposed, Receive,
     Restart, RoleChanged, Send, SetTimer, TakeSnapshot, TimerFired,
 )
-from sim import Disk, Durable, Host, NetParams, Network, Trace, World, stream_seed
+from protocols.core import Durable
+from sim import Disk, Host, NetParams, Network, Trace, World, stream_seed
 
 
 class Do(Event, frozen=True):
@@ -237,14 +238,6 @@ def test_propose_returns_the_proposed_effect_and_traces_it() -> None:
     assert got == Proposed(2, 1, True)
     assert records(trace, "propose")[0][2:] == ["s0", "set x", 2, 1, True]
     assert s0.call(Do(())) is None
-
-
-def test_reply_effect_is_sent_over_the_network() -> None:
-    """Reply(dst, msg) travels like Send."""
-    world, trace, net, s0, s1 = setup()
-    s0.deliver(Do((Reply("s1", Ping(3)),)))
-    world.run(until=10)
-    assert events_of(s1, Receive) == [Receive("s0", Ping(3))]
 
 
 def test_unknown_effects_are_errors_and_custom_ones_can_be_registered() -> None:

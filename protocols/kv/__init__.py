@@ -12,10 +12,12 @@ from .machine import KVMachine, apply_op, decode_snapshot, encode_snapshot, get_
 from .messages import (
     APPEND, ERRORS, GET, OK, OPS, PUT, ErrNoKey, ErrWrongLeader, KVReply, KVRequest, Op,
 )
-from .server import KVServerConfig, KVServerState, Pending, current_term, init, is_leader, step
+from .server import (
+    KVServerConfig, KVServerState, Pending, current_term, init, is_leader, server_config, step,
+)
 
 __all__ = [
-    "init", "step", "KVServerConfig", "KVServerState", "Pending", "is_leader", "current_term",
+    "init", "step", "server_config", "KVServerConfig", "KVServerState", "Pending", "is_leader", "current_term",
     "clerk", "machine", "server",
     "ClerkConfig", "ClerkState", "ClerkBusy", "KVOp", "RETRY",
     "KVMachine", "apply_op", "get_value", "encode_snapshot", "decode_snapshot",

@@ -170,7 +170,7 @@ def handle_timer(state: ClerkState, event: TimerFired, out: Effects) -> ClerkSta
 def handle_restart(state: ClerkState, event: Restart, out: Effects) -> ClerkState:
     """Reboot: whatever was in progress is lost (it never completes). Only the boot count is
     durable; it renames the dedup session (see ClerkState)."""
-    boot = _boot_count(event.durable) + 1
+    boot = (event.durable.state if event.durable is not None else 0) + 1
     client_id = state.config.me if boot == 1 else f"{state.config.me}#{boot}"
     out.append(Persist(boot))
     return ClerkState(config=state.config, client_id=client_id, boot=boot)
@@ -187,15 +187,6 @@ def send_request(state: ClerkState, out: Effects) -> None:
 
 def _next(state: ClerkState) -> int:
     return (state.target + 1) % len(state.config.servers)
-
-
-def _boot_count(durable: Any) -> int:
-    if durable is None:
-        return 0
-    if isinstance(durable, int):
-        return durable
-    value = durable[0] if isinstance(durable, tuple) else getattr(durable, "state", 0)
-    return value if isinstance(value, int) else 0
 
 
 Handler = Callable[[ClerkState, Any, Effects], ClerkState]

@@ -23,7 +23,7 @@ from .machine import KVMachine, apply_op, decode_snapshot, empty, encode_snapsho
 from .messages import GET, OK, OPS, ErrWrongLeader, KVReply, KVRequest, Op
 
 __all__ = [
-    "KVServerConfig", "KVServerState", "Pending", "init", "step",
+    "KVServerConfig", "KVServerState", "Pending", "init", "step", "server_config",
     "is_leader", "current_term", "raft_config",
 ]
 
@@ -66,6 +66,11 @@ class KVServerState(msgspec.Struct, frozen=True):
     machine: KVMachine
     applied: int = 0
     pending: Any = _NO_PENDING
+
+
+def server_config(me: int, peers: tuple[str, ...], maxraftstate: int = -1) -> KVServerConfig:
+    """The configuration of KV server ``me`` of ``peers``."""
+    return KVServerConfig(me, peers, maxraftstate)
 
 
 def raft_config(config: KVServerConfig) -> raft.RaftConfig:

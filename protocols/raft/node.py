@@ -70,19 +70,13 @@ def handle_restart(state: RaftState, event: Restart, effects: Effects) -> RaftSt
     """Boot from exactly what was persisted; everything volatile starts afresh (§5.1)."""
     fresh = init(state.config)
     if event.durable is not None:
-        hard, snapshot = _durable_parts(event.durable)
+        hard, snapshot = event.durable.state, event.durable.snapshot
         fresh = replace(fresh, hard=hard, snapshot=snapshot or b"",
                         commit=hard.log_start, applied=hard.log_start)
         if snapshot:
             effects.append(ApplySnapshot(hard.log_start, hard.log[0].term, snapshot))
     effects.append(_election_timer(fresh))
     return fresh
-
-
-def _durable_parts(durable: Any) -> tuple[HardState, bytes | None]:
-    if isinstance(durable, tuple):
-        return durable[0], durable[1]
-    return durable.state, durable.snapshot
 
 
 def _election_timer(state: RaftState) -> SetTimer:
