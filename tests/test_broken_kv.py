@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from protocols.core import Send
-from protocols.kv import machine, server
+from protocols.kv import machine
+from protocols.rsm import server
 from protocols.kv.messages import GET, OK, KVReply
 from scenarios.campaign import CampaignDB, run_campaign
 from scenarios.shrink import ddmin, shrink, signature
@@ -24,11 +25,11 @@ def stale_reads(monkeypatch):
     """A server that believes it leads answers Get from its own state, without the log."""
     original = server.handle_request
 
-    def handle_request(state, src, msg, out):
+    def handle_request(service, state, src, msg, out):
         if msg.op == GET and server.is_leader(state):
             out.append(Send(src, KVReply(msg.seq, OK, machine.get_value(state.machine, msg.key))))
             return state
-        return original(state, src, msg, out)
+        return original(service, state, src, msg, out)
     monkeypatch.setattr(server, "handle_request", handle_request)
 
 

@@ -1,8 +1,9 @@
 """The fault-tolerant key-value service over Raft (the lab's kvraft) as pure step functions.
 
-Servers: ``state = init(KVServerConfig(me, peers, maxraftstate))``, then ``step(state,
-Restart(durable))`` and every later event through ``step``. Clerks: ``clerk.init(ClerkConfig(me,
-servers))`` and ``clerk.step`` with ``ClientRequest(KVOp(...))``. Never does I/O, never reads a
+Servers are a service of protocols.rsm: ``state = init(server_config(me, peers,
+maxraftstate))``, then ``step(state, Restart(durable))`` and every later event through
+``step``. Clerks: ``clerk.init(ClerkConfig(me, servers))`` and ``clerk.step`` with
+``ClientRequest(KVOp(...))``. Never does I/O, never reads a
 clock or randomness and never imports simpy; see docs/kv.md for the rules.
 """
 
@@ -13,11 +14,12 @@ from .messages import (
     APPEND, ERRORS, GET, OK, OPS, PUT, ErrNoKey, ErrWrongLeader, KVReply, KVRequest, Op,
 )
 from .server import (
-    KVServerConfig, KVServerState, Pending, current_term, init, is_leader, server_config, step,
+    SERVICE, Pending, RSMConfig, RSMState, current_term, init, is_leader, server_config, step,
 )
 
 __all__ = [
-    "init", "step", "server_config", "KVServerConfig", "KVServerState", "Pending", "is_leader", "current_term",
+    "init", "step", "server_config", "SERVICE", "RSMConfig", "RSMState", "Pending", "is_leader",
+    "current_term",
     "clerk", "machine", "server",
     "ClerkConfig", "ClerkState", "ClerkBusy", "KVOp", "RETRY",
     "KVMachine", "apply_op", "get_value", "encode_snapshot", "decode_snapshot",

@@ -1,0 +1,237 @@
+"""A replicated service over Raft (the lab's rsm): one Raft peer, the apply loop over a
+service's state machine and the replies owed to clients, as one pure step function
+``step(service, state, event) -> (state, effects)``.
+
+Owns the pending-request rule (reply only when the entry applied at the proposed index is the
+one proposed, in the proposed term), failing pending requests on step-down, the snapshot policy
+(maxraftstate) and restoring from a snapshot. Raft's rules stay in protocols.raft: this module
+calls ``raft.step`` inside its own step and splices the effects. What commands mean belongs to
+the ``Service``. Never does I/O, never reads a clock or randomness, never imports simpy.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import msgspec
+from msgspec.structs import replace
+
+from .. import raft
+from ..core import (
+    Apply, ApplySnapshot, Effects, Note, Propose, Proposed, Receive, Restart, RoleChanged, Send,
+    TakeSnapshot, TimerFired,
+)
+from ..fmap import FrozenMap
+from .service import Service
+
+__all__ = [
+    "RSMConfig", "RSMState", "Pending", "init", "step", "is_leader", "current_term",
+    "handle_request",
+]
+
+_LEADER = raft.ROLE_NAMES[raft.LEADER]
+_NO_PENDING: FrozenMap = FrozenMap()
+
+
+class RSMConfig(msgspec.Struct, frozen=True):
+    """Static facts about one server: its Raft peer configuration and the lab's
+    ``maxraftstate`` (snapshot once the persisted Raft state reaches that many bytes; -1 or 0
+    never snapshots)."""
+    raft: raft.RaftConfig
+    maxraftstate: int = -1
+
+
+class Pending(msgspec.Struct, frozen=True, array_like=True):
+    """A reply owed by this node as leader: who asked (address and client id), which operation,
+    and the term in which it was proposed."""
+    addr: str
+    client: str
+    seq: int
+    term: int
+
+
+class RSMState(msgspec.Struct, frozen=True):
+    """One server. Only ``raft``'s hard state and snapshot survive a crash (through Raft's
+    Persist); the machine is rebuilt from the snapshot and the log, ``pending`` is lost.
+
+    ``pending`` maps Raft index -> Pending (int keys; failed in sorted order).
+    """
+    config: RSMConfig
+    raft: raft.RaftState
+    machine: Any
+    applied: int = 0
+    pending: Any = _NO_PENDING
+
+
+def init(service: Service, config: RSMConfig) -> RSMState:
+    """A blank server, before its first ``Restart`` event."""
+    return RSMState(config=config, raft=raft.init(config.raft), machine=service.empty())
+
+
+def is_leader(state: RSMState) -> bool:
+    return raft.is_leader(state.raft)
+
+
+def current_term(state: RSMState) -> int:
+    return raft.current_term(state.raft)
+
+
+def step(service: Service, state: RSMState, event: Any) -> tuple[RSMState, Effects]:
+    """Apply one event. Effects come back in the order the driver must perform them."""
+    handler = _EVENT_HANDLERS.get(type(event))
+    if handler is None:
+        return state, [Note("ignored", type(event).__name__)]
+    out: Effects = []
+    return handler(service, state, event, out), out
+
+
+# ---------------------------------------------------------------- events
+
+def handle_receive(service: Service, state: RSMState, event: Receive,
+                   out: Effects) -> RSMState:
+    msg = event.msg
+    if type(msg) is service.request:
+        return handle_request(service, state, event.src, msg, out)
+    if type(msg) is service.reply:
+        out.append(Note("ignored message", service.reply.__name__))
+        return state
+    return drive_raft(service, state, event, out)   # Raft notes what it does not know
+
+
+def handle_restart(service: Service, state: RSMState, event: Restart,
+                   out: Effects) -> RSMState:
+    """Reboot: the machine and every pending reply died with the process. The machine comes
+    back from Raft's ApplySnapshot and the replay of committed entries."""
+    state = replace(state, machine=service.empty(), applied=0, pending=_NO_PENDING)
+    return drive_raft(service, state, event, out)
+
+
+def drive_raft(service: Service, state: RSMState, event: Any, out: Effects) -> RSMState:
+    """Feed ``event`` to Raft and consume what it hands to the service."""
+    raft_state, effects = raft.step(state.raft, event)
+    return absorb(service, replace(state, raft=raft_state), effects, out)
+
+
+def handle_request(service: Service, state: RSMState, src: str, msg: Any,
+                   out: Effects) -> RSMState:
+    """Only a leader accepts, and every operation (reads too) goes through the log: a deposed
+    leader that does not know it yet must never answer from its own, possibly stale, state."""
+    problem = service.malformed(msg)
+    if problem is not None:
+        out.append(Note("malformed request", problem))
+        return state
+    command = service.command(msg)
+    client, seq = service.identity(command)
+    if not raft.is_leader(state.raft):
+        out.append(Send(src, service.refuse(seq)))
+        return state
+    raft_state, effects = raft.step(state.raft, Propose(command))
+    proposed = next(e for e in effects if type(e) is Proposed)
+    # Remember the reply before absorbing: a one-node cluster commits inside this very step.
+    state = remember_pending(service, state, proposed.index,
+                             Pending(src, client, seq, proposed.term), out)
+    return absorb(service, replace(state, raft=raft_state), effects, out)
+
+
+def remember_pending(service: Service, state: RSMState, index: int, waiting: Pending,
+                     out: Effects) -> RSMState:
+    old = state.pending.get(index)
+    if old is not None:   # cannot happen while leadership lasts; answer rather than forget
+        out.append(Send(old.addr, service.refuse(old.seq)))
+    return replace(state, pending=state.pending.set(index, waiting))
+
+
+# ---------------------------------------------------------------- Raft's output
+
+def absorb(service: Service, state: RSMState, effects: Effects, out: Effects) -> RSMState:
+    """Pass Raft's effects through in order (its Persist stays ahead of its Sends), consuming
+    Apply / ApplySnapshot / RoleChanged on the way; replies follow the Apply they answer."""
+    applied_before = state.applied
+    for effect in effects:
+        out.append(effect)
+        kind = type(effect)
+        if kind is Apply:
+            state = handle_apply(service, state, effect, out)
+        elif kind is ApplySnapshot:
+            state = handle_apply_snapshot(service, state, effect, out)
+        elif kind is RoleChanged and effect.role != _LEADER:
+            state = fail_pending(service, state, out)
+    if state.applied > applied_before:
+        state = maybe_snapshot(service, state, out)
+    return state
+
+
+def handle_apply(service: Service, state: RSMState, effect: Apply, out: Effects) -> RSMState:
+    if effect.index != state.applied + 1:
+        raise AssertionError(f"apply out of order: {effect.index} after {state.applied}")
+    machine, result = state.machine, None
+    identity = service.identity(effect.command)
+    if identity is not None:
+        machine, result = service.apply(machine, effect.command)
+    else:
+        out.append(Note(f"not a {service.name} op", effect.index))
+    state = replace(state, machine=machine, applied=effect.index)
+    return maybe_reply(service, state, effect, identity, result, out)
+
+
+def maybe_reply(service: Service, state: RSMState, effect: Apply,
+                identity: tuple[str, int] | None, result: Any, out: Effects) -> RSMState:
+    """Answer the client waiting on this index. The answer only if the entry applied here is
+    the one we proposed, in the term we proposed it: otherwise another leader overwrote it."""
+    waiting = state.pending.get(effect.index)
+    if waiting is None:
+        return state
+    ours = identity == (waiting.client, waiting.seq) and effect.term == waiting.term
+    reply = service.answer(waiting.seq, result) if ours else service.refuse(waiting.seq)
+    out.append(Send(waiting.addr, reply))
+    return replace(state, pending=state.pending.without(effect.index))
+
+
+def handle_apply_snapshot(service: Service, state: RSMState, effect: ApplySnapshot,
+                          out: Effects) -> RSMState:
+    """Replace the machine; replies owed at or below the snapshot can no longer be matched."""
+    state = replace(state, machine=service.decode(effect.data), applied=effect.index)
+    covered = sorted(i for i in state.pending if i <= effect.index)
+    if not covered:
+        return state
+    pending = state.pending
+    for index in covered:
+        waiting = pending[index]
+        out.append(Send(waiting.addr, service.refuse(waiting.seq)))
+        pending = pending.without(index)
+    return replace(state, pending=pending)
+
+
+def fail_pending(service: Service, state: RSMState, out: Effects) -> RSMState:
+    """No longer leader: no reply we owe can be vouched for, so send every client elsewhere
+    (duplicate suppression makes their retries safe even if our entry commits after all)."""
+    if not state.pending:
+        return state
+    for index in sorted(state.pending):
+        waiting = state.pending[index]
+        out.append(Send(waiting.addr, service.refuse(waiting.seq)))
+    return replace(state, pending=_NO_PENDING)
+
+
+def maybe_snapshot(service: Service, state: RSMState, out: Effects) -> RSMState:
+    """Snapshot at the last applied index once the persisted Raft state reaches maxraftstate
+    (the lab bounds it by 8x). Raft's Persist of the snapshot follows this step's Sends: none
+    of them depends on it, the log still holds everything it covers."""
+    limit = state.config.maxraftstate
+    if limit <= 0 or state.applied <= state.raft.hard.log_start:
+        return state
+    if raft.persisted_size(state.raft) < limit:
+        return state
+    event = TakeSnapshot(state.applied, service.encode(state.machine))
+    raft_state, effects = raft.step(state.raft, event)
+    out.extend(effects)
+    return replace(state, raft=raft_state)
+
+
+Handler = Callable[[Service, RSMState, Any, Effects], RSMState]
+
+_EVENT_HANDLERS: dict[type, Handler] = {
+    Receive: handle_receive,
+    TimerFired: drive_raft,
+    Restart: handle_restart,
+}

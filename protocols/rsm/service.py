@@ -1,0 +1,44 @@
+"""What a replicated service tells the generic server about itself: a record of small pure
+functions (Porcupine's model style), so the server over Raft never knows what the commands mean.
+
+Owns the shape of that record only. Never does I/O, never reads a clock or randomness and never
+imports simpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+__all__ = ["Service"]
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A state machine replicated through Raft, with the client protocol around it.
+
+    - ``name`` appears in notes (``"not a KV op"``).
+    - ``request`` / ``reply``: the message types clients send and servers answer with. A reply
+      that reaches a server is ignored.
+    - ``malformed(msg)``: None for a request the service can run, else what to note about it.
+    - ``command(msg)``: the log command for a well-formed request.
+    - ``identity(command)``: ``(client, seq)`` naming an operation across retries, or None if
+      ``command`` is not one of this service's commands.
+    - ``empty()``, ``apply(machine, command) -> (machine, result)``: the state machine.
+    - ``encode(machine) -> bytes`` (deterministic) and ``decode(bytes) -> machine``: snapshots;
+      ``decode(b"")`` is the empty machine.
+    - ``answer(seq, result)``: the reply once operation ``seq`` was applied; ``refuse(seq)``: the
+      reply that sends a client to another server (the lab's ErrWrongLeader).
+    """
+    name: str
+    request: type
+    reply: type
+    malformed: Callable[[Any], Any]
+    command: Callable[[Any], Any]
+    identity: Callable[[Any], "tuple[str, int] | None"]
+    empty: Callable[[], Any]
+    apply: Callable[[Any, Any], "tuple[Any, Any]"]
+    encode: Callable[[Any], bytes]
+    decode: Callable[[bytes], Any]
+    answer: Callable[[int, Any], Any]
+    refuse: Callable[[int], Any]
