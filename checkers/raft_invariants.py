@@ -163,11 +163,6 @@ class RaftInvariants:
         if index > 0:
             self._commit(time, node, index, term, _UNKNOWN)
 
-    def committed(self, time: float, index: int, term: int, command: Any,
-                  node: str = "?") -> None:
-        """Optional: the entry at ``index`` is known committed (e.g. a leader's commit index)."""
-        self._commit(time, node, index, term, command)
-
     def restarted(self, time: float, node: str, applied_index: int = 0) -> None:
         """``node`` rebooted: its service applies again from ``applied_index + 1``."""
         self.applied_index[node] = applied_index

@@ -8,17 +8,15 @@ Iteration follows insertion order, which depends on the history of updates: enco
 
 from __future__ import annotations
 
-from typing import Any, Hashable, Iterable, NoReturn, TypeVar
+from typing import Any, NoReturn
 
-__all__ = ["FrozenMap", "EMPTY"]
-
-K = TypeVar("K", bound=Hashable)
-
+__all__ = ["FrozenMap"]
 
 class FrozenMap(dict):
     """A dict that refuses in-place change; ``set`` and ``without`` return new maps."""
 
     __slots__ = ("_hash",)
+    _hash: int
 
     def set(self, key: Any, value: Any) -> "FrozenMap":
         new = FrozenMap(self)
@@ -51,9 +49,3 @@ class FrozenMap(dict):
     def __reduce__(self) -> tuple:
         return (FrozenMap, (dict(self),))
 
-    @classmethod
-    def of(cls, items: Iterable[tuple[Any, Any]]) -> "FrozenMap":
-        return cls(items)
-
-
-EMPTY = FrozenMap()

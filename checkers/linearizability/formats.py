@@ -301,9 +301,9 @@ class HistoryWriter:
 
     def __init__(self, target: str | os.PathLike[str] | IO[str], model: str = "kv",
                  flush: bool = True) -> None:
-        self._owned = not hasattr(target, "write")
-        self._out: IO[str] = (open(target, "w", encoding="utf-8")  # type: ignore[arg-type]
-                              if self._owned else target)
+        self._owned = isinstance(target, (str, os.PathLike))
+        self._out: IO[str] = (open(target, "w", encoding="utf-8")
+                              if isinstance(target, (str, os.PathLike)) else target)
         self._flush = flush
         self._write({"format": FORMAT_NAME, "version": FORMAT_VERSION, "model": model})
 

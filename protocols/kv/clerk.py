@@ -13,7 +13,7 @@ import msgspec
 from msgspec.structs import replace
 
 from ..core import (
-    CancelTimer, ClientDone, ClientRequest, Note, Persist, Receive, Restart, Send, SetTimer,
+    Effects, CancelTimer, ClientDone, ClientRequest, Note, Persist, Receive, Restart, Send, SetTimer,
     TimerFired,
 )
 from .messages import APPEND, GET, OPS, PUT, ErrNoKey, KVReply, KVRequest, OK
@@ -24,9 +24,6 @@ __all__ = [
 ]
 
 RETRY = "retry"
-
-Effects = list
-
 
 class KVOp(msgspec.Struct, frozen=True, tag=True):
     """What the application asks for: ``kind`` is get / put / append (``value`` unused by get)."""
@@ -139,6 +136,7 @@ def finish(state: ClerkState, src: str, msg: KVReply, out: Effects) -> ClerkStat
     """OK from any server for the current seq completes the operation (a late OK from a server
     asked earlier is as good as any: the operation was applied)."""
     op = state.op
+    assert op is not None, "a reply completes only the operation being served"
     servers = state.config.servers
     leader = servers.index(src) if src in servers else state.leader
     out.append(CancelTimer(RETRY))
@@ -179,6 +177,7 @@ def handle_restart(state: ClerkState, event: Restart, out: Effects) -> ClerkStat
 def send_request(state: ClerkState, out: Effects) -> None:
     """Send the current operation to ``target`` and (re)arm the retry timer."""
     op = state.op
+    assert op is not None, "only an operation being served is sent"
     cfg = state.config
     out.append(Send(cfg.servers[state.target],
                     KVRequest(state.client_id, state.seq, op.kind, op.key, op.value)))

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from msgspec.structs import replace
 
 from ..core import (
-    Apply, ApplySnapshot, CancelTimer, Note, Persist, Propose, Proposed, Receive, Restart,
+    Effects, Apply, ApplySnapshot, CancelTimer, Note, Persist, Propose, Proposed, Receive, Restart,
     RoleChanged, Send, SetTimer, TakeSnapshot, TimerFired,
 )
 from .messages import (
@@ -31,10 +31,7 @@ __all__ = ["step", "ELECTION", "HEARTBEAT"]
 ELECTION = "election"
 HEARTBEAT = "heartbeat"
 
-Effects = list
-
-
-def step(state: RaftState, event: Any) -> tuple[RaftState, list]:
+def step(state: RaftState, event: Any) -> tuple[RaftState, Effects]:
     """Apply one event. Effects come back in the order the driver must perform them."""
     effects: Effects = []
     handler = _EVENT_HANDLERS.get(type(event))
@@ -47,7 +44,7 @@ def step(state: RaftState, event: Any) -> tuple[RaftState, list]:
 
 def _finish(old: RaftState, new: RaftState, effects: Effects, persist: bool) -> Effects:
     """Prefix the observations and the Persist that every Send of this step depends on."""
-    head = []
+    head: Effects = []
     if persist and (new.hard is not old.hard or new.snapshot is not old.snapshot):
         # §5.1/Figure 2: term, vote and log reach stable storage before any reply or request.
         snap = new.snapshot if new.snapshot is not old.snapshot else None

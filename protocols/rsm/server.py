@@ -121,7 +121,9 @@ def handle_request(service: Service, state: RSMState, src: str, msg: Any,
         out.append(Note("malformed request", problem))
         return state
     command = service.command(msg)
-    client, seq = service.identity(command)
+    identity = service.identity(command)
+    assert identity is not None, f"{service.name}: a request's command names no operation"
+    client, seq = identity
     if not raft.is_leader(state.raft):
         out.append(Send(src, service.refuse(seq)))
         return state
