@@ -123,16 +123,20 @@ def test_reply_waits_for_commit_and_answers_for_the_proposed_entry():
 
 
 def test_another_entry_at_the_proposed_index_is_refused():
-    """If the entry applied at the index is not the one proposed there (another leader
-    overwrote it), the waiting client is refused, never answered with another's result."""
-    state = boot(1)
-    ours = rsm.Pending("c", "c", 1, 1)
-    state = msgspec.structs.replace(state, pending=state.pending.set(1, ours))
-    other = Entry(2, Add("d", 1, 3))
-    state, effects = rsm.step(COUNTER, state, Receive("s2", AppendEntries(
-        2, 2, 0, 0, (other,), 1)))
-    assert answers(effects) == [("c", Total(1, False))]
-    assert state.machine.total == 3
+    """If the entry applied at the index is not the one proposed there, in the term it was
+    proposed (another leader overwrote it), the waiting client is refused, never answered with
+    another operation's result. (A step-down refuses first in practice: the waiting reply is
+    planted here on a follower of the same term to reach this rule alone.)"""
+    cases = [(rsm.Pending("c", "c", 1, 1), Add("d", 1, 3)),     # another operation
+             (rsm.Pending("c", "c", 1, 0), Add("c", 1, 3))]     # ours, but proposed in term 0
+    for waiting, applied in cases:
+        state = boot(1)
+        state, _ = rsm.step(COUNTER, state, Receive("s2", AppendEntries(1, 2, 0, 0, (), 0)))
+        state = msgspec.structs.replace(state, pending=state.pending.set(1, waiting))
+        state, effects = rsm.step(COUNTER, state, Receive("s2", AppendEntries(
+            1, 2, 0, 0, (Entry(1, applied),), 1)))
+        assert answers(effects) == [("c", Total(1, False))]
+        assert state.machine.total == 3 and not state.pending
 
 
 def test_step_down_refuses_every_waiting_client():
