@@ -21,7 +21,7 @@ from typing import Any, Generator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scenarios.raft_harness import RaftCluster  # noqa: E402
+from scenarios.harness.raft import RaftCluster  # noqa: E402
 from scenarios.registry import Scenario, all_scenarios  # noqa: E402
 from scenarios.runner import RunContext, run_scenario  # noqa: E402
 from sim import NetParams  # noqa: E402

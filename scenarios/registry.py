@@ -2,18 +2,32 @@
 
 A scenario is a generator function taking a ``RunContext`` and yielding SimPy events (sleeps,
 waits): it builds its cluster, drives a workload and faults, and raises ``ScenarioFailure`` when
-one of its assertions does not hold. Registration order is the listing order.
+one of its assertions does not hold. Suites register scenarios with ``@scenario`` when imported;
+every module of the ``scenarios.suites`` package is discovered and imported on first use, so a
+new suite is a new module there and nothing else.
+
+Listing order: the lab parts in order (3A, 3B, ..., 4B), then the other suites (the random
+ones) in module order; within a suite, registration order.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
+import pkgutil
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Generator
 
-__all__ = ["Scenario", "scenario", "get", "all_scenarios", "UnknownScenario"]
+from scenarios.errors import BadInput
 
-Body = Callable[[Any], Generator]
+__all__ = ["Scenario", "Body", "scenario", "register", "unregister", "get", "all_scenarios",
+           "UnknownScenario"]
+
+#: A scenario body: a generator function of a ``RunContext``, yielding SimPy events.
+Body = Callable[[Any], Generator[Any, Any, None]]
+
+_LAB_PART = re.compile(r"(\d+)([A-Z])")
 
 
 @dataclass(frozen=True)
@@ -27,45 +41,65 @@ class Scenario:
 
 
 _REGISTRY: dict[str, Scenario] = {}
+_discovered = False
 
 
-class UnknownScenario(LookupError):
+class UnknownScenario(BadInput, LookupError):
+    """No scenario has this name (with the closest names as a hint)."""
+
     def __init__(self, name: str) -> None:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.5)
         hint = f" (did you mean {', '.join(close)}?)" if close else " (see `raftsim list`)"
         super().__init__(f"unknown scenario {name!r}{hint}")
 
 
+def register(sc: Scenario) -> Scenario:
+    """Add ``sc`` to the catalogue; a name is registered once."""
+    if sc.name in _REGISTRY:
+        raise ValueError(f"scenario {sc.name!r} registered twice")
+    _REGISTRY[sc.name] = sc
+    return sc
+
+
+def unregister(name: str) -> None:
+    """Remove the scenario called ``name`` (for scenarios registered by tests)."""
+    del _REGISTRY[name]
+
+
 def scenario(name: str, suite: str, summary: str, **options: Any) -> Callable[[Body], Body]:
     """Register the decorated generator function under ``name``."""
-    def register(body: Body) -> Body:
-        if name in _REGISTRY:
-            raise ValueError(f"scenario {name!r} registered twice")
-        _REGISTRY[name] = Scenario(name, suite, summary, body, **options)
+    def decorate(body: Body) -> Body:
+        register(Scenario(name, suite, summary, body, **options))
         return body
-    return register
+    return decorate
 
 
-SUITES = ("scenarios.raft_suite", "scenarios.raft_suite_persist", "scenarios.kv_suite",
-          "scenarios.random_suite")
+def _discover() -> None:
+    """Import every module of ``scenarios.suites`` once; importing registers its scenarios."""
+    global _discovered
+    if _discovered:
+        return
+    import scenarios.suites as package
+    for module in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+        importlib.import_module(module.name)
+    _discovered = True
 
 
-def _load_suites() -> None:
-    """Import every suite module once; importing registers its scenarios."""
-    import importlib
-    import importlib.util
-    for module in SUITES:
-        if importlib.util.find_spec(module) is not None:
-            importlib.import_module(module)
+def _listing_rank(sc: Scenario) -> tuple[int, int, str]:
+    """Lab parts first, by number and letter; every other suite after them, in place."""
+    part = _LAB_PART.fullmatch(sc.suite)
+    return (0, int(part[1]), part[2]) if part else (1, 0, "")
 
 
 def all_scenarios() -> list[Scenario]:
-    _load_suites()
-    return list(_REGISTRY.values())
+    """Every scenario, in listing order."""
+    _discover()
+    return sorted(_REGISTRY.values(), key=_listing_rank)
 
 
 def get(name: str) -> Scenario:
-    _load_suites()
+    """The scenario called ``name`` (case-insensitive if no exact match); else UnknownScenario."""
+    _discover()
     found = _REGISTRY.get(name)
     if found is None:
         lowered = {k.lower(): v for k, v in _REGISTRY.items()}

@@ -7,6 +7,7 @@ scenario and seed agree on it exactly, in any process.
 
 from __future__ import annotations
 
+import builtins
 import gc
 import os
 import time
@@ -17,6 +18,7 @@ from typing import Any, Generator, Iterator, NoReturn
 from checkers.raft_invariants import InvariantViolation
 from sim import Trace, World
 
+from scenarios.errors import BadInput
 from scenarios.registry import Scenario, get
 
 __all__ = ["ScenarioFailure", "ScenarioUnknown", "BadParams", "fail", "Gen", "RunContext", "RunResult", "run_scenario",
@@ -32,8 +34,8 @@ class ScenarioFailure(AssertionError):
         self.kind = kind
 
 
-class BadParams(ValueError):
-    """Overrides a scenario does not accept, or cannot use (one line, for exit code 2)."""
+class BadParams(BadInput):
+    """Overrides a scenario does not accept, or cannot use (bad input: one line, exit 2)."""
 
 
 #: What a scenario body is: a SimPy generator.
@@ -99,7 +101,7 @@ class RunResult:
     records: int
     wall_s: float
     facts: dict[str, Any] = field(default_factory=dict)
-    lines: list[bytes] | None = field(default=None, repr=False)   # with keep_lines=True
+    lines: list[builtins.bytes] | None = field(default=None, repr=False)   # with keep_lines=True
 
     @property
     def passed(self) -> bool:

@@ -14,13 +14,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from scenarios.errors import BadInput
 from scenarios.runner import RunResult, run_scenario
 
-__all__ = ["ShrinkResult", "shrink", "signature", "ddmin", "NotShrinkable"]
+__all__ = ["ShrinkResult", "shrink", "signature", "ddmin", "NothingToShrink", "NotShrinkable"]
 
 
-class NotShrinkable(Exception):
-    """The run passes, or its scenario draws no schedule that could be shrunk."""
+class NothingToShrink(Exception):
+    """The run passes: there is no failure to keep."""
+
+
+class NotShrinkable(BadInput):
+    """The scenario draws no fault schedule that could be shrunk (bad input)."""
 
 
 @dataclass
@@ -93,7 +98,7 @@ def shrink(scenario: str, seed: int, params: dict[str, Any] | None = None,
     s = _Shrinker(scenario, seed, max_runs, progress)
     original = s.run(params)
     if original.passed:
-        raise NotShrinkable(f"{scenario} seed {seed} passes: nothing to shrink")
+        raise NothingToShrink(f"{scenario} seed {seed} passes: nothing to shrink")
     drawn = original.facts.get("profile")
     if not isinstance(drawn, dict) or "schedule" not in drawn:
         raise NotShrinkable(f"{scenario} draws no fault schedule: shrinking works on the "

@@ -15,7 +15,7 @@ import pytest
 
 from scenarios.campaign import CampaignDB, CampaignError, run_campaign
 from scenarios.cli import main
-from scenarios.registry import _REGISTRY, Scenario
+from scenarios.registry import Scenario, register, unregister
 from scenarios.runner import run_scenario
 
 
@@ -113,7 +113,7 @@ def test_dying_worker_is_recorded_not_fatal(tmp_path):
         if ctx.seed == 3:
             os._exit(7)                               # a hard crash of the worker
         yield ctx.sleep(1)
-    _REGISTRY["test-crashy"] = Scenario("test-crashy", "test", "crashes on seed 3", body)
+    register(Scenario("test-crashy", "test", "crashes on seed 3", body))
     try:
         db = CampaignDB(str(tmp_path / "c.db"), "test-crashy", create=True)
         for _ in run_campaign("test-crashy", [1, 2, 3, 4, 5], 2, db):
@@ -121,7 +121,7 @@ def test_dying_worker_is_recorded_not_fatal(tmp_path):
         results = {r.seed: r for r in db.results()}
         db.close()
     finally:
-        del _REGISTRY["test-crashy"]
+        unregister("test-crashy")
     assert sorted(results) == [1, 2, 3, 4, 5]
     assert results[3].outcome == "crash" and "exit code 7" in results[3].failure
     assert all(results[s].outcome == "pass" for s in (1, 2, 4, 5))

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.check_cmd import add_parser, main
+from scenarios.cli import main
+from scenarios.cli.check import add_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = '{"format":"raftsim-history","version":1,"model":"kv"}'
@@ -46,7 +47,7 @@ def hard_history(tmp_path: Path) -> Path:
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
+    code = main(["check", *argv])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -94,7 +95,7 @@ def test_bad_options_exit_2_with_one_line(tmp_path: Path, capsys: pytest.Capture
     """Unknown --model / --format values: one line on stderr, exit 2."""
     code, out, err = run(capsys, str(history(tmp_path, "good.jsonl", "v")), *argv)
     assert code == 2 and out == ""
-    assert err.startswith("raftsim check: error: ") and err.count("\n") == 1 and fragment in err
+    assert err.startswith("raftsim: error: ") and err.count("\n") == 1 and fragment in err
 
 
 @pytest.mark.parametrize("make,fragment", [
@@ -131,10 +132,10 @@ def test_add_parser_wires_a_subcommand(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_module_entry_point_in_a_subprocess(tmp_path: Path) -> None:
-    """``python -m scenarios.check_cmd`` works end to end and never prints a traceback."""
+    """``python -m scenarios.cli check`` works end to end and never prints a traceback."""
     bad = tmp_path / "bad.txt"
     bad.write_text('{:process 0, :type :invoke, :f :get, :key "0", :value nil}\n{oops}\n')
-    done = subprocess.run([sys.executable, "-m", "scenarios.check_cmd", str(bad)], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "scenarios.cli", "check", str(bad)], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
-    assert done.stderr == f"raftsim check: error: {bad}:2: expected {{:process N, :type :invoke|:ok|:fail|:info, :f :get|:put|:append, :key \"K\", :value nil|\"V\"}}\n"
+    assert done.stderr == f"raftsim: error: {bad}:2: expected {{:process N, :type :invoke|:ok|:fail|:info, :f :get|:put|:append, :key \"K\", :value nil|\"V\"}}\n"

@@ -17,7 +17,7 @@ import pytest
 from checkers.linearizability import KvInput, Operation, check, kv_model
 from checkers.linearizability.html import render_html
 from checkers.linearizability.report import build_view
-from scenarios.check_cmd import main
+from scenarios.cli import main
 
 
 def stale_read_history() -> list[Operation]:
@@ -98,7 +98,7 @@ def test_cli_writes_the_page(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         '{"t":2,"process":"c1","type":"invoke","f":"get","key":"k"}',
         '{"t":3,"process":"c1","type":"ok","f":"get","key":"k","value":"w"}']) + "\n")
     out = tmp_path / "report.html"
-    assert main([str(path), "--html", str(out)]) == 1
+    assert main(["check", str(path), "--html", str(out)]) == 1
     page = out.read_text()
     assert page.startswith("<!DOCTYPE html>") and "get(&#x27;k&#x27;) -&gt; &#x27;w&#x27;" in page
     assert f"report written to {out}" in capsys.readouterr().out

@@ -17,7 +17,7 @@ from protocols import raft
 from protocols.core import TakeSnapshot
 from sim import Host, NetParams, Network
 
-from scenarios.observe import RaftObserver
+from scenarios.harness.observe import RaftObserver
 from scenarios.runner import RunContext, ScenarioFailure
 
 __all__ = ["RaftCluster", "ELECTION_TIMEOUT", "SNAPSHOT_INTERVAL", "MAX_LOG_SIZE"]

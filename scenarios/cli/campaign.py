@@ -13,8 +13,9 @@ import time
 from collections import Counter
 from typing import Any
 
-from scenarios.campaign import CampaignDB, CampaignError, SeedResult, run_campaign
-from scenarios.cli import BadInput, _exit_code, _scenario, parse_seeds
+from scenarios.campaign import CampaignDB, SeedResult, run_campaign
+from scenarios.cli.common import exit_code, find_scenario, parse_seeds
+from scenarios.errors import EXIT_INTERRUPTED, BadInput
 from scenarios.runner import replay_command
 
 __all__ = ["add_parser", "run"]
@@ -34,15 +35,12 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    scenario = _scenario(args.scenario).name
+    scenario = find_scenario(args.scenario).name
     seeds = parse_seeds(args.seeds)
     if args.jobs < 1:
         raise BadInput(f"--jobs must be at least 1, got {args.jobs}")
     path = args.db or f"campaign-{scenario}.db"
-    try:
-        db = CampaignDB(path, scenario, create=not args.resume)
-    except CampaignError as exc:
-        raise BadInput(str(exc)) from None
+    db = CampaignDB(path, scenario, create=not args.resume)   # CampaignError is bad input
     done = db.done_seeds()
     todo = [s for s in seeds if s not in done]
     print(f"campaign {scenario}: seeds {seeds[0]}..{seeds[-1]} ({len(todo)} to run, "
@@ -68,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
     if interrupted:
         print(f"interrupted: {len(results)} of {len(seeds)} seeds have results; continue with "
               f"`raftsim campaign {scenario} --seeds {args.seeds} --db {path} --resume`")
-        return 130
-    return _exit_code([_Outcome(r.outcome) for r in results])
+        return EXIT_INTERRUPTED
+    return exit_code(r.outcome for r in results)   # a crash or an error counts as a failure
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -123,10 +121,3 @@ def _summary(scenario: str, results: list[SeedResult], ran: int, elapsed: float,
         print(f"    replay: {replay_command(scenario, r.seed)}")
     if len(bad) > FAILURES_SHOWN:
         print(f"  ... and {len(bad) - FAILURES_SHOWN} more (see the results table of the db)")
-
-
-class _Outcome:
-    """A stored outcome as the exit-code rule sees it: a crash or an error is a failure."""
-
-    def __init__(self, outcome: str) -> None:
-        self.outcome = "fail" if outcome in ("error", "crash") else outcome

@@ -1,11 +1,12 @@
 """The 6.5840 Raft tests of 3A (elections) and 3B (log), ported to virtual time with their
-assertions and limits (3C and 3D are in raft_suite_persist.py). Each is a SimPy generator over a ``RaftCluster``; randomness (which server, which
-command, how long to sleep) comes from the run's ``workload`` and ``faults`` streams.
+assertions and limits (3C is in raft_3c.py, 3D in raft_3d.py). Each is a SimPy generator over a
+``RaftCluster``; randomness (which server, which command, how long to sleep) comes from the
+run's ``workload`` and ``faults`` streams.
 """
 
 from __future__ import annotations
 
-from scenarios.raft_harness import ELECTION_TIMEOUT, RaftCluster
+from scenarios.harness.raft import ELECTION_TIMEOUT, RaftCluster
 from scenarios.registry import scenario
 from scenarios.runner import Gen, RunContext, fail
 

@@ -18,10 +18,11 @@ from protocols import kv, raft
 from protocols.core import ClientDone, ClientRequest
 from sim import Host, NetParams, Network
 
-from scenarios.observe import RaftObserver
-from scenarios.runner import RunContext, ScenarioFailure, ScenarioUnknown
+from scenarios.harness.observe import RaftObserver
+from scenarios.runner import Gen, RunContext, ScenarioFailure, ScenarioUnknown, fail
 
-__all__ = ["KVCluster", "Clerk", "ELECTION_TIMEOUT", "CHECK_BUDGET", "RELIABLE_DELAY"]
+__all__ = ["KVCluster", "Clerk", "ELECTION_TIMEOUT", "CHECK_BUDGET", "RELIABLE_DELAY",
+           "check_appends", "generic_test", "speed_test"]
 
 ELECTION_TIMEOUT = 1000.0
 RELIABLE_DELAY = 1.0            # ms per message on the "reliable" network (see docs/scenarios.md)
@@ -198,3 +199,98 @@ def check_appends(clerk_index: int, value: str, count: int) -> None:
             raise ScenarioFailure(f"wrong order for element {wanted!r} in Append result")
         last = off
 
+
+# ---------------------------------------------------------------- the lab's test bodies
+
+def generic_test(ctx: RunContext, nclients: int, nservers: int, unreliable: bool, crash: bool,
+                 partitions: bool, maxraftstate: int, randomkeys: bool) -> Gen:
+    """The lab's GenericTest: three rounds of client load with optional faults, then checks."""
+    c = KVCluster(ctx, nservers, unreliable=unreliable, maxraftstate=maxraftstate)
+    ck = c.make_clerk()
+    for _ in range(3):
+        stop = [False]
+        counts: list[int] = [0] * nclients
+
+        def client(cli: int, clerk: Clerk) -> Gen:
+            rng = ctx.world.rng(f"workload/{clerk.name}")
+            j = 0
+            last = ""
+            if not randomkeys:
+                yield from clerk.put(str(cli), last)
+            while not stop[0]:
+                key = str(rng.randrange(nclients)) if randomkeys else str(cli)
+                nv = f"x {cli} {j} y"
+                if rng.randrange(1000) < 500:
+                    yield from clerk.append(key, nv)
+                    if not randomkeys:
+                        last += nv
+                    j += 1
+                elif randomkeys and rng.randrange(1000) < 100:
+                    yield from clerk.put(key, nv)
+                    j += 1
+                else:
+                    v = yield from clerk.get(key)
+                    if not randomkeys and v != last:
+                        fail(f"get wrong value, key {key}, wanted:\n{last}\n, got\n{v}")
+                counts[cli] = j
+
+        clients = c.spawn_clients(nclients, client)
+        partitioner = None
+        if partitions:
+            yield ctx.sleep(1000)           # some operations without interruption
+            partitioner = ctx.env.process(_partitioner(c, stop))
+        yield ctx.sleep(5000)
+        stop[0] = True
+        if partitioner is not None:
+            yield partitioner
+            c.connect_all()
+            yield ctx.sleep(ELECTION_TIMEOUT)             # a new term, for requests stuck in a minority
+        if crash:
+            for i in range(nservers):
+                c.shutdown(i)
+            yield ctx.sleep(ELECTION_TIMEOUT)
+            for i in range(nservers):
+                c.start(i)
+            c.connect_all()
+        for i, proc in enumerate(clients):
+            yield proc
+            v = yield from ck.get(str(i))
+            if not randomkeys:
+                check_appends(i, v, counts[i])
+        if maxraftstate > 0:
+            size = c.log_size()
+            if size > 8 * maxraftstate:
+                fail(f"logs were not trimmed ({size} > 8*{maxraftstate})")
+        if maxraftstate < 0 and c.snapshot_size() > 0:
+            fail(f"snapshot too large ({c.snapshot_size()}), should not be used when "
+                  f"maxraftstate = {maxraftstate}")
+    c.end()
+    c.check_linearizable()
+
+
+def _partitioner(c: KVCluster, stop: list[bool]) -> Gen:
+    """Split the servers at random into two sides, again and again (the lab's partitioner)."""
+    while not stop[0]:
+        sides = [c.fault_rng.randrange(2) for _ in range(c.n)]
+        c.partition([a for a, s in zip(c.addrs, sides) if s == 0],
+                    [a for a, s in zip(c.addrs, sides) if s == 1])
+        yield c.ctx.sleep(ELECTION_TIMEOUT + c.fault_rng.randrange(200))
+
+
+def speed_test(ctx: RunContext, maxraftstate: int) -> Gen:
+    """1000 sequential Appends must average under 33.3 ms (3 ops per 100 ms heartbeat)."""
+    c = KVCluster(ctx, 3, maxraftstate=maxraftstate)
+    ck = c.make_clerk()
+    yield from ck.get("x")                  # waits until a leader serves requests
+    start = ctx.now
+    ops = 1000
+    for i in range(ops):
+        yield from ck.append("x", f"x 0 {i} y")
+    duration = ctx.now - start
+    v = yield from ck.get("x")
+    check_appends(0, v, ops)
+    ctx.facts["ms_per_op"] = round(duration / ops, 3)
+    if duration > ops * 100 / 3:
+        fail(f"Operations completed too slowly {duration / ops:.1f} ms/op > 33.3 ms/op")
+    c.end()
+    c.check_linearizable()

@@ -10,8 +10,14 @@ import argparse
 import os
 from typing import Any
 
-from scenarios.cli import BadInput, _scenario, parse_seeds
-from scenarios.shrink import NotShrinkable, shrink
+import msgspec
+
+from sim import TraceError, load_trace
+
+from scenarios.cli.common import check_writable, find_scenario, parse_seeds
+from scenarios.errors import EXIT_FAIL, EXIT_OK, BadInput
+from scenarios.runner import run_scenario
+from scenarios.shrink import NothingToShrink, shrink
 
 __all__ = ["add_parser", "run"]
 
@@ -27,25 +33,18 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from scenarios.runner import BadParams, run_scenario
     name, seed, params = _target(args)
     if args.max_runs < 1:
         raise BadInput(f"--max-runs must be at least 1, got {args.max_runs}")
     out = args.out or f"shrunk-{name}-{seed}.trace.jsonl"
-    folder = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(folder):
-        raise BadInput(f"cannot write {out!r}: no such directory {folder!r}")
+    check_writable(out)
     print(f"shrinking {name} seed {seed}")
     try:
         result = shrink(name, seed, params, max_runs=args.max_runs,
                         progress=lambda step: print(f"  {step}", flush=True))
-    except NotShrinkable as exc:
-        if "passes" not in str(exc):
-            raise BadInput(str(exc)) from None
+    except NothingToShrink as exc:                # the run passes
         print(f"nothing to shrink: {exc}")
-        return 0
-    except BadParams as exc:
-        raise BadInput(str(exc)) from None
+        return EXIT_OK
     orig = result.original
     print(f"original failure ({orig.failure_kind}): {orig.failure}")
     count = len(result.params["schedule"])
@@ -59,12 +58,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"shrunk failure ({replayed.failure_kind}): {replayed.failure}")
     print(f"trace: {out}")
     print(f"replay with: raftsim replay {out}")
-    return 1
+    return EXIT_FAIL
 
 
 def _target(args: argparse.Namespace) -> tuple[str, int, dict[str, Any] | None]:
     if os.path.exists(args.target) and not os.path.isdir(args.target):
-        from sim import TraceError, load_trace
         try:
             header = load_trace(args.target).header
         except TraceError as exc:
@@ -72,13 +70,13 @@ def _target(args: argparse.Namespace) -> tuple[str, int, dict[str, Any] | None]:
         seed = header.get("seed")
         if not isinstance(seed, int):
             raise BadInput(f"{args.target}:1: header has no integer seed")
-        return _scenario(str(header.get("scenario"))).name, seed, header.get("params") or None
+        return find_scenario(str(header.get("scenario"))).name, seed, header.get("params") or None
     if args.seed is None:
         raise BadInput(f"{args.target!r} is not a trace file; give a scenario name with --seed")
     seeds = parse_seeds(args.seed)
     if len(seeds) != 1:
         raise BadInput("shrink takes one seed, not a range")
-    return _scenario(args.target).name, seeds[0], None
+    return find_scenario(args.target).name, seeds[0], None
 
 
 def _fault(fault: dict[str, Any]) -> str:
@@ -89,5 +87,4 @@ def _fault(fault: dict[str, Any]) -> str:
 
 
 def _compact(value: Any) -> str:
-    import msgspec
     return msgspec.json.encode(value).decode()

@@ -1,0 +1,7 @@
+"""``python -m scenarios.cli`` is ``raftsim``."""
+
+import sys
+
+from scenarios.cli import main
+
+sys.exit(main())

@@ -1,0 +1,6 @@
+"""The testers around a cluster (the lab's config.go): build hosts on a network, watch Raft's
+invariants, apply the lab's checks; and the random fault setup the random suites share.
+
+``raft`` (RaftCluster), ``kv`` (KVCluster, Clerk and the lab's kvraft test bodies),
+``observe`` (RaftObserver), ``faults`` (what a random run draws from its seed).
+"""

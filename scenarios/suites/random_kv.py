@@ -1,0 +1,64 @@
+"""Random faults on the KV service: workload, network, profile and fault schedule drawn from the
+seed (or given as params); Raft's invariants throughout, then progress after healing and a
+linearizable history.
+"""
+
+from __future__ import annotations
+
+import msgspec
+import simpy
+
+from sim import Nemesis
+
+from scenarios.harness.faults import Workload, convert, draw_workload, fault_setup
+from scenarios.harness.kv import Clerk, KVCluster
+from scenarios.registry import scenario
+from scenarios.runner import Gen, RunContext, ScenarioFailure
+
+
+@scenario("random", "random", "random faults on a KV service (workload, network, faults drawn "
+          "from the seed): Raft invariants, linearizability, progress after healing",
+          params=("schedule", "net", "profile", "workload"))
+def random_kv(ctx: RunContext) -> Gen:
+    params = ctx.params
+    work = (convert(params, "workload", Workload) if "workload" in params
+            else draw_workload(ctx.world.rng("profile/workload")))
+    addrs = tuple(f"s{i}" for i in range(work.servers))
+    net, _, schedule = fault_setup(ctx, addrs, work.duration_ms, min_delay=0.5)
+    ctx.facts["profile"]["workload"] = msgspec.to_builtins(work)
+    c = KVCluster(ctx, work.servers, maxraftstate=work.maxraftstate, net_params=net)
+    Nemesis(ctx.world, c.net, {h.addr: h for h in c.hosts}).run(schedule)
+    stop = [False]
+
+    def client(i: int, clerk: Clerk) -> Gen:
+        rng = ctx.world.rng(f"workload/{clerk.name}")
+        n = 0
+        while not stop[0] and (work.ops_per_client is None or n < work.ops_per_client):
+            key = f"k{rng.randrange(work.keys)}"
+            roll = rng.random()
+            if roll < 0.4:
+                yield from clerk.get(key)
+            elif roll < 0.5:
+                yield from clerk.put(key, f"{clerk.name}.{n} ")
+            else:
+                yield from clerk.append(key, f"{clerk.name}.{n} ")
+            n += 1
+            lo, hi = work.think_ms
+            yield ctx.sleep(lo + (hi - lo) * rng.random())
+
+    clients = c.spawn_clients(work.clients, client)
+    yield ctx.sleep(work.duration_ms)
+    stop[0] = True
+    # The schedule healed everything at its end: every client must now finish its operation.
+    done = simpy.AllOf(ctx.env, clients)
+    yield done | ctx.sleep(10_000)
+    ctx.facts["operations"] = sum(1 for e in ctx.history if e["type"] == "invoke")
+    if not done.triggered:
+        raise ScenarioFailure("no progress: client operations still pending 10 s after the "
+                              "workload ended (a drawn schedule has healed everything by then)",
+                              kind="liveness")
+    reader = c.make_clerk()
+    for k in range(work.keys):
+        yield from reader.get(f"k{k}")
+    c.end()
+    c.check_linearizable()
