@@ -13,22 +13,18 @@ no simpy): a driver reports what it observed as plain values, and a broken rule 
 
 Cost: O(1) per appended entry and per apply; O(#distinct terms) per new leader.
 
-Driver-side adapter (the Raft harness wires these hooks; a sketch)::
+A driver reports what every node does, as it happens (the scenarios wrap each server's step
+function and pass host hooks: ``scenarios/harness/observe.py``)::
 
     inv = RaftInvariants()
-    def on_role(host, eff):                      # Host(on_role=...)
-        log = host.state.log                     # protocol-specific view of the new state
-        inv.role_changed(world.now, host.addr, eff.role, eff.term,
-                         last_index=log.last_index, entry_at=log.entry_at,
-                         snapshot_index=log.snapshot_index)
-    def on_apply(host, eff):                     # Host(on_apply=...)
-        inv.applied(world.now, host.addr, eff.index, eff.term, eff.command)
-    def on_apply_snapshot(host, eff):
-        inv.snapshot_applied(world.now, host.addr, eff.index, eff.term)
-    on_boot = lambda host: inv.restarted(world.now, host.addr)
-    # Appends: wrap the step function and diff the log before/after each step, then
-    # inv.log_appended(now, addr, first_new_index, [(term, command), ...], term_before_it)
-    # A violation propagates out of world.run(); or catch it in the hook: world.stop(v).
+    inv.role_changed(t, node, role, term,            # every role change; a new leader's log too:
+                     last_index=n, entry_at=lambda i: (term_i, command_i), snapshot_index=s)
+    inv.log_appended(t, node, first_new_index, [(term, command), ...], term_before_it)
+    inv.applied(t, node, index, term, command)       # every entry applied, in order
+    inv.snapshot_applied(t, node, index, term)       # every snapshot installed
+    inv.restarted(t, node)                           # every boot
+
+A violation raises ``InvariantViolation`` from the call that observed it.
 
 Leader completeness needs the term an entry was committed in. Observations do not carry it, so
 an entry counts as committed "by term b", where b is the highest term that had elected a leader

@@ -18,7 +18,7 @@ explored again. Four refinements keep it fast in Python, each sound on its own:
 - Two searches trying candidates in opposite orders take turns and share the failed
   configurations (facts about the history, whoever found them); the first to decide answers.
 
-The search proper, ``_dfs``, is one function of about 80 lines, as in Porcupine: its loop is the
+The search proper, ``_dfs``, is one function of about 90 lines, as in Porcupine: its loop is the
 hot path, and helper calls inside it would slow it measurably.
 """
 
