@@ -1,8 +1,10 @@
 """Running one scenario with one seed: build the world, run the body, judge, digest.
 
-The outcome of a run is a ``RunResult``: pass or fail, why, virtual time, traffic, the trace
-digest and the wall time. The digest covers every record of the trace, so two runs of the same
-scenario and seed agree on it exactly, in any process.
+The outcome of a run is a ``RunResult``, as data: pass, fail or unknown; the ``Failure`` (its
+kind, the rule it broke, its message); what the seed drew (``drawn``, valid ``--params``); the
+traffic of the world's networks; the linearizability ``CheckResult`` of a KV history; the
+virtual and wall time; and the trace digest. The digest covers every record of the trace, so
+two runs of the same scenario and seed agree on it exactly, in any process.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import gc
 import os
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from typing import Any, Generator, Iterator, NoReturn
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generator, Iterator, NoReturn
 
 from checkers.raft_invariants import InvariantViolation
 from sim import Trace, World
@@ -21,17 +23,22 @@ from sim import Trace, World
 from scenarios.errors import BadInput
 from scenarios.registry import Scenario, get
 
-__all__ = ["ScenarioFailure", "ScenarioUnknown", "BadParams", "fail", "Gen", "RunContext", "RunResult", "run_scenario",
-           "replay_command"]
+if TYPE_CHECKING:
+    from checkers.linearizability import CheckResult
+
+__all__ = ["ScenarioFailure", "ScenarioUnknown", "BadParams", "fail", "Gen", "Failure",
+           "RunContext", "RunResult", "run_scenario", "replay_command"]
 
 
 class ScenarioFailure(AssertionError):
     """A scenario's own assertion failed (the lab's t.Fatalf). ``kind`` names the check:
-    "check" for a lab assertion, "linearizability", "liveness"."""
+    "check" for a lab assertion, "linearizability", "liveness"; ``rule`` optionally names the
+    rule within it (None for the lab's checks)."""
 
-    def __init__(self, message: str, kind: str = "check") -> None:
+    def __init__(self, message: str, kind: str = "check", rule: str | None = None) -> None:
         super().__init__(message)
         self.kind = kind
+        self.rule = rule
 
 
 class BadParams(BadInput):
@@ -42,13 +49,29 @@ class BadParams(BadInput):
 Gen = Generator[Any, Any, None]
 
 
-def fail(message: str, kind: str = "check") -> NoReturn:
+def fail(message: str, kind: str = "check", rule: str | None = None) -> NoReturn:
     """Fail the scenario now (the lab's t.Fatalf)."""
-    raise ScenarioFailure(message, kind)
+    raise ScenarioFailure(message, kind, rule)
 
 
 class ScenarioUnknown(Exception):
     """The run could not be judged (e.g. the linearizability check timed out): never a pass."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a run did not pass.
+
+    ``kind``: check (a lab assertion), invariant (a Raft safety rule), linearizability,
+    liveness, time-limit, or unknown (the run could not be judged). ``rule``: the invariant's
+    name (election-safety, log-matching, ...) or None. ``str`` is the message.
+    """
+    kind: str
+    message: str
+    rule: str | None = None
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass
@@ -59,9 +82,10 @@ class RunContext:
     seed: int
     scenario: Scenario
     params: dict[str, Any] = field(default_factory=dict)  # overrides, replayed from the header
-    network: Any = None                  # set by the harness, read for the statistics
     facts: dict[str, Any] = field(default_factory=dict)   # figures the scenario reports
     history: list[dict[str, Any]] = field(default_factory=list)   # client ops (JSONL shape)
+    drawn: dict[str, Any] | None = None    # what the seed drew: see record_drawn
+    check: CheckResult | None = None       # the linearizability verdict of the history
 
     def record_history(self, client: str, type: str, f: str, key: str, value: Any) -> None:
         """One client invocation or completion, in virtual time (trace and history)."""
@@ -70,20 +94,29 @@ class RunContext:
                              "value": value})
         self.trace.add((now, "history", client, type, [f, key, value]))
 
+    def record_drawn(self, **sections: Any) -> None:
+        """Record what the run drew from its seed (or took from params), as JSON-ready data by
+        params section (profile, net, schedule, workload, ...). It becomes ``RunResult.drawn``:
+        what ``--dump-params`` writes, a campaign stores and the shrinker makes smaller, so it
+        must be valid ``params`` for the same scenario."""
+        if self.drawn is None:
+            self.drawn = {}
+        self.drawn.update(sections)
+
     @property
-    def env(self):
+    def env(self) -> Any:
         return self.world.env
 
     @property
     def now(self) -> float:
         return self.world.env.now
 
-    def sleep(self, ms: float):
+    def sleep(self, ms: float) -> Any:
         """A SimPy event that fires ``ms`` virtual milliseconds from now."""
         return self.world.env.timeout(ms)
 
-    def fail(self, message: str, kind: str = "check") -> NoReturn:
-        fail(message, kind)
+    def fail(self, message: str, kind: str = "check", rule: str | None = None) -> NoReturn:
+        fail(message, kind, rule)
 
 
 @dataclass
@@ -91,26 +124,21 @@ class RunResult:
     scenario: str
     seed: int
     outcome: str                        # "pass", "fail" or "unknown"
-    failure: str | None
-    failure_kind: str | None            # check, invariant, linearizability, liveness,
-                                        # time-limit, unknown
+    failure: Failure | None             # None when the run passed
     virtual_ms: float
-    messages: int
+    messages: int                       # sent on the world's networks (0 without a network)
     bytes: int
     digest: str
     records: int
     wall_s: float
     facts: dict[str, Any] = field(default_factory=dict)
+    drawn: dict[str, Any] | None = None    # what the seed drew, valid params; None: draws nothing
+    check: CheckResult | None = field(default=None, repr=False)   # of the KV history, if checked
     lines: list[builtins.bytes] | None = field(default=None, repr=False)   # with keep_lines=True
 
     @property
     def passed(self) -> bool:
         return self.outcome == "pass"
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("lines")
-        return data
 
 
 def replay_command(name: str, seed: int) -> str:
@@ -159,31 +187,30 @@ def _run(sc: Scenario, seed: int, trace_path: str | None, keep_lines: bool,
     trace = Trace(seed=seed, scenario=sc.name, params=params, path=trace_path, keep=keep_lines)
     ctx = RunContext(world, trace, seed, sc, params=params)
     try:
-        failure, kind = _drive(ctx)
+        failure = _drive(ctx)
     except BaseException as exc:
         trace.abandon()
         if isinstance(exc, BadParams) and trace_path is not None:
             os.remove(trace_path)          # nothing ran: leave no file behind
         raise
     end = world.env.now
-    outcome = "pass" if failure is None else ("unknown" if kind == "unknown" else "fail")
-    trace.add((end, "result", outcome, kind, failure))
+    outcome = "pass" if failure is None else ("unknown" if failure.kind == "unknown" else "fail")
+    kind, message = (failure.kind, failure.message) if failure is not None else (None, None)
+    trace.add((end, "result", outcome, kind, message))
     digest = trace.close()
     if history_path is not None:
         from checkers.linearizability import dump_history
         dump_history(ctx.history, history_path, model="kv")
-    net = ctx.network
     return RunResult(
-        scenario=sc.name, seed=seed, outcome=outcome, failure=failure,
-        failure_kind=kind, virtual_ms=end,
-        messages=net.total_count if net is not None else 0,
-        bytes=net.total_bytes if net is not None else 0,
+        scenario=sc.name, seed=seed, outcome=outcome, failure=failure, virtual_ms=end,
+        messages=sum(net.total_count for net in world.networks),
+        bytes=sum(net.total_bytes for net in world.networks),
         digest=digest, records=trace.count, wall_s=time.perf_counter() - started,
-        facts=ctx.facts, lines=trace.lines)
+        facts=ctx.facts, drawn=ctx.drawn, check=ctx.check, lines=trace.lines)
 
 
-def _drive(ctx: RunContext) -> tuple[str | None, str | None]:
-    """Run the body to completion inside the time limit; return (failure, kind)."""
+def _drive(ctx: RunContext) -> Failure | None:
+    """Run the body to completion inside the time limit; the failure, if any."""
     world = ctx.world
     process = world.env.process(ctx.scenario.body(ctx))
     outcome: list[Any] = []
@@ -197,21 +224,22 @@ def _drive(ctx: RunContext) -> tuple[str | None, str | None]:
     process.callbacks.append(finished)
     try:
         world.run(until=ctx.scenario.time_limit_ms)
-    except InvariantViolation as violation:
-        return str(violation), "invariant"
-    except ScenarioFailure as failure:          # raised by a tester hook (the lab's Fatalf)
-        return str(failure), failure.kind
+    except (InvariantViolation, ScenarioFailure) as exc:   # raised by a tester hook
+        return _failure(exc)
     if not outcome:
         limit = ctx.scenario.time_limit_ms / 1000
-        return f"test took longer than {limit:g} seconds (virtual time)", "time-limit"
+        return Failure("time-limit", f"test took longer than {limit:g} seconds (virtual time)")
     event = outcome[0]
     if event.ok:
-        return None, None
-    exc = event.value
-    if isinstance(exc, ScenarioFailure):
-        return str(exc), exc.kind
-    if isinstance(exc, ScenarioUnknown):
-        return str(exc), "unknown"
+        return None
+    if isinstance(event.value, (ScenarioFailure, ScenarioUnknown, InvariantViolation)):
+        return _failure(event.value)
+    raise event.value
+
+
+def _failure(exc: ScenarioFailure | ScenarioUnknown | InvariantViolation) -> Failure:
     if isinstance(exc, InvariantViolation):
-        return str(exc), "invariant"
-    raise exc
+        return Failure("invariant", str(exc), exc.rule)
+    if isinstance(exc, ScenarioUnknown):
+        return Failure("unknown", str(exc))
+    return Failure(exc.kind, str(exc), exc.rule)

@@ -40,12 +40,11 @@ class ShrinkResult:
 
 
 def signature(result: RunResult) -> tuple[str, str]:
-    """What "the same check" means: the failure kind, plus the rule of an invariant."""
-    kind = result.failure_kind or ""
-    if kind == "invariant" and result.failure and ": " in result.failure:
-        rule = result.failure.split(" ", 1)[1].split(":", 1)[0]
-        return kind, rule
-    return kind, ""
+    """What "the same check" means: the failure kind, plus the rule it broke (if named)."""
+    failure = result.failure
+    if failure is None:
+        return "", ""
+    return failure.kind, failure.rule or ""
 
 
 def ddmin(items: list, fails: Callable[[list], bool]) -> list:
@@ -99,7 +98,7 @@ def shrink(scenario: str, seed: int, params: dict[str, Any] | None = None,
     original = s.run(params)
     if original.passed:
         raise NothingToShrink(f"{scenario} seed {seed} passes: nothing to shrink")
-    drawn = original.facts.get("profile")
+    drawn = original.drawn
     if not isinstance(drawn, dict) or "schedule" not in drawn:
         raise NotShrinkable(f"{scenario} draws no fault schedule: shrinking works on the "
                             "random scenarios (random, random-raft)")
@@ -159,7 +158,7 @@ def _ops_per_client(result: RunResult) -> int:
 
 
 def _clients(result: RunResult) -> int:
-    work = (result.facts.get("profile") or {}).get("workload") or {}
+    work = (result.drawn or {}).get("workload") or {}
     return int(work.get("clients", 1))
 
 

@@ -122,6 +122,7 @@ class Network:
         self._arrive_cbs = (self._arrive,)
         self._drop_cbs = (self._dropped,)
         self.set_params(params or NetParams())
+        world.networks.append(self)       # the run reports its traffic from the world
 
     # ------------------------------------------------------------ configuration
 

@@ -72,6 +72,7 @@ class World:
         self._running = False
         self.stop_reason: Any = None
         self.stopped = False
+        self.networks: list[Any] = []     # every Network of this run adds itself (its traffic)
 
     # ------------------------------------------------------------ time and randomness
 

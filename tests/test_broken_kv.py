@@ -51,7 +51,7 @@ def test_missing_dedup_caught_and_shrunk(tmp_path, no_duplicate_suppression):
     result = shrink("random", seed, max_runs=150)
     assert signature(result.final) == ("linearizability", "")
     assert len(result.params["schedule"]) <= 5
-    assert len(result.params["schedule"]) < len(result.original.facts["profile"]["schedule"]) \
+    assert len(result.params["schedule"]) < len(result.original.drawn["schedule"]) \
         or len(result.params["schedule"]) <= 2
 
 

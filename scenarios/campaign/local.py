@@ -34,10 +34,10 @@ def run_one(scenario: str, seed: int, params: dict[str, Any] | None = None) -> S
         where = f"{os.path.basename(last.filename)}:{last.lineno}"
         return SeedResult(seed, scenario, "error", "error", f"{type(exc).__name__}: {exc} "
                           f"(at {where})", wall_s=time.perf_counter() - started)
-    profile = r.facts.get("profile")
-    return SeedResult(seed, scenario, r.outcome, r.failure_kind, r.failure, r.digest,
-                      r.virtual_ms, r.messages, r.bytes, r.wall_s,
-                      json.dumps(profile, sort_keys=True) if profile is not None else None)
+    kind, message = (r.failure.kind, r.failure.message) if r.failure is not None else (None, None)
+    drawn = json.dumps(r.drawn, sort_keys=True) if r.drawn is not None else None
+    return SeedResult(seed, scenario, r.outcome, kind, message, r.digest, r.virtual_ms,
+                      r.messages, r.bytes, r.wall_s, drawn)
 
 
 def _worker(conn: Connection, scenario: str, params: dict[str, Any] | None,

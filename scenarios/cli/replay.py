@@ -50,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAIL
     print(f"digest matches: {result.digest}")
     verdict = result.outcome.upper()
-    if result.failure:
-        verdict += f" ({result.failure_kind}): {result.failure}"
+    if result.failure is not None:
+        verdict += f" ({result.failure.kind}): {result.failure.message}"
     print(f"outcome: {verdict}")
     return exit_code([result.outcome])
 

@@ -82,7 +82,7 @@ def load_params(path: str) -> dict[str, Any]:
 
 
 def _dump_params(result: RunResult, path: str) -> None:
-    drawn = result.facts.get("profile")
+    drawn = result.drawn
     if drawn is None:
         raise BadInput(f"{result.scenario} draws nothing from its seed: no params to dump")
     with open(path, "wb") as f:
@@ -92,16 +92,14 @@ def _dump_params(result: RunResult, path: str) -> None:
 
 def _print_result(r: RunResult, trace: str | None) -> None:
     print(f"{r.scenario} seed {r.seed}: {r.outcome.upper()}")
-    if r.failure:
-        print(f"  failure ({r.failure_kind}): {r.failure}")
+    if r.failure is not None:
+        print(f"  failure ({r.failure.kind}): {r.failure.message}")
     print(f"  virtual time  {r.virtual_ms / 1000:.3f} s")
     print(f"  messages      {r.messages:,} ({r.bytes:,} bytes)")
+    if r.drawn is not None:
+        print(f"  {'faults':<13} {len(r.drawn.get('schedule', ()))} scheduled")
     for key, value in r.facts.items():
-        if key == "profile":
-            faults = len(value.get("schedule", ()))
-            print(f"  {'faults':<13} {faults} scheduled")
-        else:
-            print(f"  {key:<13} {value}")
+        print(f"  {key:<13} {value}")
     print(f"  wall time     {r.wall_s:.2f} s")
     if trace:
         print(f"  trace         {trace} ({r.records:,} records)")
@@ -113,8 +111,8 @@ def _print_result(r: RunResult, trace: str | None) -> None:
 def _print_result_line(r: RunResult) -> None:
     print(f"{r.scenario} seed {r.seed}: {r.outcome.upper()}  {r.virtual_ms / 1000:.3f} s virtual  "
           f"{r.messages:,} msgs  {r.bytes:,} bytes  digest: {r.digest}")
-    if r.failure:
-        print(f"  failure ({r.failure_kind}): {r.failure}")
+    if r.failure is not None:
+        print(f"  failure ({r.failure.kind}): {r.failure.message}")
         _print_reproduce(r, None)
 
 

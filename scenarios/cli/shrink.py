@@ -16,7 +16,7 @@ from sim import TraceError, load_trace
 
 from scenarios.cli.common import check_writable, find_scenario, parse_seeds
 from scenarios.errors import EXIT_FAIL, EXIT_OK, BadInput
-from scenarios.runner import run_scenario
+from scenarios.runner import RunResult, run_scenario
 from scenarios.shrink import NothingToShrink, shrink
 
 __all__ = ["add_parser", "run"]
@@ -45,8 +45,7 @@ def run(args: argparse.Namespace) -> int:
     except NothingToShrink as exc:                # the run passes
         print(f"nothing to shrink: {exc}")
         return EXIT_OK
-    orig = result.original
-    print(f"original failure ({orig.failure_kind}): {orig.failure}")
+    print(f"original failure {_failure(result.original)}")
     count = len(result.params["schedule"])
     print(f"{result.runs} runs; minimal schedule ({count} fault{'s' if count != 1 else ''}):")
     for t, fault in result.params["schedule"]:
@@ -55,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         if section in result.params:
             print(f"{section}: {_compact(result.params[section])}")
     replayed = run_scenario(name, seed, trace_path=out, params=result.params)
-    print(f"shrunk failure ({replayed.failure_kind}): {replayed.failure}")
+    print(f"shrunk failure {_failure(replayed)}")
     print(f"trace: {out}")
     print(f"replay with: raftsim replay {out}")
     return EXIT_FAIL
@@ -77,6 +76,11 @@ def _target(args: argparse.Namespace) -> tuple[str, int, dict[str, Any] | None]:
     if len(seeds) != 1:
         raise BadInput("shrink takes one seed, not a range")
     return find_scenario(args.target).name, seeds[0], None
+
+
+def _failure(result: RunResult) -> str:
+    failure = result.failure
+    return f"({failure.kind}): {failure.message}" if failure is not None else "(None): None"
 
 
 def _fault(fault: dict[str, Any]) -> str:

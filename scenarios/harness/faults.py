@@ -80,9 +80,8 @@ def fault_setup(ctx: RunContext, servers: tuple[str, ...], fault_ms: float,
         schedule = random_schedule(world.rng("faults"), servers, fault_ms + profile.settle_ms,
                                    profile, reliable=net.reliable,
                                    long_reordering=net.long_reordering)
-    ctx.facts["profile"] = {"profile": msgspec.to_builtins(profile),
-                            "net": msgspec.to_builtins(net),
-                            "schedule": schedule_to_params(schedule)}
+    ctx.record_drawn(profile=msgspec.to_builtins(profile), net=msgspec.to_builtins(net),
+                     schedule=schedule_to_params(schedule))
     return net, profile, schedule
 
 

@@ -100,7 +100,6 @@ class KVCluster:
         self.fault_rng = ctx.world.rng("faults")
         params = net_params or NetParams(reliable=not unreliable, reliable_delay=RELIABLE_DELAY)
         self.net = Network(ctx.world, ctx.trace, params)
-        ctx.network = self.net
         self.observer = RaftObserver(self.env, raft_of=lambda s: s.raft)
         self.addrs = tuple(f"s{i}" for i in range(n))
         self.history = ctx.history
@@ -170,6 +169,7 @@ class KVCluster:
         inconclusive search here is reported as unknown, never as a pass)."""
         ops = history_from_events(self.history, kv_model, source="history")
         result = check(kv_model, ops, max_cache=CHECK_BUDGET)
+        self.ctx.check = result                 # on the RunResult, for reports
         self.ctx.facts["operations"] = len(ops)
         if result.verdict is Verdict.ILLEGAL:
             bad = [p for p in result.partitions if p.verdict is Verdict.ILLEGAL]

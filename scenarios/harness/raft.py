@@ -46,7 +46,6 @@ class RaftCluster:
         params = net_params or NetParams(reliable=reliable, long_delays=True,
                                          long_reordering=long_reordering)
         self.net = Network(ctx.world, ctx.trace, params)
-        ctx.network = self.net
         self.observer = RaftObserver(self.env)
         self.addrs = tuple(f"s{i}" for i in range(n))
         self.logs: list[dict[int, Any]] = [dict() for _ in range(n)]

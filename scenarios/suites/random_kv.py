@@ -25,7 +25,7 @@ def random_kv(ctx: RunContext) -> Gen:
             else draw_workload(ctx.world.rng("profile/workload")))
     addrs = tuple(f"s{i}" for i in range(work.servers))
     net, _, schedule = fault_setup(ctx, addrs, work.duration_ms, min_delay=0.5)
-    ctx.facts["profile"]["workload"] = msgspec.to_builtins(work)
+    ctx.record_drawn(workload=msgspec.to_builtins(work))
     c = KVCluster(ctx, work.servers, maxraftstate=work.maxraftstate, net_params=net)
     Nemesis(ctx.world, c.net, {h.addr: h for h in c.hosts}).run(schedule)
     stop = [False]

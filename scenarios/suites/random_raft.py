@@ -25,7 +25,7 @@ def random_raft(ctx: RunContext) -> Gen:
                         f"{ctx.params.get('duration_ms')!r}") from None
     addrs = tuple(f"s{i}" for i in range(n))
     net, _, schedule = fault_setup(ctx, addrs, duration / 2)
-    ctx.facts["profile"]["duration_ms"] = duration
+    ctx.record_drawn(duration_ms=duration)
     c = RaftCluster(ctx, n, net_params=net)
     Nemesis(ctx.world, c.net, {h.addr: h for h in c.hosts}).run(schedule)
     rng = ctx.world.rng("workload")
