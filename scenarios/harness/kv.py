@@ -4,7 +4,8 @@ kvraft/config.go and test_test.go helpers to virtual time).
 
 Clerk operations are generators: ``value = yield from clerk.get("k")``. Every invocation and
 completion is recorded (virtual time) in the run's history; operations that never complete stay
-open. Raft's safety invariants watch every server throughout.
+open. Raft's safety invariants watch every server throughout. The lab's GenericTest and speed
+test are here too (``generic_test``, ``speed_test``): the 4A and 4B suites both run them.
 """
 
 from __future__ import annotations
