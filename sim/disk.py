@@ -2,7 +2,8 @@
 
 A ``Disk`` keeps the values of the last ``Persist(state, snapshot)`` effects by reference (they
 are immutable). ``read()`` returns exactly what ``Restart(durable)`` hands the step function on
-boot: None for a blank disk, else ``Durable(state, snapshot)``. Sizes are measured only when
+boot: None for a blank disk, else ``Durable(state, snapshot)`` (the persist rule of
+``sim.effects.persisted``, shared with the synchronous cluster). Sizes are measured only when
 asked (the labs' LogSize / SnapshotSize). The disk never encodes on the write path.
 
 The last ``keep`` writes are retained so a "lost un-fsynced writes" fault can roll the disk back
@@ -17,6 +18,7 @@ from typing import Any
 import msgspec
 
 from protocols.core import Durable, Persist
+from sim.effects import persisted
 
 __all__ = ["Disk"]
 
@@ -41,13 +43,14 @@ class Disk:
 
     def write(self, state: Any, snapshot: bytes | None = None) -> None:
         """Persist ``state`` (and ``snapshot`` unless None) atomically."""
+        self.persist(Persist(state, snapshot))
+
+    def persist(self, effect: Persist) -> None:
+        """Perform a ``Persist`` effect atomically, by the persist rule (``sim.effects``)."""
         writes = self._writes
-        if writes:
-            if len(writes) == self.keep:
-                self._evicted += 1
-            writes.append(writes[-1].after(Persist(state, snapshot)))
-        else:
-            writes.append(Durable(state, snapshot))
+        if len(writes) == self.keep:
+            self._evicted += 1
+        writes.append(persisted(writes[-1] if writes else None, effect))
         self.writes += 1
 
     def read(self) -> Durable | None:

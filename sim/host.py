@@ -5,6 +5,9 @@ list order: ``Send`` goes to the network, ``Persist`` to the disk, ``SetTimer`` 
 ``CancelTimer`` arm and disarm timers, ``Apply`` / ``ApplySnapshot`` / ``RoleChanged`` /
 ``Note`` are traced and passed to the hooks it was given, and ``Proposed`` is handed back to
 the caller of ``propose`` / ``call``. Dispatch is a dict from effect type to bound method.
+The rules of the driver contract come from ``sim.effects``, shared with the synchronous
+``sim.cluster``: the persist rule (through ``Disk``) and the crash that lands after ``k``
+effects of a step (``perform_until_crash``); the plain loop is ``perform``, inlined here.
 
 Timers: the delay of ``SetTimer(kind, lo, hi)`` is drawn uniformly from ``[lo, hi]`` with the
 host's own stream (``node/<addr>`` or ``client/<addr>``). Each arm gets a fresh generation
@@ -30,6 +33,7 @@ from protocols.core import (
     Restart, RoleChanged, Send, SetTimer, TimerFired,
 )
 from sim.disk import Disk
+from sim.effects import perform_until_crash
 from sim.network import Network
 from sim.trace import Trace
 from sim.world import World
@@ -150,32 +154,23 @@ class Host:
         try:
             self.steps += 1
             self.state, effects = self.step(self.state, event)
-            if self._crash_after is not None:
-                self._perform_then_crash(list(effects))
+            crash_after = self._crash_after
+            if crash_after is not None:
+                self._crash(perform_until_crash(self._handlers, effects, crash_after, self.addr))
                 return
             handlers = self._handlers
-            for effect in effects:
+            for effect in effects:   # sim.effects.perform, inlined: the hot path
                 try:
-                    perform = handlers[type(effect)]
+                    handler = handlers[type(effect)]
                 except KeyError:
                     raise TypeError(f"{self.addr}: no handler for effect {effect!r}") from None
-                perform(effect)
+                handler(effect)
         finally:
             self._busy = False
 
     def _reentered(self) -> RuntimeError:
         return RuntimeError(f"{self.addr}: step re-entered while its effects are performed; "
                             "use host.defer(event)")
-
-    def _unknown(self, effect: Any) -> None:
-        raise TypeError(f"{self.addr}: no handler for effect {effect!r}")
-
-    def _perform_then_crash(self, effects: list) -> None:
-        k = self._crash_after or 0
-        handlers = self._handlers
-        for effect in effects[:k]:
-            handlers.get(type(effect), self._unknown)(effect)
-        self._crash(lost=max(0, len(effects) - k))
 
     def handle(self, effect_type: type, perform: Callable[["Host", Any], None]) -> None:
         """Perform effects of ``effect_type`` (e.g. a service-level effect) with ``perform``."""
@@ -184,7 +179,7 @@ class Host:
     # ------------------------------------------------------------ effects
 
     def _persist(self, effect: Persist) -> None:
-        self.disk.write(effect.state, effect.snapshot)
+        self.disk.persist(effect)
 
     def _set_timer(self, effect: SetTimer) -> None:
         """Arm ``kind`` at now + a drawn delay. Re-arming is frequent (every heartbeat re-arms
