@@ -14,7 +14,7 @@ from protocols.kv import clerk
 from protocols.kv.clerk import RETRY, ClerkBusy, ClerkConfig
 from protocols.kv.messages import OK, ErrNoKey, ErrWrongLeader, KVReply, KVRequest
 
-from kv_bare import KVBare
+from clusters import KVCluster
 
 SERVERS = ("s0", "s1", "s2")
 
@@ -157,7 +157,7 @@ def test_restart_renames_the_session():
 
 def test_rebooted_clerk_writes_are_not_deduplicated():
     """End to end: seq 1 of a rebooted clerk is a new operation for the servers."""
-    c = KVBare(3, clerks=1)
+    c = KVCluster(3, clerks=1)
     c.elect(0)
     c.request("c0", clerk.append("k", "a"))
     c.deliver_all()
@@ -172,7 +172,7 @@ def test_rebooted_clerk_writes_are_not_deduplicated():
 def test_clerk_finds_the_new_leader_after_a_failover():
     """Through a real cluster: the cached leader crashes, the clerk times out, is refused by a
     follower, reaches the new leader and then keeps asking it first."""
-    c = KVBare(3, clerks=1, record=True)
+    c = KVCluster(3, clerks=1, record=True)
     c.elect(0)
     c.request("c0", clerk.put("k", "1"))
     c.deliver_all()

@@ -22,7 +22,7 @@ from protocols import raft
 from protocols.core import TimerFired
 from protocols.kv import clerk
 
-from kv_bare import KVBare
+from clusters import KVCluster
 
 NODES = 3
 CLERKS = ("c0", "c1")
@@ -33,7 +33,7 @@ OTHER = {"c0": "c1", "c1": "c0"}
 class KVFuzz(RuleBasedStateMachine):
     @initialize(maxraftstate=st.sampled_from([-1, 1, 150]))
     def setup(self, maxraftstate: int) -> None:
-        self.c = KVBare(NODES, clerks=len(CLERKS), maxraftstate=maxraftstate)
+        self.c = KVCluster(NODES, clerks=len(CLERKS), maxraftstate=maxraftstate)
         self.values = {key: [""] for key in KEY.values()}    # value after each invoked write
         self.writes_done = {key: 0 for key in KEY.values()}
         self.current: dict[str, tuple[clerk.KVOp, int]] = {}  # clerk -> (op, writes done then)
@@ -93,13 +93,13 @@ class KVFuzz(RuleBasedStateMachine):
     @rule(data=st.data())
     @precondition(lambda self: self.c.inflight)
     def drop(self, data) -> None:
-        self.c.inflight.pop(data.draw(st.integers(0, len(self.c.inflight) - 1)))
+        self.c.drop(data.draw(st.integers(0, len(self.c.inflight) - 1)))
 
     @rule(data=st.data())
     @precondition(lambda self: self.c.inflight)
     def duplicate(self, data) -> None:
         k = data.draw(st.integers(0, len(self.c.inflight) - 1))
-        self.c.inflight.append(self.c.inflight[k])
+        self.c.duplicate(k)
 
     @rule(cut=st.sets(st.sampled_from(["s0", "s1", "s2", "c0", "c1"]), max_size=1))
     def flush(self, cut) -> None:
@@ -112,8 +112,8 @@ class KVFuzz(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def fire_timer(self, data) -> None:
-        armed = [(addr, kind) for addr in sorted(self.c.timers) if self.c.up(addr)
-                 for kind in sorted(self.c.timers[addr])]
+        armed = [(addr, kind) for addr in sorted(self.c.cluster.addrs) if self.c.up(addr)
+                 for kind in sorted(self.c.timers(addr))]
         if armed:
             addr, kind = data.draw(st.sampled_from(armed))
             self.c.fire(addr, kind)
@@ -146,7 +146,7 @@ class KVFuzz(RuleBasedStateMachine):
     @rule(who=st.sampled_from(CLERKS))
     def retry(self, who: str) -> None:
         """A clerk's retry timer fires and the network settles."""
-        if clerk.RETRY in self.c.timers[who]:
+        if clerk.RETRY in self.c.timers(who):
             self.c.fire(who, clerk.RETRY)
             self.flush(set())
 
@@ -167,7 +167,7 @@ class KVFuzz(RuleBasedStateMachine):
         """Every server's value of a key is one of that key's sequential values: a duplicate
         or reordered write would produce a value outside the list."""
         for addr in self.c.servers:
-            state = self.c.states[addr]
+            state = self.c.node(addr).state
             if state is None:
                 continue
             for key, history in self.values.items():

@@ -16,7 +16,7 @@ from protocols.kv.messages import (
 )
 from protocols.raft import AppendEntries, AppendEntriesReply, InstallSnapshot
 
-from kv_bare import KVBare
+from clusters import KVCluster
 
 CUT2 = frozenset({"s2"})
 
@@ -45,7 +45,7 @@ def log_commands(state):
 
 def test_non_leader_answers_wrong_leader_at_once():
     """A server that is not leader refuses at once with ErrWrongLeader and proposes nothing."""
-    c = KVBare(3, clerks=0)
+    c = KVCluster(3, clerks=0)
     c.elect(0)
     effects = ask(c, "s1", "x", 1, PUT, "k", "v")
     assert sends(effects) == [Send("x", KVReply(1, ErrWrongLeader))]
@@ -54,7 +54,7 @@ def test_non_leader_answers_wrong_leader_at_once():
 
 def test_leader_replies_only_after_commit():
     """The leader proposes the Op and answers OK only once the entry is applied."""
-    c = KVBare(3, clerks=0)
+    c = KVCluster(3, clerks=0)
     c.elect(0)
     effects = ask(c, "s0", "x", 1, PUT, "k", "v")
     assert replies(effects) == []
@@ -67,7 +67,7 @@ def test_leader_replies_only_after_commit():
 
 def test_get_goes_through_the_log():
     """A Get is proposed like a write and answered with the value at its apply."""
-    c = KVBare(3, clerks=0)
+    c = KVCluster(3, clerks=0)
     c.elect(0)
     ask(c, "s0", "x", 1, PUT, "k", "v")
     c.deliver_all()
@@ -81,7 +81,7 @@ def test_get_goes_through_the_log():
 def test_deposed_leader_never_answers_from_stale_state():
     """An isolated old leader still believes it leads, but a Get it accepts never commits, so
     it never returns the stale value; when it learns of the new term it refuses."""
-    c = KVBare(3, clerks=0)
+    c = KVCluster(3, clerks=0)
     c.elect(0)
     ask(c, "s0", "x", 1, PUT, "k", "old")
     c.deliver_all()
@@ -100,11 +100,11 @@ def test_deposed_leader_never_answers_from_stale_state():
 def test_step_down_fails_every_pending_request():
     """On losing leadership every waiting client gets ErrWrongLeader (in index order) and
     nothing is left pending."""
-    c = KVBare(3, clerks=0)
+    c = KVCluster(3, clerks=0)
     c.elect(0)
     ask(c, "s0", "x", 1, PUT, "a", "1")
     ask(c, "s0", "y", 1, PUT, "b", "2")
-    c.inflight.clear()
+    c.drop_all()
     effects = c.step("s0", Receive("s1", AppendEntriesReply(5, 1, False, 0)))
     assert [(e.dst, e.msg) for e in replies(effects)] == [
         ("x", KVReply(1, ErrWrongLeader)), ("y", KVReply(1, ErrWrongLeader))]
@@ -114,10 +114,10 @@ def test_step_down_fails_every_pending_request():
 def test_reply_requires_same_entry_in_same_term():
     """A reply owed at an index says OK only if the entry applied there carries the same
     (client, seq) and the term recorded at proposal; anything else is ErrWrongLeader."""
-    c = KVBare(3, clerks=0)
+    c = KVCluster(3, clerks=0)
     c.elect(1)
     owed = FrozenMap({1: kv.Pending("x", "x", 1, 1), 2: kv.Pending("y", "y", 1, 7)})
-    c.states["s0"] = replace(c.server(0), pending=owed)   # as if s0 had proposed these
+    c.put_state("s0", replace(c.server(0), pending=owed))  # as if s0 had proposed these
     ask(c, "s1", "z", 1, PUT, "k", "z")                    # another client's entry at index 1
     ask(c, "s1", "y", 1, PUT, "k", "y")                    # same (client, seq), other term
     c.deliver_all()
@@ -130,7 +130,7 @@ def test_reply_requires_same_entry_in_same_term():
 def test_retried_append_applied_once_across_leader_change():
     """An Append replicated by a leader that crashed before answering is retried by the clerk
     at the next leader; both copies commit but the value changes once."""
-    c = KVBare(3, clerks=1)
+    c = KVCluster(3, clerks=1)
     c.elect(0)
     c.request("c0", clerk.append("k", "a"))
     c.deliver(0)                                   # s0 proposes; AppendEntries to s1, s2
@@ -152,7 +152,7 @@ def test_retried_append_applied_once_across_leader_change():
 def test_leader_persists_before_it_replicates():
     """In the step that accepts a request, Raft's Persist of the new entry precedes every
     AppendEntries that carries it."""
-    c = KVBare(3, clerks=0)
+    c = KVCluster(3, clerks=0)
     c.elect(0)
     effects = ask(c, "s0", "x", 1, PUT, "k", "v")
     kinds = [type(e) for e in effects]
@@ -163,17 +163,17 @@ def test_leader_persists_before_it_replicates():
 def test_restart_forgets_pending_without_answering():
     """A crash loses every waiting client (its connection died too): the rebooted server
     sends no reply and owes none."""
-    c = KVBare(3, clerks=0)
+    c = KVCluster(3, clerks=0)
     c.elect(0)
     ask(c, "s0", "x", 1, PUT, "k", "v")
-    c.inflight.clear()
+    c.drop_all()
     effects = c.restart("s0")
     assert replies(effects) == [] and not c.server(0).pending
 
 
 def test_malformed_and_misrouted_input_ignored():
     """An unknown operation or a KVReply sent to a server is ignored with a Note."""
-    c = KVBare(3, clerks=0)
+    c = KVCluster(3, clerks=0)
     c.elect(0)
     before = c.server(0)
     effects = ask(c, "s0", "x", 1, "cas", "k", "v")
@@ -191,32 +191,32 @@ def put_many(c, n, leader=0, cut=frozenset(), start=1, client="x"):
 
 def test_no_snapshot_when_maxraftstate_is_negative():
     """With maxraftstate -1 the log is never compacted and no snapshot is ever written."""
-    c = KVBare(3, clerks=0, maxraftstate=-1)
+    c = KVCluster(3, clerks=0, maxraftstate=-1)
     c.elect(0)
     put_many(c, 40)
     for addr in c.servers:
-        assert c.disk[addr].snapshot is None
-        assert c.states[addr].raft.hard.log_start == 0
+        assert c.node(addr).durable.snapshot is None
+        assert c.node(addr).state.raft.hard.log_start == 0
 
 
 def test_snapshot_bounds_the_persisted_state():
     """Once the persisted Raft state reaches maxraftstate every server snapshots its machine
     at the last applied index, keeping the state below the lab's 8 x maxraftstate."""
-    c = KVBare(3, clerks=0, maxraftstate=400)
+    c = KVCluster(3, clerks=0, maxraftstate=400)
     c.elect(0)
     put_many(c, 60)
     for addr in c.servers:
-        state = c.states[addr]
+        state = c.node(addr).state
         assert state.raft.hard.log_start > 0
         assert raft.persisted_size(state.raft) <= 8 * 400
-        snap = decode_snapshot(c.disk[addr].snapshot)
+        snap = decode_snapshot(c.node(addr).durable.snapshot)
         assert snap.sessions["x"] == state.raft.hard.log_start
 
 
 def test_snapshot_persist_follows_the_applies_it_covers():
     """The snapshot is taken in the step that applied the entries, by a Persist carrying it
     after those Applies (Raft's own Persist of the step, if any, still comes first)."""
-    c = KVBare(3, clerks=0, maxraftstate=200, record=True)
+    c = KVCluster(3, clerks=0, maxraftstate=200, record=True)
     c.elect(0)
     put_many(c, 12)
     snapshot_steps = [(addr, effects) for addr, _, effects in c.history
@@ -236,7 +236,7 @@ def test_snapshot_persist_follows_the_applies_it_covers():
 def test_restart_restores_machine_from_snapshot():
     """After a crash of every server, each rebuilds its machine from its snapshot and then
     from the committed log suffix; no write is lost or applied twice."""
-    c = KVBare(3, clerks=1, maxraftstate=300)
+    c = KVCluster(3, clerks=1, maxraftstate=300)
     c.elect(0)
     for i in range(30):
         c.request("c0", clerk.append("k", f"{i},"))
@@ -246,7 +246,7 @@ def test_restart_restores_machine_from_snapshot():
         c.crash(addr)
     effects = c.restart("s0")
     restored = c.server(0).machine
-    assert restored == decode_snapshot(c.disk["s0"].snapshot) and restored.data
+    assert restored == decode_snapshot(c.node("s0").durable.snapshot) and restored.data
     assert c.server(0).applied == c.server(0).raft.hard.log_start > 0
     c.request("c0", clerk.get("k"))
     c.settle()
@@ -258,16 +258,16 @@ def test_restart_restores_machine_from_snapshot():
 def test_dedup_table_survives_snapshot_and_restart():
     """The snapshot carries the duplicate table: an Append applied and compacted away, whose
     reply was lost, is not applied again when the clerk retries after every server rebooted."""
-    c = KVBare(3, clerks=1, maxraftstate=1)          # snapshot after every applied batch
+    c = KVCluster(3, clerks=1, maxraftstate=1)       # snapshot after every applied batch
     c.elect(0)
     c.request("c0", clerk.append("k", "a"))
     c.deliver(0)
     c.deliver_all(cut=frozenset({"c0"}))            # committed and applied; the reply is lost
     c.heartbeat(0)                                   # the followers apply and compact too
-    assert all(c.states[a].raft.hard.log_start == 1 for a in c.servers)
+    assert all(c.node(a).state.raft.hard.log_start == 1 for a in c.servers)
     for addr in c.servers:
         c.restart(addr)
-    assert all(get_value(c.states[a].machine, "k") == "a" for a in c.servers)
+    assert all(get_value(c.node(a).state.machine, "k") == "a" for a in c.servers)
     c.settle()                                       # the clerk retries the same seq
     c.request("c0", clerk.get("k"))
     c.settle()
@@ -277,7 +277,7 @@ def test_dedup_table_survives_snapshot_and_restart():
 def test_install_snapshot_restores_a_lagging_follower():
     """A follower cut off while the others compacted their logs receives InstallSnapshot and
     ends with the same machine as the leader."""
-    c = KVBare(3, clerks=0, maxraftstate=300, record=True)
+    c = KVCluster(3, clerks=0, maxraftstate=300, record=True)
     c.elect(0, cut=CUT2)
     put_many(c, 40, cut=CUT2)
     assert c.server(0).raft.hard.log_start > 1 and c.server(2).applied == 0
@@ -294,7 +294,7 @@ def test_install_snapshot_restores_a_lagging_follower():
 def test_snapshot_size_stays_small_under_overwrites():
     """The lab's TestSnapshotSize: 200 x (Put x=0, Put x=1) through a clerk with maxraftstate
     1000 keeps every persisted Raft state <= 8000 bytes and every snapshot <= 500 bytes."""
-    c = KVBare(3, clerks=1, maxraftstate=1000)
+    c = KVCluster(3, clerks=1, maxraftstate=1000)
     c.elect(0)
     worst_state = worst_snap = 0
     for i in range(200):
@@ -303,8 +303,8 @@ def test_snapshot_size_stays_small_under_overwrites():
             c.deliver_all()
             assert not c.busy()
         for addr in c.servers:
-            worst_state = max(worst_state, raft.persisted_size(c.states[addr].raft))
-            worst_snap = max(worst_snap, len(c.disk[addr].snapshot or b""))
+            worst_state = max(worst_state, raft.persisted_size(c.node(addr).state.raft))
+            worst_snap = max(worst_snap, len(c.node(addr).durable.snapshot or b""))
     assert worst_state <= 8000 and 0 < worst_snap <= 500
     c.request("c0", clerk.get("x"))
     c.deliver_all()

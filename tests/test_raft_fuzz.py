@@ -1,6 +1,7 @@
-"""Hypothesis drives the bare Raft step function through arbitrary interleavings of delivery,
-loss, duplication, timeouts, crashes, restarts, proposals and snapshots; Raft's safety
-properties (§5.2, §5.3, §5.4, Figure 3) must hold after every rule.
+"""Hypothesis drives the bare Raft step function, on the synchronous cluster (sim.cluster),
+through arbitrary interleavings of delivery, loss, duplication, timeouts, crashes, restarts,
+proposals and snapshots; Raft's safety properties (§5.2, §5.3, §5.4, Figure 3) must hold after
+every rule.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from protocols import raft
 
-from raft_bare import BareCluster
+from clusters import RaftCluster
 
 NODES = 3
 
@@ -18,7 +19,7 @@ NODES = 3
 class RaftMachine(RuleBasedStateMachine):
     @initialize(n=st.sampled_from([3, 5]))
     def setup(self, n: int) -> None:
-        self.c = BareCluster(n)
+        self.c = RaftCluster(n)
         self.leader_of_term: dict[int, int] = {}
         self.committed: dict[int, tuple[object, int]] = {}   # index -> (command, max term then)
         self.next_cmd = 0
@@ -36,23 +37,24 @@ class RaftMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     @precondition(lambda self: self.c.inflight)
     def drop(self, data) -> None:
-        self.c.inflight.pop(data.draw(st.integers(0, len(self.c.inflight) - 1)))
+        self.c.drop(data.draw(st.integers(0, len(self.c.inflight) - 1)))
 
     @rule(data=st.data())
     @precondition(lambda self: self.c.inflight)
     def duplicate(self, data) -> None:
         k = data.draw(st.integers(0, len(self.c.inflight) - 1))
-        self.c.inflight.append(self.c.inflight[k])
+        self.c.duplicate(k)
 
     @rule(isolated=st.sets(st.integers(0, 4), max_size=2))
     def settle(self, isolated) -> None:
         """Deliver everything in flight, losing what crosses a partition around ``isolated``."""
+        cut = {f"s{i}" for i in isolated}
         for _ in range(2000):
             if not self.c.inflight:
                 return
             src, dst, _ = self.c.inflight[0]
-            if src in isolated or dst in isolated:
-                self.c.inflight.pop(0)
+            if src in cut or dst in cut:
+                self.c.drop(0)
             else:
                 self.c.deliver(0)
                 self._observe()
