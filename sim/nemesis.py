@@ -14,6 +14,7 @@ so liveness can be checked at the end of the run.
 from __future__ import annotations
 
 import random
+from random import Random
 from typing import Iterable, Mapping, Sequence, Union
 
 import msgspec
@@ -199,7 +200,7 @@ class FaultProfile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         return [float(getattr(self, k)) for k in _KINDS]
 
     @classmethod
-    def draw(cls, rng: random.Random) -> "FaultProfile":
+    def draw(cls, rng: Random) -> "FaultProfile":
         """A random profile; every draw comes from ``rng`` in a fixed order."""
         w = {k: rng.choice((0.0, 0.0, 0.5, 1.0, 2.0)) for k in _KINDS}
         if w["crash"] + w["isolate"] + w["halves"] + w["majority_minority"] == 0:
@@ -210,7 +211,8 @@ class FaultProfile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         w["flip_long_reordering"] /= 4
         return cls(mean_gap_ms=rng.choice((100.0, 300.0, 1000.0, 3000.0)),
                    mid_step=rng.choice((0.0, 0.25, 0.5)),
-                   random_p=rng.choice((0.3, 0.5, 0.7)), **w)
+                   random_p=rng.choice((0.3, 0.5, 0.7)),
+                   **w)  # type: ignore[arg-type]  # w holds exactly the float fields of _KINDS
 
 
 class _Draw:
@@ -231,7 +233,7 @@ class _Draw:
         self.rng.shuffle(order)
         return order
 
-    def fault(self, kind: str) -> Fault | None:
+    def fault(self, kind: str) -> AnyFault | None:
         """A fault of ``kind`` that makes sense now, or None."""
         return getattr(self, "_" + kind)()
 
@@ -311,9 +313,9 @@ class _Draw:
         self.long_reordering = not self.long_reordering
         return SetLongReordering(self.long_reordering)
 
-    def finale(self) -> list[Fault]:
+    def finale(self) -> list[AnyFault]:
         """Heal, reboot every crashed server, restore the flipped knobs."""
-        out: list[Fault] = [Heal()]
+        out: list[AnyFault] = [Heal()]
         out += [Reboot(node) for node in self.down]
         if self.reliable != self.start_reliable:
             out.append(SetReliable(self.start_reliable))
@@ -347,7 +349,7 @@ def random_schedule(rng: random.Random, servers: Sequence[str], duration_ms: flo
     draw = _Draw(rng, servers, profile, reliable, long_reordering)
     weights = profile.weights()
     end = max(0.0, duration_ms - profile.settle_ms)
-    out: list[tuple[float, Fault]] = []
+    out: list[tuple[float, AnyFault]] = []
     t = profile.start_ms
     while True:
         t += rng.expovariate(1.0 / profile.mean_gap_ms)

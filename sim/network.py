@@ -90,6 +90,7 @@ class _Packet(list):
     only needs ``callbacks`` and ``_ok``. A list subclass is the cheapest such object."""
 
     __slots__ = ("callbacks",)
+    callbacks: tuple
     _ok = True
 
 
@@ -209,7 +210,7 @@ class Network:
         packet = _Packet((mid, src, dst, msg, size, reply, sh, sh.incarnation, dh,
                           dh.incarnation, None))
         packet.callbacks = self._arrive_cbs
-        self._schedule(packet, NORMAL, delay)
+        self._schedule(packet, NORMAL, delay)  # type: ignore[arg-type]  # an event by duck typing
 
     def _packet(self, callbacks: tuple, mid: int, src: str, dst: str, msg: Any, size: int,
                 reply: bool, sh: "Host", dh: "Host | None", reason: str | None,
@@ -217,7 +218,7 @@ class Network:
         packet = _Packet((mid, src, dst, msg, size, reply, sh, sh.incarnation, dh,
                           -1 if dh is None else dh.incarnation, reason))
         packet.callbacks = callbacks
-        self._schedule(packet, NORMAL, delay)
+        self._schedule(packet, NORMAL, delay)  # type: ignore[arg-type]  # an event by duck typing
 
     def _undeliverable(self, mid: int, src: str, dst: str, msg: Any, size: int, reply: bool,
                        sh: "Host", dh: "Host | None") -> None:

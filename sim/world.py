@@ -92,14 +92,14 @@ class World:
 
     def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> None:
         """Call ``fn(*args)`` after ``delay`` ms of virtual time (ties run in FIFO order)."""
-        self._schedule(_Call(fn, args), NORMAL, delay)
+        self._schedule(_Call(fn, args), NORMAL, delay)  # type: ignore[arg-type]  # an event by duck typing
 
     def call_at(self, time: float, fn: Callable[..., Any], *args: Any) -> None:
         """Call ``fn(*args)`` at absolute virtual time ``time`` (not in the past)."""
         delay = time - self.env.now
         if delay < 0:
             raise ValueError(f"call_at({time}) is in the past (now={self.env.now})")
-        self._schedule(_Call(fn, args), NORMAL, delay)
+        self._schedule(_Call(fn, args), NORMAL, delay)  # type: ignore[arg-type]  # an event by duck typing
 
     def schedule(self, event: Any, delay: float) -> None:
         """Push a prepared event object (with ``callbacks`` and ``_ok``) ``delay`` ms ahead."""

@@ -235,7 +235,7 @@ def _link(ops: Sequence[Operation], kinds: list[int]) -> tuple[list[int], list[i
     return nxt, prv, rank
 
 
-class _Failed(dict):  # type: ignore[type-arg]
+class _Failed(dict):
     """Failed configurations: (known ops placed, state) -> unknown-outcome ops placed with them,
     one bitset (int) or several (list); ``entries`` counts the bitsets, for the memory budget."""
 
