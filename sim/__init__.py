@@ -19,7 +19,6 @@ from sim.cluster import (
 )
 from sim.disk import Disk
 from sim.effects import perform, perform_until_crash, persisted
-from sim.events import SendFailed
 from sim.trace import (
     FIELDS, Difference, LoadedTrace, Trace, TraceError, first_difference, load_trace,
 )
@@ -55,7 +54,7 @@ __all__ = [
     "Network", "NetParams", "AddrStats",
     "isolate", "halves", "majority_minority", "bridge", "majorities_ring", "random_edges",
     "group_edges",
-    "Disk", "Host", "SendFailed",
+    "Disk", "Host",
     "Nemesis", "Fault", "AnyFault", "Schedule", "Crash", "Reboot", "Disconnect", "Connect",
     "Partition", "Links", "Heal", "Cut", "Uncut", "SetReliable", "SetLongReordering",
     "SetLongDelays", "FaultProfile", "random_schedule", "encode_schedule", "decode_schedule",

@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import hashlib
 from functools import partial
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from protocols.core import (
     Apply, ApplySnapshot, CancelTimer, Event, Note, Persist, Propose, Proposed, Receive,
-    Restart, RoleChanged, Send, SetTimer, TimerFired,
+    Restart, RoleChanged, Send, SetTimer, StepFn, TimerFired,
 )
 from sim.disk import Disk
 from sim.effects import perform_until_crash
@@ -38,9 +38,8 @@ from sim.network import Network
 from sim.trace import Trace
 from sim.world import World
 
-__all__ = ["Host", "StepFn", "Hook"]
+__all__ = ["Host", "Hook"]
 
-StepFn = Callable[[Any, Event], "tuple[Any, Iterable[Any]]"]
 Hook = Callable[["Host", Any], None]
 
 
@@ -129,11 +128,6 @@ class Host:
         The event is lost if the host crashes first.
         """
         self.world.call_later(0.0, self._deferred, event, self.incarnation)
-
-    def notify(self, event: Event) -> None:
-        """Step with a simulator notification (e.g. ``SendFailed``) if up; not traced as input."""
-        if self.up:
-            self._run(event)
 
     def _deferred(self, event: Event, incarnation: int) -> None:
         if self.incarnation == incarnation:

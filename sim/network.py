@@ -34,7 +34,6 @@ import networkx as nx
 from simpy.events import NORMAL
 
 from protocols.core import Send, is_reply
-from sim.events import SendFailed
 from sim.trace import Trace
 from sim.world import World
 
@@ -106,7 +105,6 @@ class Network:
         self.servers: list[str] = []
         self.clients: list[str] = []
         self._connected: dict[str, bool] = {}
-        self._notify: dict[str, bool] = {}
         self.stats: dict[str, AddrStats] = {}
         self.total_count = 0
         self.total_bytes = 0
@@ -153,13 +151,6 @@ class Network:
         for other in others:
             self.graph.add_edge(addr, other)
             self.graph.add_edge(other, addr)
-
-    def notify_on_failure(self, addr: str, on: bool = True) -> None:
-        """Deliver ``SendFailed(dst, msg)`` to ``addr`` when one of its requests is lost."""
-        if on:
-            self._notify[addr] = True
-        else:
-            self._notify.pop(addr, None)
 
     # ------------------------------------------------------------ sending
 
@@ -278,11 +269,9 @@ class Network:
         self._fail(packet, packet[10])
 
     def _fail(self, packet: _Packet, reason: str) -> None:
-        mid, src, dst, msg, _, reply, sh, sinc, _, _, _ = packet
+        mid, src, dst = packet[0], packet[1], packet[2]
         self.dropped += 1
         self._add((self._env._now, "drop", mid, src, dst, reason))
-        if not reply and src in self._notify and sh.up and sh.incarnation == sinc:
-            sh.notify(SendFailed(dst, msg))
 
     # ------------------------------------------------------------ statistics
 

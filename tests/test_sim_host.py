@@ -74,23 +74,6 @@ def test_persist_without_snapshot_keeps_the_stored_snapshot() -> None:
     disk.write("A", b"s1")
     disk.write("B")
     assert disk.read() == Durable("B", b"s1") and disk.writes == 2
-    assert disk.state_size() == len(msgspec.msgpack.encode("B"))
-    assert disk.snapshot_size() == 2
-
-
-def test_disk_can_lose_recent_writes_it_retained() -> None:
-    """With keep=N the last N writes are retained and lose_last rolls back to older ones."""
-    disk = Disk(keep=3)
-    for s in "ABCD":
-        disk.write(s)
-    disk.lose_last(2)
-    assert disk.read().state == "B"
-    with pytest.raises(ValueError):
-        disk.lose_last(1)  # "A" was pushed out of the window: cannot fall back past B
-    blank = Disk(keep=2)
-    blank.write("A")
-    blank.lose_last(1)
-    assert blank.read() is None
 
 
 def test_effects_are_performed_in_list_order() -> None:

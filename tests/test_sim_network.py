@@ -12,7 +12,7 @@ import pytest
 
 from protocols.core import Receive, Send
 from sim import (
-    Host, NetParams, Network, SendFailed, Trace, World, bridge, halves, isolate,
+    Host, NetParams, Network, Trace, World, bridge, halves, isolate,
     majorities_ring, majority_minority, random_edges,
 )
 
@@ -34,8 +34,6 @@ def echo(state: tuple, event: Any) -> tuple[tuple, list]:
         state = state + ((event.src, event.msg),)
         if isinstance(event.msg, Ping):
             return state, [Send(event.src, Pong(event.msg.n))]
-    if isinstance(event, SendFailed):
-        state = state + (("failed", event.dst, event.msg),)
     return state, []
 
 
@@ -43,8 +41,6 @@ def quiet(state: tuple, event: Any) -> tuple[tuple, list]:
     """Remembers what it received and never answers."""
     if isinstance(event, Receive):
         state = state + ((event.src, event.msg),)
-    if isinstance(event, SendFailed):
-        state = state + (("failed", event.dst, event.msg),)
     return state, []
 
 
@@ -232,20 +228,6 @@ def test_fates_come_from_the_net_stream_only() -> None:
         world.run(until=1000)
         return [r for r in records(trace) if r[1] in ("deliver", "drop")]
     assert fates(()) == fates(("c0", "c1"))
-
-
-def test_send_failed_notifies_the_sender_of_lost_requests_only() -> None:
-    """With notify_on_failure, a lost request comes back as SendFailed after the failure
-    delay; lost replies give no notification."""
-    world, trace, net, hosts = cluster(NetParams(reliable_delay=1.0))
-    net.notify_on_failure("s0")
-    net.cut("s0", "s1")
-    net.send("s0", "s1", Ping(7))
-    net.cut("s2", "s0")
-    net.send("s0", "s2", Ping(8))  # delivered; its Pong is lost on the way back
-    world.run(until=500)
-    failed = [e for e in hosts["s0"].state if e[0] == "failed"]
-    assert failed == [("failed", "s1", Ping(7))]
 
 
 # ---------------------------------------------------------------- statistics

@@ -56,8 +56,6 @@ class RaftCluster:
             self.hosts[i].boot()
         for i in range(n):
             self.connect(i)
-        self.started_at = self.env.now
-        self.rpcs_at_start = 0
 
     # ------------------------------------------------------------ construction
 
