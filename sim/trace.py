@@ -48,7 +48,6 @@ FIELDS: dict[str, list[str]] = {
     "crash": ["node", "incarnation", "lost"],
     "restart": ["node", "incarnation", "blank"],
     "fault": ["fault"],
-    "stop": ["reason"],
     "result": ["outcome", "kind", "failure"],          # the verdict of a scenario run
     "history": ["client", "type", "op"],               # a client invocation or completion
 }

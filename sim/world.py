@@ -21,11 +21,7 @@ import simpy
 from simpy.core import StopSimulation
 from simpy.events import NORMAL
 
-__all__ = ["World", "stream_seed", "STREAMS"]
-
-#: The stream names the simulator itself uses (hosts use ``node/<addr>`` and ``client/<addr>``).
-STREAMS = ("net", "faults", "workload", "profile/faults", "profile/net", "profile/workload")
-
+__all__ = ["World", "stream_seed"]
 
 def stream_seed(seed: int, name: str) -> int:
     """The 64-bit seed of stream ``name`` in a run seeded with ``seed``."""

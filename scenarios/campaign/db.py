@@ -32,7 +32,7 @@ CREATE TABLE results (
     messages INTEGER,
     bytes INTEGER,
     wall_s REAL,
-    profile TEXT                      -- JSON: what the seed drew (fault profile, workload)
+    profile TEXT                      -- JSON: the run's drawn params (profile, net, schedule, ...)
 );
 """
 

@@ -1,7 +1,7 @@
 """``raftsim shrink``: reduce a failing run to a small schedule and workload that still fail.
 
-    raftsim shrink random --seed 44
-    raftsim shrink random-44.trace.jsonl
+    raftsim shrink random --seed N             a failing seed of a random scenario
+    raftsim shrink FAILING.trace.jsonl         a trace of a failing run (its params included)
 """
 
 from __future__ import annotations
