@@ -97,7 +97,7 @@ def test_same_seed_same_digest_and_lines() -> None:
 
 # Golden digest of ``run_gossip(7)``. It changes when the simulator's behaviour or the trace
 # format changes on purpose; then print the new one with ``python tests/test_sim_trace.py 7``.
-GOLDEN_GOSSIP_7 = "ce8b2be8ba4a8149d895cde8bee3b2a2"
+GOLDEN_GOSSIP_7 = "c8d757bda18624867666e65e22e4185c"
 
 
 def test_golden_digest_catches_behaviour_changes() -> None:
