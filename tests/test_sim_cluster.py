@@ -15,32 +15,14 @@ import msgspec
 import pytest
 
 from protocols.core import (
-    Apply, CancelTimer, ClientDone, Durable, Event, Note, Persist, Propose, Proposed, Receive,
+    Apply, CancelTimer, ClientDone, Durable, Note, Persist, Proposed, Receive,
     Restart, RoleChanged, Send, SetTimer, TimerFired,
 )
 from sim import Disk, Host, NetParams, Network, Trace, World
 from sim.cluster import Cluster, ClusterState, Driver, InFlight, Node, proposed
 from sim.effects import persisted
 
-
-class Do(Event, frozen=True):
-    """Test input: the scripted node answers with exactly these effects."""
-    effects: tuple
-
-
-class Ping(msgspec.Struct, frozen=True, tag=True):
-    n: int
-
-
-def scripted(state: tuple, event: Any) -> tuple[tuple, list]:
-    """Remembers every event; a ``Do`` returns its effects; a Propose is accepted at index
-    len(log)."""
-    log = state + (event,)
-    if isinstance(event, Do):
-        return log, list(event.effects)
-    if isinstance(event, Propose):
-        return log, [Proposed(len(log), 1, True)]
-    return log, []
+from scripted import Do, Ping, scripted
 
 
 ADDRS = ("a", "b", "c")

@@ -9,31 +9,13 @@ import msgspec
 import pytest
 
 from protocols.core import (
-    Apply, ApplySnapshot, CancelTimer, Event, Note, Persist, Propose, Proposed, Receive,
+    Apply, ApplySnapshot, CancelTimer, Note, Persist, Proposed, Receive,
     Restart, RoleChanged, Send, SetTimer, TakeSnapshot, TimerFired,
 )
 from protocols.core import Durable
 from sim import Disk, Host, NetParams, Network, Trace, World, stream_seed
 
-
-class Do(Event, frozen=True):
-    """Test input: the scripted node answers with exactly these effects."""
-    effects: tuple
-
-
-class Ping(msgspec.Struct, frozen=True, tag=True):
-    n: int
-
-
-def scripted(state: tuple, event: Any) -> tuple[tuple, list]:
-    """Remembers every event; a ``Do`` returns its effects; a Propose is accepted at index
-    len(log)."""
-    log = state + (event,)
-    if isinstance(event, Do):
-        return log, list(event.effects)
-    if isinstance(event, Propose):
-        return log, [Proposed(len(log), 1, True)]
-    return log, []
+from scripted import Do, Ping, scripted
 
 
 def setup(seed: int = 1, delay: float = 1.0, **hooks: Any):

@@ -20,10 +20,11 @@ from protocols.core import ClientDone, ClientRequest
 from sim import Host, NetParams, Network
 
 from scenarios.harness.observe import RaftObserver
+from scenarios.registry import scenario
 from scenarios.runner import Gen, RunContext, ScenarioFailure, ScenarioUnknown, fail
 
 __all__ = ["KVCluster", "Clerk", "ELECTION_TIMEOUT", "CHECK_BUDGET", "RELIABLE_DELAY",
-           "check_appends", "generic_test", "speed_test"]
+           "check_appends", "generic_test", "speed_test", "register_generic_tests"]
 
 ELECTION_TIMEOUT = 1000.0
 RELIABLE_DELAY = 1.0            # ms per message on the "reliable" network (see docs/scenarios.md)
@@ -276,6 +277,24 @@ def _partitioner(c: KVCluster, stop: list[bool]) -> Gen:
         c.partition([a for a, s in zip(c.addrs, sides) if s == 0],
                     [a for a, s in zip(c.addrs, sides) if s == 1])
         yield c.ctx.sleep(ELECTION_TIMEOUT + c.fault_rng.randrange(200))
+
+
+#: A row of the lab's GenericTest table: name, suite, summary, then generic_test's options
+#: nclients, nservers, unreliable, crash, partitions, maxraftstate, randomkeys.
+GenericRow = tuple[str, str, str, int, int, bool, bool, bool, int, bool]
+
+
+def register_generic_tests(rows: Sequence[GenericRow]) -> None:
+    """Register one scenario per row of the lab's GenericTest table (4A and 4B each have one)."""
+    for (name, suite, summary, nclients, nservers, unreliable, crash, partitions,
+         maxraftstate, randomkeys) in rows:
+        options = dict(nclients=nclients, nservers=nservers, unreliable=unreliable,
+                       crash=crash, partitions=partitions, maxraftstate=maxraftstate,
+                       randomkeys=randomkeys)
+
+        def body(ctx: RunContext, options: dict[str, Any] = options) -> Gen:
+            yield from generic_test(ctx, **options)
+        scenario(name, suite, summary)(body)
 
 
 def speed_test(ctx: RunContext, maxraftstate: int) -> Gen:

@@ -5,26 +5,17 @@ inconclusive check is reported as unknown, never as a pass.
 
 from __future__ import annotations
 
-from typing import Any
-
 import simpy
 
-from scenarios.harness.kv import (ELECTION_TIMEOUT, Clerk, KVCluster, check_appends,
-                                  generic_test, speed_test)
+from scenarios.harness.kv import (GenericRow, ELECTION_TIMEOUT, Clerk, KVCluster, check_appends,
+                                  register_generic_tests, speed_test)
 from scenarios.registry import scenario
 from scenarios.runner import Gen, RunContext, fail
 
 ET = ELECTION_TIMEOUT
 
 
-def _register_generic(name: str, suite: str, summary: str, **options: Any) -> None:
-    """Register one row of the lab's GenericTest table."""
-    def body(ctx: RunContext) -> Gen:
-        yield from generic_test(ctx, **options)
-    scenario(name, suite, summary)(body)
-
-
-_GENERIC = [
+_GENERIC: list[GenericRow] = [
     # name, suite, summary, clients, servers, unreliable, crash, partitions, maxraftstate, random
     ("Basic4A", "4A", "one client", 1, 5, False, False, False, -1, False),
     ("Concurrent4A", "4A", "many clients", 5, 5, False, False, False, -1, False),
@@ -46,11 +37,7 @@ _GENERIC = [
      15, 7, True, True, True, -1, True),
 ]
 
-for (_name, _suite, _summary, _clients, _servers, _unrel, _crash, _parts, _maxraft,
-     _random) in _GENERIC:
-    _register_generic(_name, _suite, _summary, nclients=_clients, nservers=_servers,
-                      unreliable=_unrel, crash=_crash, partitions=_parts,
-                      maxraftstate=_maxraft, randomkeys=_random)
+register_generic_tests(_GENERIC)
 
 
 @scenario("Speed4A", "4A", "ops complete fast enough")

@@ -5,23 +5,15 @@ inconclusive check is reported as unknown, never as a pass.
 
 from __future__ import annotations
 
-from typing import Any
-
-from scenarios.harness.kv import ELECTION_TIMEOUT, KVCluster, generic_test, speed_test
+from scenarios.harness.kv import (ELECTION_TIMEOUT, GenericRow, KVCluster,
+                                  register_generic_tests, speed_test)
 from scenarios.registry import scenario
 from scenarios.runner import Gen, RunContext, fail
 
 ET = ELECTION_TIMEOUT
 
 
-def _register_generic(name: str, suite: str, summary: str, **options: Any) -> None:
-    """Register one row of the lab's GenericTest table."""
-    def body(ctx: RunContext) -> Gen:
-        yield from generic_test(ctx, **options)
-    scenario(name, suite, summary)(body)
-
-
-_GENERIC = [
+_GENERIC: list[GenericRow] = [
     # name, suite, summary, clients, servers, unreliable, crash, partitions, maxraftstate, random
     ("SnapshotRecover4B", "4B", "restarts, snapshots, one client",
      1, 5, False, True, False, 1000, False),
@@ -39,11 +31,7 @@ _GENERIC = [
      15, 7, True, True, True, 1000, True),
 ]
 
-for (_name, _suite, _summary, _clients, _servers, _unrel, _crash, _parts, _maxraft,
-     _random) in _GENERIC:
-    _register_generic(_name, _suite, _summary, nclients=_clients, nservers=_servers,
-                      unreliable=_unrel, crash=_crash, partitions=_parts,
-                      maxraftstate=_maxraft, randomkeys=_random)
+register_generic_tests(_GENERIC)
 
 
 @scenario("Speed4B", "4B", "ops complete fast enough, with snapshots")
