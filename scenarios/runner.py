@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generator, Iterator, NoReturn
 
-from checkers.raft_invariants import InvariantViolation
+from checkers.invariants.raft import InvariantViolation
 from sim import Trace, World
 
 from scenarios.errors import BadInput

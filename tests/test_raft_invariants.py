@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from checkers.raft_invariants import InvariantViolation, RaftInvariants
+from checkers.invariants.raft import InvariantViolation, RaftInvariants
 
 
 def log_view(entries: list[tuple[int, Any]], snapshot_index: int = 0) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any, Iterator
 import pytest
 
 from checkers.linearizability import CheckResult, Verdict
-from checkers.raft_invariants import InvariantViolation
+from checkers.invariants.raft import InvariantViolation
 from scenarios.registry import Scenario, register, unregister
 from scenarios.runner import (Failure, Gen, RunContext, ScenarioUnknown, fail, run_scenario)
 from scenarios.shrink import signature

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from checkers.raft_invariants import RaftInvariants
+from checkers.invariants.raft import RaftInvariants
 from protocols import raft
 
 __all__ = ["RaftObserver"]
