@@ -15,13 +15,13 @@ Conventions the drivers rely on:
   ask ``is_reply(msg)`` (labrpc drops and delays replies apart from requests). Everything else
   on the wire is a request.
 
-The driver contract, which every driver (the SimPy ``Host``, the synchronous cluster, the
-explorer) honours in the same way:
+The driver contract, which every driver (the SimPy ``Host``, the synchronous cluster, and any
+later one) honours in the same way:
 
 - a node is a ``StepFn``: ``step(state, event) -> (state, effects)`` with ``effects`` an
   ``Effects`` list;
 - ``Persist(state, snapshot)`` writes a ``Durable``; a None snapshot keeps the stored one
-  (``Durable.after``);
+  (``persisted``, the one implementation of that rule);
 - on (re)boot the driver hands the node ``Restart(durable)``: the last ``Durable`` written, or
   None on a blank disk. Nothing else survives a crash;
 - a crash may land between two effects of one step: the effects before it happened, the rest
@@ -35,7 +35,7 @@ from typing import Any, Callable, TypeAlias
 import msgspec
 
 __all__ = [
-    "Event", "Effect", "Effects", "StepFn", "Durable", "is_reply",
+    "Event", "Effect", "Effects", "StepFn", "Durable", "persisted", "is_reply",
     "Receive", "TimerFired", "Restart", "Propose", "TakeSnapshot", "ClientRequest",
     "Send", "Persist", "SetTimer", "CancelTimer", "Apply", "ApplySnapshot",
     "Proposed", "ClientDone", "RoleChanged", "Note",
@@ -63,10 +63,14 @@ class Durable(msgspec.Struct, frozen=True):
     state: Any
     snapshot: bytes | None = None
 
-    def after(self, persist: "Persist") -> "Durable":
-        """The disk after ``persist``: a None snapshot keeps the stored one."""
-        snapshot = persist.snapshot if persist.snapshot is not None else self.snapshot
-        return Durable(persist.state, snapshot)
+
+def persisted(durable: Durable | None, effect: "Persist") -> Durable:
+    """What a disk holding ``durable`` (None: blank) holds after ``effect``: its state, and its
+    snapshot unless that is None, which keeps the stored one."""
+    snapshot = effect.snapshot
+    if snapshot is None and durable is not None:
+        snapshot = durable.snapshot
+    return Durable(effect.state, snapshot)
 
 
 def is_reply(msg: Any) -> bool:

@@ -1,7 +1,7 @@
 """raftsim's drivers of pure step functions.
 
 SimPy-free, imported at once: ``Cluster`` (a synchronous cluster whose every choice is the
-caller's: tests, fuzzers, the explorer) · ``Disk`` (what survives a crash) · ``sim.effects``
+caller's: tests and fuzzers) · ``Disk`` (what survives a crash) · ``sim.effects``
 (the effect semantics both drivers share) · ``Trace`` (JSON lines and a running digest).
 
 The SimPy driver, imported on first use so that the synchronous cluster never loads simpy:

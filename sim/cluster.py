@@ -192,7 +192,8 @@ class Cluster:
 
     def duplicate(self, state: ClusterState, k: int) -> ClusterState:
         """Put a copy of the ``k``-th message in flight at the end of the wire."""
-        return ClusterState(state.nodes, state.inflight + (state.inflight[k],))
+        inflight = state.inflight
+        return ClusterState(state.nodes, inflight + (inflight[_position(inflight, k)],))
 
     def fire(self, state: ClusterState, addr: str, kind: str,
              crash_after: int | None = None) -> tuple[ClusterState, Effects]:
@@ -366,7 +367,6 @@ class Driver:
         self.state = self.cluster.crash(self.state, addr)
 
     def restart(self, addr: str, crash_after: int | None = None) -> Effects:
-        self.state = self.cluster.crash(self.state, addr)
         event = Restart(self.node(addr).durable)
         self.state, effects = self.cluster.restart(self.state, addr, crash_after)
         self.observe(addr, event, effects)

@@ -3,7 +3,7 @@
 Owns the two rules of the driver contract (protocols.core) that a driver could get subtly
 wrong, so that the SimPy ``Host`` and the synchronous ``Cluster`` run the same code:
 
-- the persist rule: the disk after a ``Persist`` (``persisted``);
+- the persist rule: the disk after a ``Persist`` (``protocols.core.persisted``, re-exported);
 - performing a step's effects in list order by exact type, where a crash may land after the
   first ``k`` of them and the rest are lost (``perform``).
 
@@ -14,20 +14,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Mapping
 
-from protocols.core import Durable, Persist
+from protocols.core import persisted
 
 __all__ = ["Handlers", "persisted", "perform", "perform_until_crash"]
 
 #: Effect type -> what performs it. Dispatch is by exact type (no subclass lookup).
 Handlers = Mapping[type, Callable[[Any], None]]
-
-
-def persisted(durable: Durable | None, effect: Persist) -> Durable:
-    """The disk after ``effect``: a blank disk (None) takes it as is; otherwise
-    ``Durable.after`` (a None snapshot keeps the stored one)."""
-    if durable is None:
-        return Durable(effect.state, effect.snapshot)
-    return durable.after(effect)
 
 
 def perform(handlers: Handlers, effects: Iterable[Any], who: str = "") -> None:

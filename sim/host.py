@@ -68,7 +68,6 @@ class Host:
         self.state: Any = None
         self.up = False
         self.incarnation = 0
-        self.steps = 0
         self._armed: dict[str, float] = {}     # timer kind -> deadline (virtual ms)
         self._wakeup: dict[str, tuple[int, float]] = {}   # kind -> (generation, time) pending
         self._timer_gen = 0
@@ -104,10 +103,6 @@ class Host:
             raise self._reentered()
         self._add((self._env._now, "input", self.addr, event))
         return self._call(event)
-
-    def deliver(self, event: Event) -> None:
-        """Step the node with ``event`` now (ignored while the host is down)."""
-        self.call(event)
 
     def propose(self, command: Any) -> Proposed | None:
         """Raft's Start: step with ``Propose(command)``; traced after the step with its outcome."""
@@ -146,7 +141,6 @@ class Host:
             raise self._reentered()
         self._busy = True
         try:
-            self.steps += 1
             self.state, effects = self.step(self.state, event)
             crash_after = self._crash_after
             if crash_after is not None:

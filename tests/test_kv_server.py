@@ -7,7 +7,7 @@ from __future__ import annotations
 from msgspec.structs import replace
 from protocols.fmap import FrozenMap
 
-from protocols import kv, raft
+from protocols import kv, raft, rsm
 from protocols.core import Apply, ApplySnapshot, Note, Persist, Receive, Send
 from protocols.kv import clerk
 from protocols.kv.machine import decode_snapshot, get_value
@@ -59,7 +59,7 @@ def test_leader_replies_only_after_commit():
     effects = ask(c, "s0", "x", 1, PUT, "k", "v")
     assert replies(effects) == []
     assert log_commands(c.server(0)) == [Op("x", 1, PUT, "k", "v")]
-    assert c.server(0).pending[1] == kv.Pending("x", "x", 1, 1)
+    assert c.server(0).pending[1] == rsm.Pending("x", "x", 1, 1)
     c.deliver_all()
     assert answers(c, "x") == [KVReply(1, OK, "")]
     assert not c.server(0).pending
@@ -116,7 +116,7 @@ def test_reply_requires_same_entry_in_same_term():
     (client, seq) and the term recorded at proposal; anything else is ErrWrongLeader."""
     c = KVCluster(3, clerks=0)
     c.elect(1)
-    owed = FrozenMap({1: kv.Pending("x", "x", 1, 1), 2: kv.Pending("y", "y", 1, 7)})
+    owed = FrozenMap({1: rsm.Pending("x", "x", 1, 1), 2: rsm.Pending("y", "y", 1, 7)})
     c.put_state("s0", replace(c.server(0), pending=owed))  # as if s0 had proposed these
     ask(c, "s1", "z", 1, PUT, "k", "z")                    # another client's entry at index 1
     ask(c, "s1", "y", 1, PUT, "k", "y")                    # same (client, seq), other term

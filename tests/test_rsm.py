@@ -12,7 +12,7 @@ import msgspec
 
 from protocols import raft, rsm
 from protocols.core import (
-    ApplySnapshot, Durable, Note, Persist, Receive, Restart, Send, TimerFired,
+    ApplySnapshot, Durable, Note, Persist, Receive, Restart, Send, TimerFired, persisted,
 )
 from protocols.fmap import FrozenMap
 from protocols.raft import AppendEntries, Entry, RequestVoteReply
@@ -162,7 +162,7 @@ def test_snapshot_at_maxraftstate_and_restore_on_restart():
         state, effects = rsm.step(COUNTER, state, Receive("c", Add("c", seq, seq)))
         for e in effects:
             if type(e) is Persist:
-                disk = disk.after(e) if disk else Durable(e.state, e.snapshot)
+                disk = persisted(disk, e)
                 snapshots += e.snapshot is not None
     assert snapshots > 0 and disk is not None and disk.snapshot
     assert state.raft.hard.log_start > 0

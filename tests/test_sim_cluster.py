@@ -278,7 +278,7 @@ def test_host_and_cluster_crash_mid_step_alike() -> None:
         Host(world, "b", scripted, tuple, network=net).boot()
         host.boot()
         host.crash(mid_step_after=k)
-        host.deliver(Do(script))
+        host.call(Do(script))
         assert host.disk.read() == rules.node(s, "a").durable and not host.up
 
 

@@ -44,7 +44,7 @@ def test_boot_steps_restart_with_what_the_disk_holds() -> None:
     """boot: state = init_state(); step(Restart(disk.read())); None on a blank disk."""
     world, trace, net, s0, s1 = setup()
     assert s0.state == (Restart(None),)
-    s0.deliver(Do((Persist("A", b"snap"),)))
+    s0.call(Do((Persist("A", b"snap"),)))
     s0.restart()
     assert s0.state == (Restart(Durable("A", b"snap")),)
     assert s0.up and s0.incarnation == 1
@@ -62,7 +62,7 @@ def test_effects_are_performed_in_list_order() -> None:
     """A hook observing the disk between two Persists sees the first write only."""
     seen: list[Any] = []
     world, trace, net, s0, s1 = setup(on_note=lambda h, e: seen.append(h.disk.read().state))
-    s0.deliver(Do((Persist(1), Note("a"), Persist(2), Note("b"))))
+    s0.call(Do((Persist(1), Note("a"), Persist(2), Note("b"))))
     assert seen == [1, 2]
 
 
@@ -74,7 +74,7 @@ def test_crash_mid_step_loses_the_remaining_effects_but_keeps_what_was_persisted
     world, trace, net, s0, s1 = setup()
     s0.crash(mid_step_after=2)
     assert s0.up  # armed, not yet landed
-    s0.deliver(Do((Persist("A"), Send("s1", Ping(1)), Persist("B"), Send("s1", Ping(2)))))
+    s0.call(Do((Persist("A"), Send("s1", Ping(1)), Persist("B"), Send("s1", Ping(2)))))
     assert not s0.up and s0.state is None
     assert s0.disk.read().state == "A"
     assert [r[5] for r in records(trace, "send")] == [{"type": "Ping", "n": 1}]
@@ -89,7 +89,7 @@ def test_crash_after_more_effects_than_the_step_has_performs_them_all() -> None:
     """A mid-step crash armed past the end of the list lands after the whole step."""
     world, trace, net, s0, s1 = setup()
     s0.crash(mid_step_after=10)
-    s0.deliver(Do((Persist("A"), Persist("B"))))
+    s0.call(Do((Persist("A"), Persist("B"))))
     assert not s0.up and s0.disk.read().state == "B"
     assert [r[4] for r in records(trace, "crash")] == [0]
 
@@ -98,7 +98,7 @@ def test_crash_drops_state_timers_and_bumps_incarnation() -> None:
     """A crashed host has no state and no armed timers, and a new incarnation; crashing a
     down host does nothing; booting an up host is an error."""
     world, trace, net, s0, s1 = setup()
-    s0.deliver(Do((SetTimer("election", 10, 10),)))
+    s0.call(Do((SetTimer("election", 10, 10),)))
     s0.crash()
     s0.crash()
     assert s0.state is None and s0.timers == () and s0.incarnation == 1
@@ -110,10 +110,10 @@ def test_crash_drops_state_timers_and_bumps_incarnation() -> None:
 
 
 def test_down_host_ignores_inputs() -> None:
-    """deliver / propose on a down host do nothing and return None."""
+    """call / propose on a down host do nothing and return None."""
     world, trace, net, s0, s1 = setup()
     s0.crash()
-    s0.deliver(Do((Persist("X"),)))
+    s0.call(Do((Persist("X"),)))
     assert s0.propose("cmd") is None and s0.disk.read() is None
 
 
@@ -122,7 +122,7 @@ def test_down_host_ignores_inputs() -> None:
 def test_timer_delay_is_drawn_from_the_hosts_own_stream() -> None:
     """SetTimer(kind, lo, hi) fires after lo + (hi-lo)*u, u from the node/<addr> stream."""
     world, trace, net, s0, s1 = setup(seed=9)
-    s0.deliver(Do((SetTimer("t", 10.0, 50.0),)))
+    s0.call(Do((SetTimer("t", 10.0, 50.0),)))
     world.run(until=100)
     expected = 10.0 + 40.0 * random.Random(stream_seed(9, "node/s0")).random()
     assert [r[0] for r in records(trace, "timer")] == [expected]
@@ -141,8 +141,8 @@ def test_client_hosts_draw_from_the_client_stream() -> None:
 def test_rearming_replaces_the_pending_timer() -> None:
     """Re-arming a kind makes the earlier arm stale: it fires once, at the later deadline."""
     world, trace, net, s0, s1 = setup()
-    s0.deliver(Do((SetTimer("t", 100, 100),)))
-    world.call_at(50.0, s0.deliver, Do((SetTimer("t", 100, 100),)))
+    s0.call(Do((SetTimer("t", 100, 100),)))
+    world.call_at(50.0, s0.call, Do((SetTimer("t", 100, 100),)))
     world.run(until=1000)
     assert [r[0] for r in records(trace, "timer")] == [150.0]
 
@@ -150,7 +150,7 @@ def test_rearming_replaces_the_pending_timer() -> None:
 def test_cancel_disarms_and_kinds_are_independent() -> None:
     """CancelTimer(kind) disarms that kind only."""
     world, trace, net, s0, s1 = setup()
-    s0.deliver(Do((SetTimer("a", 10, 10), SetTimer("b", 20, 20), CancelTimer("a"))))
+    s0.call(Do((SetTimer("a", 10, 10), SetTimer("b", 20, 20), CancelTimer("a"))))
     assert s0.timers == ("b",)
     world.run(until=1000)
     assert events_of(s0, TimerFired) == [TimerFired("b")]
@@ -166,7 +166,7 @@ def test_apply_snapshot_and_role_effects_reach_hooks_and_trace() -> None:
         on_apply=lambda h, e: got.append(e), on_apply_snapshot=lambda h, e: got.append(e),
         on_role=lambda h, e: got.append(e))
     effects = (RoleChanged("leader", 3), Apply(1, 3, "x"), ApplySnapshot(5, 3, b"abc"))
-    s0.deliver(Do(effects))
+    s0.call(Do(effects))
     assert got == list(effects)
     assert records(trace, "apply")[0][2:] == ["s0", 1, 3, "x"]
     assert records(trace, "snapshot")[0][2:6] == ["s0", 5, 3, 3]
@@ -181,13 +181,13 @@ def test_defer_runs_after_the_current_effects_as_a_new_event() -> None:
 
     def on_apply(host: Host, effect: Apply) -> None:
         with pytest.raises(RuntimeError):
-            host.deliver(TakeSnapshot(effect.index, b"x"))
+            host.call(TakeSnapshot(effect.index, b"x"))
         host.defer(TakeSnapshot(effect.index, b"x"))
         order.append("apply")
 
     s0.on_apply = on_apply
     world.call_at(5.0, lambda: order.append("queued first"))
-    world.call_at(5.0, s0.deliver, Do((Apply(1, 1, "c"), Note("after"))))
+    world.call_at(5.0, s0.call, Do((Apply(1, 1, "c"), Note("after"))))
     world.call_at(5.0, lambda: order.append("queued before defer ran"))
     world.run(until=10)
     snaps = [e for e in s0.state if isinstance(e, TakeSnapshot)]
@@ -212,8 +212,8 @@ def test_unknown_effects_are_errors_and_custom_ones_can_be_registered() -> None:
 
     world, trace, net, s0, s1 = setup()
     with pytest.raises(TypeError):
-        s0.deliver(Do((Custom(1),)))
+        s0.call(Do((Custom(1),)))
     seen: list[int] = []
     s0.handle(Custom, lambda host, e: seen.append(e.x))
-    s0.deliver(Do((Custom(2),)))
+    s0.call(Do((Custom(2),)))
     assert seen == [2]

@@ -13,13 +13,10 @@ from .machine import KVMachine, apply_op, decode_snapshot, encode_snapshot, get_
 from .messages import (
     APPEND, ERRORS, GET, OK, OPS, PUT, ErrNoKey, ErrWrongLeader, KVReply, KVRequest, Op,
 )
-from .server import (
-    SERVICE, Pending, RSMConfig, RSMState, current_term, init, is_leader, server_config, step,
-)
+from .server import SERVICE, current_term, init, is_leader, server_config, step
 
 __all__ = [
-    "init", "step", "server_config", "SERVICE", "RSMConfig", "RSMState", "Pending", "is_leader",
-    "current_term",
+    "init", "step", "server_config", "SERVICE", "is_leader", "current_term",
     "clerk", "machine", "server",
     "ClerkConfig", "ClerkState", "ClerkBusy", "KVOp", "RETRY",
     "KVMachine", "apply_op", "get_value", "encode_snapshot", "decode_snapshot",

@@ -13,14 +13,11 @@ from typing import Any
 
 from .. import raft, rsm
 from ..core import Effects
-from ..rsm import Pending, RSMConfig, RSMState
+from ..rsm import RSMConfig, RSMState
 from .machine import apply_op, decode_snapshot, empty, encode_snapshot
 from .messages import GET, OK, OPS, ErrWrongLeader, KVReply, KVRequest, Op
 
-__all__ = [
-    "SERVICE", "RSMConfig", "RSMState", "Pending", "server_config", "init", "step",
-    "is_leader", "current_term",
-]
+__all__ = ["SERVICE", "server_config", "init", "step", "is_leader", "current_term"]
 
 
 def _malformed(msg: KVRequest) -> Any:

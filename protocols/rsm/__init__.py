@@ -8,12 +8,9 @@ is one such service (protocols.kv); the shard controller and sharded KV are mean
 Never does I/O, never reads a clock or randomness and never imports simpy.
 """
 
-from .server import (
-    Pending, RSMConfig, RSMState, current_term, handle_request, init, is_leader, step,
-)
+from .server import Pending, RSMConfig, RSMState, current_term, init, is_leader, step
 from .service import Service
 
 __all__ = [
     "Service", "RSMConfig", "RSMState", "Pending", "init", "step", "is_leader", "current_term",
-    "handle_request",
 ]

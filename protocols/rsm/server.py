@@ -24,10 +24,7 @@ from ..core import (
 from ..fmap import FrozenMap
 from .service import Service
 
-__all__ = [
-    "RSMConfig", "RSMState", "Pending", "init", "step", "is_leader", "current_term",
-    "handle_request",
-]
+__all__ = ["RSMConfig", "RSMState", "Pending", "init", "step", "is_leader", "current_term"]
 
 _LEADER = raft.ROLE_NAMES[raft.LEADER]
 _NO_PENDING: FrozenMap = FrozenMap()
@@ -178,8 +175,8 @@ def handle_apply(service: Service, state: RSMState, effect: Apply, out: Effects)
 
 def maybe_reply(service: Service, state: RSMState, effect: Apply,
                 identity: tuple[str, int] | None, result: Any, out: Effects) -> RSMState:
-    """Answer the client waiting on this index. The answer only if the entry applied here is
-    the one we proposed, in the term we proposed it: otherwise another leader overwrote it."""
+    """Answer the client waiting on this index, but only if the entry applied here is the one
+    we proposed, in the term we proposed it: otherwise another leader overwrote it."""
     waiting = state.pending.get(effect.index)
     if waiting is None:
         return state
