@@ -107,3 +107,22 @@ def test_kv_history_verdict_is_on_the_result() -> None:
     assert r.passed and isinstance(r.check, CheckResult)
     assert r.check.verdict is Verdict.OK
     assert sum(len(p.operations) for p in r.check.partitions) == r.facts["operations"]
+
+
+def test_a_non_linearizable_history_keeps_its_partial_linearizations(toy: Any) -> None:
+    """A KV run whose history is not linearizable fails with kind linearizability, and its
+    CheckResult keeps the longest partial linearizations for a report."""
+    from scenarios.harness.kv import KVCluster
+
+    def body(ctx: RunContext) -> Gen:
+        c = KVCluster(ctx, 3)
+        ck = c.make_clerk()
+        yield from ck.put("k", "a")
+        ctx.record_history("c9", "invoke", "get", "k", None)    # a read no write explains
+        ctx.record_history("c9", "ok", "get", "k", "zzz")
+        c.check_linearizable()
+    r = run_scenario(toy(body), 1)
+    assert r.failure is not None and r.failure.kind == "linearizability"
+    assert r.check is not None and r.check.verdict is Verdict.ILLEGAL
+    illegal = [p for p in r.check.partitions if p.verdict is Verdict.ILLEGAL]
+    assert illegal and illegal[0].partials

@@ -171,6 +171,10 @@ class KVCluster:
         inconclusive search here is reported as unknown, never as a pass)."""
         ops = history_from_events(self.history, kv_model, source="history")
         result = check(kv_model, ops, max_cache=CHECK_BUDGET)
+        if result.verdict is Verdict.ILLEGAL:
+            # Once more with the partial linearizations recorded, for the failure's report:
+            # only failing runs pay for them.
+            result = check(kv_model, ops, max_cache=CHECK_BUDGET, verbose=True)
         self.ctx.check = result                 # on the RunResult, for reports
         self.ctx.facts["operations"] = len(ops)
         if result.verdict is Verdict.ILLEGAL:
