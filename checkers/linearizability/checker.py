@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .model import Model, Operation
 from .search import GAVE_UP, ILLEGAL, LINEARIZABLE, SearchResult, search
@@ -86,21 +86,27 @@ _VERDICTS = {LINEARIZABLE: Verdict.OK, ILLEGAL: Verdict.ILLEGAL, GAVE_UP: Verdic
 
 
 def check(model: Model, history: Sequence[Operation], timeout: float | None = None, *,
-          verbose: bool = False, max_cache: int = DEFAULT_MAX_CACHE) -> CheckResult:
+          verbose: bool = False, max_cache: int = DEFAULT_MAX_CACHE, explain: bool = False,
+          progress: Callable[[int, int], None] | None = None) -> CheckResult:
     """Decide whether ``history`` is linearizable with respect to ``model``.
 
     ``timeout`` (seconds, wall clock) and ``max_cache`` (cache entries per partition) bound the
     work; exceeding either yields UNKNOWN. ``verbose`` searches every partition and records,
     for illegal ones, the longest partial linearizations and the operation that failed.
+    ``explain`` records those for the illegal partition without searching the others (once a
+    partition is illegal the verdict is final). ``progress(done, total)``, if given, is called
+    before each partition is searched, with the number of partitions searched so far.
     """
     started = time.monotonic()  # used only for the timeout and the elapsed time reported
     deadline = None if timeout is None else started + timeout
     parts = model.partition(history) if model.partition else [list(history)]
     results: list[SearchResult | None] = [None] * len(parts)
-    for i in sorted(range(len(parts)), key=lambda i: (len(parts[i]), i)):
+    for done, i in enumerate(sorted(range(len(parts)), key=lambda i: (len(parts[i]), i))):
+        if progress is not None:
+            progress(done, len(parts))
         results[i] = search(model.step, model.init(), parts[i], read_only=model.read_only,
                             plain_read=model.plain_read, deadline=deadline, max_cache=max_cache,
-                            track=verbose)
+                            track=verbose or explain)
         if results[i].outcome == ILLEGAL and not verbose:  # type: ignore[union-attr]
             break
     partitions = tuple(_partition_result(model, part, res) for part, res in zip(parts, results))

@@ -12,9 +12,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import IO, Any, Iterable, Iterator, Mapping
-
-import msgspec
+from typing import IO, Any, Callable, Iterable, Iterator, Mapping
 
 from .model import INFINITY, UNKNOWN, DecodeError, Model, Operation
 from .models import MODELS, get_model
@@ -113,7 +111,15 @@ def detect_format(path: str, lines: list[str]) -> str:
 
 # ------------------------------------------------------------------------- our JSONL
 
-_decoder = msgspec.json.Decoder()
+_decoders: list[Callable[[str], Any]] = []
+
+
+def _decode_json(text: str) -> Any:
+    """Parse one JSON line (msgspec, imported on first use: other formats never pay for it)."""
+    if not _decoders:
+        import msgspec
+        _decoders.append(msgspec.json.Decoder().decode)
+    return _decoders[0](text)
 
 
 def _read_raftsim(path: str, lines: list[str]) -> tuple[str, list[tuple[int, dict[str, Any]]]]:
@@ -136,8 +142,8 @@ def _read_raftsim(path: str, lines: list[str]) -> tuple[str, list[tuple[int, dic
 
 def _json_object(path: str, number: int, text: str) -> tuple[int, dict[str, Any]]:
     try:
-        value = _decoder.decode(text)
-    except msgspec.DecodeError:
+        value = _decode_json(text)
+    except ValueError:  # msgspec.DecodeError is a ValueError
         raise HistoryError(path, number, "a JSON object on one line") from None
     if not isinstance(value, dict):
         raise HistoryError(path, number, "a JSON object on one line")
@@ -305,6 +311,8 @@ class HistoryWriter:
         self._out: IO[str] = (open(target, "w", encoding="utf-8")
                               if isinstance(target, (str, os.PathLike)) else target)
         self._flush = flush
+        import msgspec
+        self._encode: Callable[[Any], bytes] = msgspec.json.encode
         self._write({"format": FORMAT_NAME, "version": FORMAT_VERSION, "model": model})
 
     def event(self, t: float, process: str | int, type: str, f: str, **fields: Any) -> None:
@@ -338,7 +346,7 @@ class HistoryWriter:
         self.close()
 
     def _write(self, record: Mapping[str, Any]) -> None:
-        self._out.write(msgspec.json.encode(record).decode("utf-8") + "\n")
+        self._out.write(self._encode(record).decode("utf-8") + "\n")
         if self._flush:
             self._out.flush()
 
