@@ -15,7 +15,7 @@ from .model import UNKNOWN, DecodeError, Model, partition_by_key
 __all__ = [
     "RegisterInput", "KvInput", "CasInput", "VersionedInput", "VersionedOutput",
     "register_model", "kv_model", "cas_register_model", "versioned_kv_model",
-    "MODELS", "get_model",
+    "MODELS", "get_model", "Typed", "typed",
 ]
 
 Event = Mapping[str, Any]
@@ -26,11 +26,61 @@ def _short(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} chars)"
 
 
+class Typed:
+    """A JSON ``true``/``false`` or floating-point number, equal only to the same value of the
+    same JSON type.
+
+    Python says ``True == 1 == 1.0`` (and hashes them alike); JSON says they are three values.
+    Values and keys read from a history wrap booleans and floats in ``Typed`` so that a write of
+    ``1`` followed by a read of ``true`` (or ``1.0``) is not linearizable and ``true`` and ``1``
+    are different keys. Integers, strings and ``null`` (None) compare correctly as they are.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool | float) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Typed:
+            return False
+        a, b = self.value, other.value
+        return a.__class__ is b.__class__ and (a == b or (a != a and b != b))  # nan is itself
+
+    def __hash__(self) -> int:
+        value = self.value
+        return hash((value.__class__ is bool, 0.0 if value != value else value))
+
+    def __repr__(self) -> str:
+        value = self.value
+        if value.__class__ is bool:
+            return "true" if value else "false"
+        return repr(value)
+
+
+def typed(value: Any) -> Hashable:
+    """A JSON value as the models compare it: booleans and floats wrapped in ``Typed``, lists
+    frozen into tuples; integers, strings and None as they are. Objects are refused."""
+    cls = value.__class__
+    if cls is str or cls is int or value is None:
+        return value
+    if cls is bool or cls is float:
+        return Typed(value)
+    if cls is list or cls is tuple:
+        return tuple(typed(v) for v in value)
+    if isinstance(value, Typed):
+        return value
+    raise DecodeError(f"a JSON scalar or list, not {cls.__name__}")
+
+
 def _key_of(event: Event) -> Hashable:
-    key = event.get("key")
-    if key is not None and not isinstance(key, (str, int)):
-        raise DecodeError("'key' to be a string or an integer")
-    return key
+    """The event's key, typed (``true`` and ``1`` are different keys); absent: the key None."""
+    if "key" not in event:
+        return None
+    key = event["key"]
+    if key is None or not isinstance(key, (str, int, float)):
+        raise DecodeError("'key' to be a string or a number (or no 'key' at all)", event)
+    return typed(key)
 
 
 def _field(event: Event, name: str, kind: type, what: str) -> Any:
@@ -41,12 +91,19 @@ def _field(event: Event, name: str, kind: type, what: str) -> Any:
 
 
 def _scalar(value: Any, event: Event | None = None) -> Hashable:
-    """Register values: JSON scalars, with lists frozen into tuples so states stay hashable."""
-    if isinstance(value, list):
-        return tuple(_scalar(v, event) for v in value)
-    if isinstance(value, dict):
-        raise DecodeError("a scalar or list 'value', not an object", event)
-    return value
+    """Register values: JSON scalars compared by type (see ``typed``), lists frozen into tuples
+    so states stay hashable."""
+    try:
+        return typed(value)
+    except DecodeError:
+        raise DecodeError("a scalar or list 'value', not an object", event) from None
+
+
+def _value_of(event: Event, what: str) -> Hashable:
+    """The event's ``value`` (``null``: no value); a missing ``value`` is an error, not null."""
+    if "value" not in event:
+        raise DecodeError(f"a 'value' {what} (null for no value)", event)
+    return _scalar(event["value"], event)
 
 
 def _describe(name: str, key: Hashable, *args: Any) -> str:
@@ -80,11 +137,11 @@ def _register_step(state: Hashable, inp: RegisterInput, out: Any) -> tuple[bool,
 def _register_decode(invoke: Event, complete: Event | None) -> tuple[RegisterInput, Any] | None:
     f, key = invoke.get("f"), _key_of(invoke)
     if f == "read":
-        out = UNKNOWN if complete is None else _scalar(complete.get("value"), complete)
+        out = UNKNOWN if complete is None else _value_of(complete, "read on this completion")
         return RegisterInput("read", key), out
     if f == "write":
         out = UNKNOWN if complete is None else None
-        return RegisterInput("write", key, _scalar(invoke.get("value"))), out
+        return RegisterInput("write", key, _value_of(invoke, "to write")), out
     raise DecodeError("'f' to be read or write for the register model")
 
 
@@ -173,7 +230,7 @@ def _cas_decode(invoke: Event, complete: Event | None) -> tuple[CasInput, Any] |
         raise DecodeError("'f' to be read, write or cas for the cas-register model")
     pair = invoke.get("value")
     if not isinstance(pair, list) or len(pair) != 2:
-        raise DecodeError("'value' to be [expected, new] for cas")
+        raise DecodeError("'value' to be [expected, new] for cas", invoke)
     if complete is None:
         return CasInput("cas", key, _scalar(pair[0]), _scalar(pair[1])), UNKNOWN
     result = complete.get("result", True)
