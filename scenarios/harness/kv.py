@@ -12,63 +12,30 @@ from __future__ import annotations
 
 from typing import Any, Generator, Sequence
 
-import simpy
-
 from checkers.linearizability import Verdict, check, history_from_events, kv_model
-from protocols import kv, raft
-from protocols.core import ClientDone, ClientRequest
-from sim import Host, NetParams, Network
+from protocols import kv
+from sim import NetParams
 
-from scenarios.harness.observe import RaftObserver
+from scenarios.harness.service import (ELECTION_TIMEOUT, RELIABLE_DELAY, ServiceClerk,
+                                       ServiceCluster)
 from scenarios.registry import scenario
 from scenarios.runner import Gen, RunContext, ScenarioFailure, ScenarioUnknown, fail
 
 __all__ = ["KVCluster", "Clerk", "ELECTION_TIMEOUT", "CHECK_BUDGET", "RELIABLE_DELAY",
            "check_appends", "generic_test", "speed_test", "register_generic_tests"]
 
-ELECTION_TIMEOUT = 1000.0
-RELIABLE_DELAY = 1.0            # ms per message on the "reliable" network (see docs/scenarios.md)
 CHECK_BUDGET = 2_000_000        # linearizability search budget (cache entries): deterministic
 
 
-class Clerk:
-    """One client: a clerk host plus the application loop that waits for its answers."""
-
-    def __init__(self, cluster: "KVCluster", name: str, servers: Sequence[str]) -> None:
-        self.cluster = cluster
-        self.name = name
-        self.env = cluster.env
-        order = list(cluster.addrs)
-        cluster.rng.shuffle(order)          # the lab hands clerks a random permutation
-        config = kv.ClerkConfig(name, tuple(order))
-        self.host = Host(cluster.world, name, kv.clerk.step, lambda: kv.clerk.init(config),
-                         network=cluster.net, client=True)
-        self.host.handle(ClientDone, self._done)
-        self.host.boot()
-        self._waiting: simpy.Event | None = None
-        self.connect_only(servers)
-
-    def connect_only(self, servers: Sequence[str]) -> None:
-        """Links to ``servers`` only (the lab's makeClient(to) / ConnectClient)."""
-        for addr in self.cluster.addrs:
-            up = addr in servers
-            for a, b in ((self.name, addr), (addr, self.name)):
-                (self.cluster.net.uncut if up else self.cluster.net.cut)(a, b)
-
-    def _done(self, host: Host, effect: ClientDone) -> None:
-        event, self._waiting = self._waiting, None
-        if event is not None:
-            event.succeed(effect.result)
+class Clerk(ServiceClerk):
+    """A KV client: get / put / append, each recorded (invocation and completion, virtual
+    time) in the run's history unless ``log`` is False."""
 
     def _op(self, kind: str, key: str, value: str, log: bool) -> Generator[Any, Any, str]:
-        if self._waiting is not None:
-            raise RuntimeError(f"{self.name}: one operation at a time")
-        self._waiting = event = self.env.event()
         record = self.cluster.ctx.record_history if log else None
         if record is not None:
             record(self.name, "invoke", kind, key, value if kind != "get" else None)
-        self.host.call(ClientRequest(kv.KVOp(kind, key, value)))
-        result = yield event
+        result = yield from self.call(kv.KVOp(kind, key, value))
         if record is not None:
             record(self.name, "ok", kind, key, result if kind == "get" else value)
         return result
@@ -88,83 +55,20 @@ class Clerk:
             raise ScenarioFailure(f"Get({key!r}): expected {want!r}, received {got!r}")
 
 
-class KVCluster:
+class KVCluster(ServiceCluster):
     """``n`` KV servers ``s0..`` with the lab's tester; clerks ``c0..`` made on demand."""
+
+    clerk_class = Clerk
 
     def __init__(self, ctx: RunContext, n: int, *, unreliable: bool = False,
                  maxraftstate: int = -1, net_params: NetParams | None = None) -> None:
-        self.ctx = ctx
-        self.world = ctx.world
-        self.env = ctx.world.env
-        self.n = n
-        self.maxraftstate = maxraftstate
-        self.rng = ctx.world.rng("workload")
-        self.fault_rng = ctx.world.rng("faults")
-        params = net_params or NetParams(reliable=not unreliable, reliable_delay=RELIABLE_DELAY)
-        self.net = Network(ctx.world, ctx.trace, params)
-        self.observer = RaftObserver(self.env, raft_of=lambda s: s.raft)
-        self.addrs = tuple(f"s{i}" for i in range(n))
+        super().__init__(ctx, n, kv, kv.clerk, unreliable=unreliable,
+                         maxraftstate=maxraftstate, net_params=net_params)
         self.history = ctx.history
-        self.hosts = [self._make_host(i) for i in range(n)]
-        for host in self.hosts:
-            host.boot()
-        self.connect_all()
-        self.clerks = 0
-
-    def _make_host(self, i: int) -> Host:
-        config = kv.server_config(i, self.addrs, self.maxraftstate)
-        o = self.observer
-        return Host(self.world, self.addrs[i], o.wrap(self.addrs[i], kv.step),
-                    lambda: kv.init(config), network=self.net, on_apply=o.on_apply,
-                    on_apply_snapshot=o.on_apply_snapshot, on_role=o.on_role,
-                    on_boot=o.on_boot)
-
-    # ------------------------------------------------------------ clients
 
     def make_clerk(self, servers: Sequence[str] | None = None) -> Clerk:
-        name = f"c{self.clerks}"
-        self.clerks += 1
-        return Clerk(self, name, self.addrs if servers is None else servers)
-
-    def spawn_clients(self, n: int, body: Any) -> list[simpy.Process]:
-        """Start ``body(index, clerk)`` for ``n`` fresh clerks (spawn_clients_and_wait)."""
-        return [self.env.process(body(i, self.make_clerk())) for i in range(n)]
-
-    # ------------------------------------------------------------ faults
-
-    def connect_all(self) -> None:
-        self.partition(self.addrs, ())
-
-    def partition(self, p1: Sequence[str], p2: Sequence[str]) -> None:
-        """Servers talk within p1 and within p2 only; clerks' links are untouched."""
-        self.net.partition([list(p1), list(p2)])
-
-    def shutdown(self, i: int) -> None:
-        """ShutdownServer: the server crashes; only its persisted state survives."""
-        self.hosts[i].crash()
-
-    def start(self, i: int) -> None:
-        """StartServer: boot from the persisted state."""
-        self.hosts[i].restart()
-
-    def leader(self) -> int | None:
-        for i, host in enumerate(self.hosts):
-            if host.up and kv.is_leader(host.state):
-                return i
-        return None
-
-    # ------------------------------------------------------------ measurements
-
-    def log_size(self) -> int:
-        """Largest persisted Raft state over the servers, encoded bytes (LogSize)."""
-        sizes = [raft.hard_state_size(d.state) for d in (h.disk.read() for h in self.hosts)
-                 if d is not None]
-        return max(sizes, default=0)
-
-    def snapshot_size(self) -> int:
-        sizes = [len(d.snapshot) for d in (h.disk.read() for h in self.hosts)
-                 if d is not None and d.snapshot]
-        return max(sizes, default=0)
+        clerk: Clerk = super().make_clerk(servers)
+        return clerk
 
     def check_linearizable(self) -> None:
         """Porcupine over the whole history (the lab gives up after 1 s and passes; an
