@@ -23,8 +23,8 @@ __all__ = [
 ]
 
 FORMAT_NAME, FORMAT_VERSION = "raftsim-history", 1
-FORMATS = ("raftsim", "porcupine-kv", "jepsen")
-DEFAULT_MODEL = {"porcupine-kv": "kv", "jepsen": "cas-register"}
+FORMATS = ("raftsim", "porcupine-kv", "jepsen", "jepsen-edn")
+DEFAULT_MODEL = {"porcupine-kv": "kv", "jepsen": "cas-register", "jepsen-edn": "cas-register"}
 _TYPES = ("invoke", "ok", "fail", "info")
 
 
@@ -62,7 +62,7 @@ def load_history(path: str | os.PathLike[str], *, format: str = "auto",
         header_model, events = _read_raftsim(name, lines)
     else:
         header_model = DEFAULT_MODEL[fmt]
-        events = (_read_porcupine_kv if fmt == "porcupine-kv" else _read_jepsen)(name, lines)
+        events = _READERS[fmt](name, lines)
     if isinstance(model, str):
         model = get_model(model)  # a bad name is the caller's error: KeyError
     chosen = model if model is not None else _header_model(header_model, name, lines)
@@ -99,14 +99,20 @@ def _header_model(name: str, path: str, lines: list[str]) -> Model:
 def detect_format(path: str, lines: list[str]) -> str:
     """Tell the format from the first non-empty line."""
     number, first = next((i + 1, s.strip()) for i, s in enumerate(lines) if s.strip())
-    if first.startswith("{:"):
+    if first.startswith("{:process ") and not _EDN_ONLY.search(first):
         return "porcupine-kv"
+    if first[:2] in ("{:", "[{", "({", "#j") or first[:1] in ";[(":
+        return "jepsen-edn"
     if first.startswith("INFO") and "jepsen.util" in first:
         return "jepsen"
     if first.startswith("{") and f'"{FORMAT_NAME}"' in first:
         return "raftsim"
     raise HistoryError(path, number, f'a {{"format":"{FORMAT_NAME}",...}} header, a Porcupine kv '
-                       "line ({:process ...}) or a Jepsen log line (INFO  jepsen.util - ...)")
+                       "line ({:process ...}), a Jepsen log line (INFO  jepsen.util - ...) or a "
+                       "Jepsen history.edn op ({:type :invoke, ...})")
+
+
+_EDN_ONLY = re.compile(r":(index|time) |:f :(?!(get|put|append)\b)")  # never in Porcupine kv
 
 
 # ------------------------------------------------------------------------- our JSONL
@@ -229,6 +235,104 @@ def _jepsen_value(path: str, number: int, event: dict[str, Any], text: str) -> N
     if text != "nil" and not re.fullmatch(r"-?\d+", text):
         raise HistoryError(path, number, "an integer or nil value")
     event["value"] = None if text == "nil" else int(text)
+
+
+# ------------------------------------------------------------- Jepsen history.edn files
+
+_EDN_TYPES = ("invoke", "ok", "fail", "info")
+_EDN_FS = ("read", "write", "cas")
+
+
+def _read_jepsen_edn(path: str, lines: list[str]) -> list[tuple[int, dict[str, Any]]]:
+    """Ops of a Jepsen / Knossos ``history.edn``: one map per op, at top level or in one vector.
+
+    Client ops (an integer ``:process``) of the register, cas-register and independent
+    (kv-style: ``:value [key value]``) workloads become events; ops of other processes (the
+    ``:nemesis``) are skipped. Time is the op's position in the file, which is real-time order.
+    """
+    from .edn import EdnError, Keyword, read_forms
+    ops: list[tuple[int, Any]] = []
+    try:
+        for line, form in read_forms("\n".join(lines)):
+            if isinstance(form, list):  # a Knossos data file: one vector of ops
+                ops.extend((getattr(op, "line", line), op) for op in form)
+            else:
+                ops.append((line, form))
+    except EdnError as err:
+        raise HistoryError(path, err.line, err.expected) from None
+    client = [(line, op) for line, op in ops if _edn_client_op(path, line, op, Keyword)]
+    keyed = any(_edn_keyed(op) for _, op in client)
+    events = []
+    for t, (line, op) in enumerate(client):
+        f, value = str(op[Keyword("f")]), op.get(Keyword("value"))
+        event: dict[str, Any] = {"t": t, "process": op[Keyword("process")],
+                                 "type": str(op[Keyword("type")]), "f": f}
+        if keyed:
+            if not (isinstance(value, list) and len(value) == 2):
+                raise HistoryError(path, line, "a :value [key value] (the other ops of this "
+                                   "history are keyed)")
+            key, value = value
+            if isinstance(key, Keyword) or not isinstance(key, (str, int, float)):
+                raise HistoryError(path, line, "a key that is an integer, a float or a string")
+            event["key"] = key
+        if isinstance(value, Keyword) or _has_keyword(value, Keyword):
+            if event["type"] in ("fail", "info"):  # e.g. :value :timed-out: no information
+                events.append((line, event))
+                continue
+            raise HistoryError(path, line, f"a :value of integers, strings or nil, not {value!r}")
+        if f == "cas":
+            event["value"] = value
+            if event["type"] == "ok":
+                event["result"] = True
+        elif Keyword("value") in op:  # a missing :value stays missing (it is not nil)
+            event["value"] = value
+        events.append((line, event))
+    return events
+
+
+def _edn_client_op(path: str, line: int, op: Any, keyword: type) -> bool:
+    """Whether ``op`` is a client op to check; raises on a malformed op."""
+    if not isinstance(op, dict):
+        raise HistoryError(path, line, "an op map {:process P, :type T, :f F, :value V}, "
+                           f"not {_short_edn(op)}")
+    process = op.get(keyword("process"))
+    kind = op.get(keyword("type"))
+    f = op.get(keyword("f"))
+    if not (isinstance(kind, keyword) and str(kind) in _EDN_TYPES):
+        raise HistoryError(path, line, "a :type among :invoke, :ok, :fail, :info")
+    if isinstance(process, keyword):
+        return False  # :nemesis and other non-client processes
+    if isinstance(process, bool) or not isinstance(process, int):
+        raise HistoryError(path, line, "a :process that is an integer (or a keyword such as "
+                           ":nemesis)")
+    if not (isinstance(f, keyword) and str(f) in _EDN_FS):
+        raise HistoryError(path, line, "a client :f among :read, :write, :cas (the register, "
+                           "cas-register and independent kv workloads)")
+    return True
+
+
+def _edn_keyed(op: Any) -> bool:
+    """Whether a client op carries a key, as jepsen.independent writes it: [key value]."""
+    from .edn import Keyword
+    value = op.get(Keyword("value"))
+    if not isinstance(value, list) or len(value) != 2:
+        return False
+    return str(op[Keyword("f")]) != "cas" or isinstance(value[1], list)
+
+
+def _short_edn(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
+def _has_keyword(value: Any, keyword: type) -> bool:
+    if isinstance(value, list):
+        return any(isinstance(v, keyword) or _has_keyword(v, keyword) for v in value)
+    return isinstance(value, (dict, frozenset))
+
+
+_READERS = {"porcupine-kv": _read_porcupine_kv, "jepsen": _read_jepsen,
+            "jepsen-edn": _read_jepsen_edn}
 
 
 # ----------------------------------------------------------------- events to operations
