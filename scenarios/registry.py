@@ -38,6 +38,8 @@ class Scenario:
     body: Body
     time_limit_ms: float = 120_000.0     # the lab's per-test limit, in virtual time
     params: tuple[str, ...] = ()         # the overrides it accepts (random scenarios)
+    #: validates given params before the run (raises BadInput naming the JSON path); None: none
+    check_params: Callable[[dict[str, Any]], None] | None = None
 
 
 _REGISTRY: dict[str, Scenario] = {}

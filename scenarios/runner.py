@@ -5,6 +5,12 @@ kind, the rule it broke, its message); what the seed drew (``drawn``, valid ``--
 traffic of the world's networks; the linearizability ``CheckResult`` of a KV history; the
 virtual and wall time; and the trace digest. The digest covers every record of the trace, so
 two runs of the same scenario and seed agree on it exactly, in any process.
+
+Every run is bounded: by its scenario's time limit in virtual time (failure kind
+``time-limit``) and by ``MAX_RECORDS`` trace records (failure kind ``trace-limit``). Params are
+validated before anything runs or any file is opened. Trace and history files are written to
+a temporary file renamed into place when the run ends, so a run that raises leaves no half
+file and never touches a file that was already there.
 """
 
 from __future__ import annotations
@@ -27,7 +33,13 @@ if TYPE_CHECKING:
     from checkers.linearizability import CheckResult
 
 __all__ = ["ScenarioFailure", "ScenarioUnknown", "BadParams", "fail", "Gen", "Failure",
-           "RunContext", "RunResult", "run_scenario", "replay_command"]
+           "RunContext", "RunResult", "run_scenario", "replay_command", "validate_params",
+           "MAX_RECORDS", "TraceLimit"]
+
+#: The most trace records a run may write; more is the failure ``trace-limit``. A run of the
+#: suites writes thousands to tens of thousands; a 5-s KV workload of 100 clients on 15 servers
+#: under a fault a millisecond writes about a million (in half a minute).
+MAX_RECORDS = 2_000_000
 
 
 class ScenarioFailure(AssertionError):
@@ -58,12 +70,33 @@ class ScenarioUnknown(Exception):
     """The run could not be judged (e.g. the linearizability check timed out): never a pass."""
 
 
+class TraceLimit(Exception):
+    """The run wrote more trace records than its ceiling allows (failure ``trace-limit``)."""
+
+
+class _BoundedTrace(Trace):
+    """A trace that raises ``TraceLimit`` once, when its record count passes ``max_records``
+    (checked per flushed batch); it keeps recording afterwards, so the trace stays whole."""
+
+    def __init__(self, max_records: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_records = max_records
+        self.over = False
+
+    def flush(self) -> None:
+        super().flush()
+        if self.count > self.max_records and not self.over:
+            self.over = True
+            raise TraceLimit(f"the run wrote more than {self.max_records:,} trace records "
+                             f"(the ceiling of a run)")
+
+
 @dataclass(frozen=True)
 class Failure:
     """Why a run did not pass.
 
     ``kind``: check (a lab assertion), invariant (a Raft safety rule), linearizability,
-    liveness, time-limit, or unknown (the run could not be judged). ``rule``: the invariant's
+    liveness, time-limit, trace-limit (the run's ceilings), or unknown (the run could not be judged). ``rule``: the invariant's
     name (election-safety, log-matching, ...) or None. ``str`` is the message.
     """
     kind: str
@@ -140,29 +173,56 @@ class RunResult:
     def passed(self) -> bool:
         return self.outcome == "pass"
 
+    def to_json(self) -> dict[str, Any]:
+        """The result as JSON-ready data (``raftsim run --json``, ``replay --json``)."""
+        failure = (None if self.failure is None else
+                   {"kind": self.failure.kind, "rule": self.failure.rule,
+                    "message": self.failure.message})
+        return {"scenario": self.scenario, "seed": self.seed, "verdict": self.outcome,
+                "failure": failure, "digest": self.digest, "virtual_ms": self.virtual_ms,
+                "messages": self.messages, "bytes": self.bytes, "records": self.records,
+                "wall_s": round(self.wall_s, 3), "facts": self.facts}
 
-def replay_command(name: str, seed: int) -> str:
-    return f"raftsim run {name} --seed {seed} --trace {name}-{seed}.trace.jsonl"
+
+def replay_command(name: str, seed: int, params_path: str | None = None) -> str:
+    """The command that runs ``name`` with ``seed`` again (with the same params file, if one
+    was given) and keeps its trace."""
+    params = f" --params {_quote(params_path)}" if params_path else ""
+    return f"raftsim run {name} --seed {seed}{params} --trace {name}-{seed}.trace.jsonl"
 
 
-def run_scenario(name: str | Scenario, seed: int, trace_path: str | None = None,
-                 keep_lines: bool = False, params: dict[str, Any] | None = None,
-                 history_path: str | None = None) -> RunResult:
-    """Run ``name`` with ``seed``; never raises for a failing run (bugs in raftsim do raise).
+def _quote(path: str) -> str:
+    import shlex
+    return shlex.quote(path)
 
-    ``params`` override what the scenario would draw from the seed (a shrunk fault schedule,
-    say); they are written into the trace header so that ``replay`` runs the same thing.
-    ``keep_lines`` keeps every trace line in memory (for comparing with a recorded trace).
-    ``history_path`` receives the client history as JSONL (``raftsim check`` reads it).
-    """
-    sc = name if isinstance(name, Scenario) else get(name)
+
+def validate_params(sc: Scenario, params: dict[str, Any] | None) -> None:
+    """Refuse params ``sc`` does not take, or takes but not with these values (``BadParams``,
+    naming the JSON path); called before anything runs."""
     unknown = sorted(set(params or ()) - set(sc.params))
     if unknown:
         accepted = ", ".join(sc.params) if sc.params else "none"
         raise BadParams(f"scenario {sc.name} does not take {', '.join(map(repr, unknown))} "
                         f"(accepted overrides: {accepted})")
+    if params and sc.check_params is not None:
+        sc.check_params(params)
+
+
+def run_scenario(name: str | Scenario, seed: int, trace_path: str | None = None,
+                 keep_lines: bool = False, params: dict[str, Any] | None = None,
+                 history_path: str | None = None, max_records: int = MAX_RECORDS) -> RunResult:
+    """Run ``name`` with ``seed``; never raises for a failing run (bugs in raftsim do raise).
+
+    ``params`` override what the scenario would draw from the seed (a shrunk fault schedule,
+    say); they are written into the trace header so that ``replay`` runs the same thing.
+    ``keep_lines`` keeps every trace line in memory (for comparing with a recorded trace).
+    ``history_path`` receives the client history as JSONL (``raftsim check`` reads it); a
+    scenario without clients has none, which is bad input (not an empty, linearizable file).
+    """
+    sc = name if isinstance(name, Scenario) else get(name)
+    validate_params(sc, params)
     with _relaxed_gc():
-        return _run(sc, seed, trace_path, keep_lines, params, history_path)
+        return _run(sc, seed, trace_path, keep_lines, params, history_path, max_records)
 
 
 @contextmanager
@@ -180,33 +240,58 @@ def _relaxed_gc() -> Iterator[None]:
 
 
 def _run(sc: Scenario, seed: int, trace_path: str | None, keep_lines: bool,
-         params: dict[str, Any] | None, history_path: str | None) -> RunResult:
+         params: dict[str, Any] | None, history_path: str | None,
+         max_records: int) -> RunResult:
     started = time.perf_counter()      # wall time of the run, reported only
     world = World(seed)
     params = dict(params or {})
-    trace = Trace(seed=seed, scenario=sc.name, params=params, path=trace_path, keep=keep_lines)
+    trace_tmp = _temp_name(trace_path) if trace_path is not None else None
+    trace = _BoundedTrace(max_records, seed=seed, scenario=sc.name, params=params,
+                          path=trace_tmp, keep=keep_lines)
     ctx = RunContext(world, trace, seed, sc, params=params)
     try:
         failure = _drive(ctx)
-    except BaseException as exc:
+        end = world.env.now
+        outcome = "pass" if failure is None else ("unknown" if failure.kind == "unknown"
+                                                  else "fail")
+        kind, message = (failure.kind, failure.message) if failure is not None else (None, None)
+        trace.add((end, "result", outcome, kind, message))
+        digest = trace.close()
+        if history_path is not None:
+            _write_history(sc, ctx.history, history_path)
+    except BaseException:
         trace.abandon()
-        if isinstance(exc, BadParams) and trace_path is not None:
-            os.remove(trace_path)          # nothing ran: leave no file behind
+        if trace_tmp is not None and os.path.exists(trace_tmp):
+            os.remove(trace_tmp)           # the run did not finish: leave no file behind
         raise
-    end = world.env.now
-    outcome = "pass" if failure is None else ("unknown" if failure.kind == "unknown" else "fail")
-    kind, message = (failure.kind, failure.message) if failure is not None else (None, None)
-    trace.add((end, "result", outcome, kind, message))
-    digest = trace.close()
-    if history_path is not None:
-        from checkers.linearizability import dump_history
-        dump_history(ctx.history, history_path, model="kv")
+    if trace_path is not None and trace_tmp is not None:
+        os.replace(trace_tmp, trace_path)
     return RunResult(
         scenario=sc.name, seed=seed, outcome=outcome, failure=failure, virtual_ms=end,
         messages=sum(net.total_count for net in world.networks),
         bytes=sum(net.total_bytes for net in world.networks),
         digest=digest, records=trace.count, wall_s=time.perf_counter() - started,
         facts=ctx.facts, drawn=ctx.drawn, check=ctx.check, lines=trace.lines)
+
+
+def _temp_name(path: str) -> str:
+    """A file beside ``path`` (same file system, so renaming it onto ``path`` is atomic)."""
+    folder, base = os.path.split(os.path.abspath(path))
+    return os.path.join(folder, f".{base}.{os.getpid()}.tmp")
+
+
+def _write_history(sc: Scenario, history: list[dict[str, Any]], path: str) -> None:
+    if not history:
+        raise BadInput(f"--history: scenario {sc.name} has no clients, so no history to write "
+                       f"(histories come from the KV scenarios: 4A, 4B, random)")
+    from checkers.linearizability import dump_history
+    tmp = _temp_name(path)
+    try:
+        dump_history(history, tmp, model="kv")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def _drive(ctx: RunContext) -> Failure | None:
@@ -224,7 +309,7 @@ def _drive(ctx: RunContext) -> Failure | None:
     process.callbacks.append(finished)
     try:
         world.run(until=ctx.scenario.time_limit_ms)
-    except (InvariantViolation, ScenarioFailure) as exc:   # raised by a tester hook
+    except (InvariantViolation, ScenarioFailure, TraceLimit) as exc:   # raised by a hook
         return _failure(exc)
     if not outcome:
         limit = ctx.scenario.time_limit_ms / 1000
@@ -232,12 +317,16 @@ def _drive(ctx: RunContext) -> Failure | None:
     event = outcome[0]
     if event.ok:
         return None
-    if isinstance(event.value, (ScenarioFailure, ScenarioUnknown, InvariantViolation)):
+    if isinstance(event.value, (ScenarioFailure, ScenarioUnknown, InvariantViolation,
+                                TraceLimit)):
         return _failure(event.value)
     raise event.value
 
 
-def _failure(exc: ScenarioFailure | ScenarioUnknown | InvariantViolation) -> Failure:
+def _failure(exc: ScenarioFailure | ScenarioUnknown | InvariantViolation | TraceLimit
+             ) -> Failure:
+    if isinstance(exc, TraceLimit):
+        return Failure("trace-limit", str(exc))
     if isinstance(exc, InvariantViolation):
         return Failure("invariant", str(exc), exc.rule)
     if isinstance(exc, ScenarioUnknown):

@@ -97,7 +97,7 @@ def shrink(scenario: str, seed: int, params: dict[str, Any] | None = None,
     s = _Shrinker(scenario, seed, max_runs, progress)
     original = s.run(params)
     if original.passed:
-        raise NothingToShrink(f"{scenario} seed {seed} passes: nothing to shrink")
+        raise NothingToShrink(f"{scenario} seed {seed} passes")
     drawn = original.drawn
     if not isinstance(drawn, dict) or "schedule" not in drawn:
         raise NotShrinkable(f"{scenario} draws no fault schedule: shrinking works on the "

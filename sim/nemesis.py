@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 from random import Random
-from typing import Iterable, Mapping, Sequence, Union
+from typing import Annotated, Iterable, Mapping, Sequence, Union
 
 import msgspec
 
@@ -33,14 +33,22 @@ __all__ = [
 ]
 
 
-class Fault(msgspec.Struct, frozen=True, tag=True):
+#: Validation of faults and profiles read from JSON (params files, trace headers): finite,
+#: non-negative times (at most a day), probabilities in [0, 1]. Constructors do not check them.
+Ms = Annotated[float, msgspec.Meta(ge=0, le=86_400_000)]
+Probability = Annotated[float, msgspec.Meta(ge=0, le=1)]
+Weight = Annotated[float, msgspec.Meta(ge=0, le=1_000_000)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+
+
+class Fault(msgspec.Struct, frozen=True, tag=True, forbid_unknown_fields=True):
     """Base of every fault."""
 
 
 class Crash(Fault, frozen=True):
     """Crash ``node`` now, or during its next step after ``mid_step_after`` effects."""
     node: str
-    mid_step_after: int | None = None
+    mid_step_after: Count | None = None
 
 
 class Reboot(Fault, frozen=True):
@@ -103,7 +111,7 @@ class SetLongDelays(Fault, frozen=True):
 
 AnyFault = Union[Crash, Reboot, Disconnect, Connect, Partition, Links, Heal, Cut, Uncut,
                  SetReliable, SetLongReordering, SetLongDelays]
-Schedule = tuple[tuple[float, AnyFault], ...]
+Schedule = tuple[tuple[Ms, AnyFault], ...]
 
 
 def encode_schedule(schedule: Iterable[tuple[float, Fault]]) -> bytes:
@@ -174,27 +182,28 @@ _KINDS = ("crash", "reboot", "disconnect", "connect", "isolate", "halves", "majo
 class FaultProfile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """How a random schedule looks: relative weights of fault kinds and their pacing."""
 
-    mean_gap_ms: float = 1000.0     # mean time between faults (exponential gaps)
-    start_ms: float = 0.0           # no fault before this time
-    settle_ms: float = 5000.0       # fault-free tail after the final heal and reboots
-    crash: float = 1.0
-    reboot: float = 1.0
-    disconnect: float = 0.5
-    connect: float = 0.5
-    isolate: float = 0.5
-    halves: float = 0.5
-    majority_minority: float = 0.5
-    bridge: float = 0.25
-    majorities_ring: float = 0.25
-    random: float = 0.25
-    cut: float = 0.25
-    heal: float = 1.0
-    flip_reliable: float = 0.0
-    flip_long_reordering: float = 0.0
-    mid_step: float = 0.25          # probability that a crash lands inside a step
-    max_mid_step_after: int = 4
-    random_p: float = 0.5           # link probability of the ``random`` shape
-    max_down: int | None = None     # most servers crashed at once; None: a minority
+    mean_gap_ms: Annotated[float, msgspec.Meta(ge=1, le=86_400_000)] = 1000.0
+    # ^ mean time between faults (exponential gaps); at least 1 ms: a run draws finitely many
+    start_ms: Ms = 0.0              # no fault before this time
+    settle_ms: Ms = 5000.0          # fault-free tail after the final heal and reboots
+    crash: Weight = 1.0
+    reboot: Weight = 1.0
+    disconnect: Weight = 0.5
+    connect: Weight = 0.5
+    isolate: Weight = 0.5
+    halves: Weight = 0.5
+    majority_minority: Weight = 0.5
+    bridge: Weight = 0.25
+    majorities_ring: Weight = 0.25
+    random: Weight = 0.25
+    cut: Weight = 0.25
+    heal: Weight = 1.0
+    flip_reliable: Weight = 0.0
+    flip_long_reordering: Weight = 0.0
+    mid_step: Probability = 0.25    # probability that a crash lands inside a step
+    max_mid_step_after: Count = 4
+    random_p: Probability = 0.5     # link probability of the ``random`` shape
+    max_down: Count | None = None   # most servers crashed at once; None: a minority
 
     def weights(self) -> list[float]:
         return [float(getattr(self, k)) for k in _KINDS]

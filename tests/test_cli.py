@@ -116,7 +116,7 @@ def test_dump_params_of_a_lab_scenario_is_bad_input(tmp_path):
 
 
 @pytest.mark.parametrize("params, needle", [
-    ('{"duration_ms": "abc"}', "duration_ms must be a number"),
+    ('{"duration_ms": "abc"}', "at $.duration_ms: Expected `float`, got `str`"),
     ('{"schedule": [[5, {"type": "Crash", "node": "s9", "mid_step_after": null}]]}', "s9"),
     ('{"net": {"relaible": true}}', "unknown field"),
     ('{"schedul": []}', "does not take 'schedul'"),

@@ -5,8 +5,9 @@
 Every command has ``add_parser(subparsers)`` (its arguments, with ``func`` set to its ``run``)
 and ``run(args) -> exit code``. Exit codes and bad input are shared (``scenarios.errors``): 0
 success, 1 a violation found, 2 bad input, 3 unknown; bad input is one line on stderr,
-``raftsim: error: ...``, never a traceback. A new command (explore, report) is a new module here
-and one line in ``COMMANDS``.
+``raftsim: error: ...``, never a traceback. An unexpected exception (a bug in raftsim) exits 4
+with one line naming the file that holds its traceback. A new command (explore, report) is a
+new module here and one line in ``COMMANDS``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from scenarios.cli import replay as replay_cmd
 from scenarios.cli import run as run_cmd
 from scenarios.cli import shrink as shrink_cmd
 from scenarios.cli.common import Parser, print_error
-from scenarios.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, BadInput
+from scenarios.errors import (EXIT_BAD_INPUT, EXIT_CRASH, EXIT_INTERRUPTED, EXIT_OK, BadInput,
+                              write_crash_report)
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
@@ -32,6 +34,7 @@ COMMANDS = (list_cmd, run_cmd, replay_cmd, check_cmd, campaign_cmd, shrink_cmd)
 def build_parser() -> Parser:
     parser = Parser(prog="raftsim", description="Deterministic simulation of replicated "
                     "key-value stores: run scenarios, replay traces, check histories.")
+    parser.add_argument("--version", action="version", version=f"raftsim {version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for command in COMMANDS:
         command.add_parser(sub)
@@ -40,6 +43,7 @@ def build_parser() -> Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code (bad input is reported here, as one line)."""
+    argv = [*(sys.argv[1:] if argv is None else argv)]   # (``list`` is the command module here)
     try:
         args = build_parser().parse_args(argv)
         code: int = args.func(args)
@@ -52,3 +56,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as exc:                 # a bug in raftsim: never a verdict
+        path = write_crash_report(exc, argv, version())
+        print(f"raftsim: internal error ({type(exc).__name__}); this is a bug in raftsim: "
+              f"please report it with the traceback written to {path}", file=sys.stderr)
+        return EXIT_CRASH
+
+
+def version() -> str:
+    """The installed version of raftsim."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+    try:
+        return installed("raftsim")
+    except PackageNotFoundError:
+        return "unknown"

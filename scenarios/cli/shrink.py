@@ -2,6 +2,10 @@
 
     raftsim shrink random --seed N             a failing seed of a random scenario
     raftsim shrink FAILING.trace.jsonl         a trace of a failing run (its params included)
+
+A target with a ``/`` or a ``.`` in it, or naming an existing file, is a trace file; anything
+else is a scenario name. The output file is checked before the first run and written
+atomically; it may not be the input trace.
 """
 
 from __future__ import annotations
@@ -12,10 +16,8 @@ from typing import Any
 
 import msgspec
 
-from sim import TraceError, load_trace
-
-from scenarios.cli.common import check_writable, find_scenario, parse_seeds
-from scenarios.errors import EXIT_FAIL, EXIT_OK, BadInput
+from scenarios.cli.common import check_outputs, exit_code, find_scenario, parse_seeds, read_trace
+from scenarios.errors import EXIT_OK, BadInput, printable
 from scenarios.runner import RunResult, run_scenario
 from scenarios.shrink import NothingToShrink, shrink
 
@@ -37,13 +39,13 @@ def run(args: argparse.Namespace) -> int:
     if args.max_runs < 1:
         raise BadInput(f"--max-runs must be at least 1, got {args.max_runs}")
     out = args.out or f"shrunk-{name}-{seed}.trace.jsonl"
-    check_writable(out)
+    check_outputs([("--out", out)], inputs=[("the trace to shrink", _trace_path(args))])
     print(f"shrinking {name} seed {seed}")
     try:
         result = shrink(name, seed, params, max_runs=args.max_runs,
                         progress=lambda step: print(f"  {step}", flush=True))
     except NothingToShrink as exc:                # the run passes
-        print(f"nothing to shrink: {exc}")
+        print(f"nothing to shrink: {exc}")     # e.g. "random seed 3 passes"
         return EXIT_OK
     print(f"original failure {_failure(result.original)}")
     count = len(result.params["schedule"])
@@ -57,21 +59,26 @@ def run(args: argparse.Namespace) -> int:
     print(f"shrunk failure {_failure(replayed)}")
     print(f"trace: {out}")
     print(f"replay with: raftsim replay {out}")
-    return EXIT_FAIL
+    return exit_code([replayed.outcome])
+
+
+def _trace_path(args: argparse.Namespace) -> str | None:
+    target = args.target
+    if os.path.exists(target) or "/" in target or "." in target or os.sep in target:
+        return str(target)
+    return None
 
 
 def _target(args: argparse.Namespace) -> tuple[str, int, dict[str, Any] | None]:
-    if os.path.exists(args.target) and not os.path.isdir(args.target):
-        try:
-            header = load_trace(args.target).header
-        except TraceError as exc:
-            raise BadInput(str(exc)) from None
-        seed = header.get("seed")
-        if not isinstance(seed, int):
-            raise BadInput(f"{args.target}:1: header has no integer seed")
-        return find_scenario(str(header.get("scenario"))).name, seed, header.get("params") or None
+    path = _trace_path(args)
+    if path is not None:
+        if args.seed is not None:
+            raise BadInput(f"--seed goes with a scenario name; the trace {path!r} names its own "
+                           f"seed")
+        target = read_trace(path)
+        return target.scenario.name, target.seed, target.params or None
     if args.seed is None:
-        raise BadInput(f"{args.target!r} is not a trace file; give a scenario name with --seed")
+        raise BadInput(f"shrink {args.target!r} needs --seed (or give a trace file)")
     seeds = parse_seeds(args.seed)
     if len(seeds) != 1:
         raise BadInput("shrink takes one seed, not a range")
@@ -80,14 +87,16 @@ def _target(args: argparse.Namespace) -> tuple[str, int, dict[str, Any] | None]:
 
 def _failure(result: RunResult) -> str:
     failure = result.failure
-    return f"({failure.kind}): {failure.message}" if failure is not None else "(None): None"
+    if failure is None:
+        return "none: the run passes"
+    return f"({failure.kind}): {printable(failure.message)}"
 
 
 def _fault(fault: dict[str, Any]) -> str:
     kind = fault.get("type", "?")
     rest = " ".join(f"{k}={_compact(v)}" for k, v in fault.items() if k != "type"
                     and v is not None)
-    return f"{kind} {rest}".strip()
+    return printable(f"{kind} {rest}".strip())
 
 
 def _compact(value: Any) -> str:

@@ -10,7 +10,8 @@ import simpy
 
 from sim import Nemesis
 
-from scenarios.harness.faults import Workload, convert, draw_workload, fault_setup
+from scenarios.harness.faults import (RandomKVParams, Workload, convert, draw_workload,
+                                      fault_setup, validator)
 from scenarios.harness.kv import Clerk, KVCluster
 from scenarios.registry import scenario
 from scenarios.runner import Gen, RunContext, ScenarioFailure
@@ -18,7 +19,9 @@ from scenarios.runner import Gen, RunContext, ScenarioFailure
 
 @scenario("random", "random", "random faults on a KV service (workload, network, faults drawn "
           "from the seed): Raft invariants, linearizability, progress after healing",
-          params=("schedule", "net", "profile", "workload"))
+          params=("schedule", "net", "profile", "workload"),
+          check_params=validator(RandomKVParams, lambda p: [
+              f"s{i}" for i in range(p.workload.servers if p.workload else Workload().servers)]))
 def random_kv(ctx: RunContext) -> Gen:
     params = ctx.params
     work = (convert(params, "workload", Workload) if "workload" in params

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sim import Nemesis
 
-from scenarios.harness.faults import fault_setup
+from scenarios.harness.faults import RandomRaftParams, fault_setup, validator
 from scenarios.harness.raft import RaftCluster
 from scenarios.registry import scenario
 from scenarios.runner import BadParams, Gen, RunContext, ScenarioFailure
@@ -15,7 +15,8 @@ from scenarios.runner import BadParams, Gen, RunContext, ScenarioFailure
 
 @scenario("random-raft", "random", "random faults on 5 Raft peers for 10 s: safety invariants, "
           "then a leader and agreement once the faults stop",
-          params=("schedule", "net", "profile", "duration_ms"))
+          params=("schedule", "net", "profile", "duration_ms"),
+          check_params=validator(RandomRaftParams, lambda _: [f"s{i}" for i in range(5)]))
 def random_raft(ctx: RunContext) -> Gen:
     n = 5
     try:
