@@ -5,9 +5,11 @@ historical queries with the latest configuration."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import pytest
 
+from protocols import rsm, shardctrler
 from protocols.shardctrler import machine, server
 from scenarios.registry import all_scenarios
 from scenarios.runner import replay_command, run_scenario
@@ -44,6 +46,7 @@ def test_wrong_historical_query_is_caught(monkeypatch):
         if type(command.op) is machine.Query:
             command = machine.CtrlCommand(command.client, command.seq, machine.Query(-1))
         return original(m, command)
-    monkeypatch.setattr(server, "SERVICE", dataclasses.replace(server.SERVICE, apply=latest_only))
+    wrong = dataclasses.replace(server.SERVICE, apply=latest_only)
+    monkeypatch.setattr(shardctrler, "step", functools.partial(rsm.step, wrong))
     result = run_scenario("ControllerBasic5A", 1)
     assert result.failure is not None and "HistoricalQueries" in result.failure.message

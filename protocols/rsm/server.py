@@ -24,7 +24,8 @@ from ..core import (
 from ..fmap import FrozenMap
 from .service import Service
 
-__all__ = ["RSMConfig", "RSMState", "Pending", "init", "step", "is_leader", "current_term"]
+__all__ = ["RSMConfig", "RSMState", "Pending", "server_config", "init", "step", "is_leader",
+           "current_term"]
 
 _LEADER = raft.ROLE_NAMES[raft.LEADER]
 _NO_PENDING: FrozenMap = FrozenMap()
@@ -58,6 +59,12 @@ class RSMState(msgspec.Struct, frozen=True):
     machine: Any
     applied: int = 0
     pending: Any = _NO_PENDING
+
+
+def server_config(me: int, peers: tuple[str, ...], maxraftstate: int = -1) -> RSMConfig:
+    """Server ``me`` of ``peers``: Raft's default timing, snapshots once the persisted Raft
+    state reaches ``maxraftstate`` bytes (-1: never)."""
+    return RSMConfig(raft.RaftConfig(me, peers), maxraftstate)
 
 
 def init(service: Service, config: RSMConfig) -> RSMState:
@@ -132,6 +139,16 @@ def handle_request(service: Service, state: RSMState, src: str, msg: Any,
     return absorb(service, replace(state, raft=raft_state), effects, out)
 
 
+def propose(service: Service, state: RSMState, command: Any, out: Effects) -> RSMState:
+    """Propose a command of the service's own (no client waits on it; ``Service.internal``
+    applies it), if this node leads; a follower notes it and changes nothing."""
+    if not raft.is_leader(state.raft):
+        out.append(Note("not leader", type(command).__name__))
+        return state
+    raft_state, effects = raft.step(state.raft, Propose(command))
+    return absorb(service, replace(state, raft=raft_state), effects, out)
+
+
 def remember_pending(service: Service, state: RSMState, index: int, waiting: Pending,
                      out: Effects) -> RSMState:
     old = state.pending.get(index)
@@ -167,6 +184,11 @@ def handle_apply(service: Service, state: RSMState, effect: Apply, out: Effects)
     identity = service.identity(effect.command)
     if identity is not None:
         machine, result = service.apply(machine, effect.command)
+        if service.observe is not None:
+            out.extend(service.observe(machine, effect.command, result))
+    elif service.internal is not None:
+        machine, notes = service.internal(machine, effect.command)
+        out.extend(notes)
     else:
         out.append(Note(f"not a {service.name} op", effect.index))
     state = replace(state, machine=machine, applied=effect.index)

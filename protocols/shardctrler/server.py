@@ -8,11 +8,10 @@ clock or randomness, never imports simpy.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from .. import raft, rsm
-from ..core import Effects
-from ..rsm import RSMConfig, RSMState
+from .. import rsm
 from .machine import apply_command, decode_snapshot, empty, encode_snapshot
 from .messages import (
     NSHARDS, CtrlCommand, CtrlReply, CtrlRequest, ErrWrongLeader, Join, Leave, Move, Query,
@@ -54,20 +53,9 @@ SERVICE = rsm.Service(
     refuse=lambda seq: CtrlReply(seq, ErrWrongLeader))
 
 
-def server_config(me: int, peers: tuple[str, ...], maxraftstate: int = -1) -> RSMConfig:
-    """Controller server ``me`` of ``peers`` (the lab runs it without snapshots: -1)."""
-    return RSMConfig(raft.RaftConfig(me, peers), maxraftstate)
-
-
-def init(config: RSMConfig) -> RSMState:
-    """A blank server, before its first ``Restart`` event."""
-    return rsm.init(SERVICE, config)
-
-
-def step(state: RSMState, event: Any) -> tuple[RSMState, Effects]:
-    """Apply one event. Effects come back in the order the driver must perform them."""
-    return rsm.step(SERVICE, state, event)
-
-
+# The server is the generic one with this service: rsm's functions, bound to SERVICE.
+server_config = rsm.server_config
+init = partial(rsm.init, SERVICE)
+step = partial(rsm.step, SERVICE)
 is_leader = rsm.is_leader
 current_term = rsm.current_term
