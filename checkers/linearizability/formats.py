@@ -9,6 +9,7 @@ expected; it never leaks a traceback of the parser. See docs/history-format.md.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -151,6 +152,8 @@ def _json_object(path: str, number: int, text: str) -> tuple[int, dict[str, Any]
         value = _decode_json(text)
     except ValueError:  # msgspec.DecodeError is a ValueError
         raise HistoryError(path, number, "a JSON object on one line") from None
+    except RecursionError:
+        raise HistoryError(path, number, "a JSON object of reasonable depth") from None
     if not isinstance(value, dict):
         raise HistoryError(path, number, "a JSON object on one line")
     return number, value
@@ -158,7 +161,7 @@ def _json_object(path: str, number: int, text: str) -> tuple[int, dict[str, Any]
 
 def _check_event(path: str, number: int, event: dict[str, Any], last_t: float) -> float:
     t = event.get("t")
-    if isinstance(t, bool) or not isinstance(t, (int, float)) or t != t or abs(t) == INFINITY:
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not _finite(t):
         raise HistoryError(path, number, "a finite number 't' (virtual milliseconds)")
     if t < last_t:
         raise HistoryError(path, number, f"'t' >= {last_t} (events in time order)")
@@ -170,6 +173,14 @@ def _check_event(path: str, number: int, event: dict[str, Any], last_t: float) -
     if not isinstance(event.get("f"), str):
         raise HistoryError(path, number, "a string 'f' (the operation)")
     return float(t)
+
+
+def _finite(t: float) -> bool:
+    """Whether ``t`` is a finite float, or an integer a float can hold (10**400 is neither)."""
+    try:
+        return math.isfinite(t)
+    except OverflowError:
+        return False
 
 
 # ------------------------------------------------------------------- Porcupine kv logs

@@ -58,16 +58,22 @@ class Typed:
         return repr(value)
 
 
-def typed(value: Any) -> Hashable:
+MAX_DEPTH = 32  # lists nested deeper than this are refused as values
+
+
+def typed(value: Any, depth: int = 0) -> Hashable:
     """A JSON value as the models compare it: booleans and floats wrapped in ``Typed``, lists
-    frozen into tuples; integers, strings and None as they are. Objects are refused."""
+    frozen into tuples; integers, strings and None as they are. Objects are refused, and so
+    are lists nested more than ``MAX_DEPTH`` deep."""
     cls = value.__class__
     if cls is str or cls is int or value is None:
         return value
     if cls is bool or cls is float:
         return Typed(value)
     if cls is list or cls is tuple:
-        return tuple(typed(v) for v in value)
+        if depth >= MAX_DEPTH:
+            raise DecodeError(f"lists nested at most {MAX_DEPTH} deep")
+        return tuple(typed(v, depth + 1) for v in value)
     if isinstance(value, Typed):
         return value
     raise DecodeError(f"a JSON scalar or list, not {cls.__name__}")
@@ -95,7 +101,9 @@ def _scalar(value: Any, event: Event | None = None) -> Hashable:
     so states stay hashable."""
     try:
         return typed(value)
-    except DecodeError:
+    except DecodeError as err:
+        if "nested" in err.expected:
+            raise DecodeError(f"a 'value' with {err.expected}", event) from None
         raise DecodeError("a scalar or list 'value', not an object", event) from None
 
 

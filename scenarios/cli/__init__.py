@@ -12,32 +12,31 @@ new module here and one line in ``COMMANDS``.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Sequence
 
-from scenarios.cli import campaign as campaign_cmd
-from scenarios.cli import check as check_cmd
-from scenarios.cli import list as list_cmd
-from scenarios.cli import replay as replay_cmd
-from scenarios.cli import run as run_cmd
-from scenarios.cli import shrink as shrink_cmd
 from scenarios.cli.common import Parser, print_error
 from scenarios.errors import (EXIT_BAD_INPUT, EXIT_CRASH, EXIT_INTERRUPTED, EXIT_OK, BadInput,
                               write_crash_report)
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
-#: The commands in the order ``raftsim --help`` shows them.
-COMMANDS = (list_cmd, run_cmd, replay_cmd, check_cmd, campaign_cmd, shrink_cmd)
+#: The commands (modules of this package) in the order ``raftsim --help`` shows them. A command
+#: module is imported only when needed: ``raftsim check`` never imports the simulator.
+COMMANDS = ("list", "run", "replay", "check", "campaign", "shrink")
 
 
-def build_parser() -> Parser:
+def build_parser(only: str | None = None) -> Parser:
+    """The parser of every command, or of the command ``only`` alone (the others not imported)."""
     parser = Parser(prog="raftsim", description="Deterministic simulation of replicated "
                     "key-value stores: run scenarios, replay traces, check histories.")
-    parser.add_argument("--version", action="version", version=f"raftsim {version()}")
+    if only is None:
+        parser.add_argument("--version", action="version", version=f"raftsim {version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for command in COMMANDS:
-        command.add_parser(sub)
+    for name in COMMANDS:
+        if only is None or name == only:
+            importlib.import_module(f"scenarios.cli.{name}").add_parser(sub)
     return parser
 
 
@@ -45,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code (bad input is reported here, as one line)."""
     argv = [*(sys.argv[1:] if argv is None else argv)]   # (``list`` is the command module here)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(argv[0] if argv and argv[0] in COMMANDS else None).parse_args(argv)
         code: int = args.func(args)
         return code
     except BadInput as exc:
