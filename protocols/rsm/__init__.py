@@ -9,11 +9,11 @@ Never does I/O, never reads a clock or randomness and never imports simpy.
 """
 
 from .server import (
-    Pending, RSMConfig, RSMState, current_term, init, is_leader, server_config, step,
+    Pending, RSMConfig, RSMState, current_term, init, is_leader, propose, server_config, step,
 )
 from .service import Service
 
 __all__ = [
-    "Service", "RSMConfig", "RSMState", "Pending", "server_config", "init", "step", "propose", "is_leader",
-    "current_term",
+    "Service", "RSMConfig", "RSMState", "Pending", "server_config", "init", "step", "propose",
+    "is_leader", "current_term",
 ]

@@ -29,6 +29,13 @@ class Service:
       ``decode(b"")`` is the empty machine.
     - ``answer(seq, result)``: the reply once operation ``seq`` was applied; ``refuse(seq)``: the
       reply that sends a client to another server (the lab's ErrWrongLeader).
+    - ``internal(machine, command) -> (machine, effects)``: optional; applies a command that is
+      no client's operation (``identity`` None) and that the service proposed itself with
+      ``rsm.propose`` (the sharded KV's configuration changes and shard hand-offs). ``effects``
+      are observations (``Note``) for the driver. Without it such a command is only noted.
+    - ``observe(machine, command, result) -> effects``: optional; observations to emit after a
+      client operation applied (the sharded KV reports which shard it served, and under which
+      configuration, to the sharding invariants).
     """
     name: str
     request: type
@@ -42,3 +49,5 @@ class Service:
     decode: Callable[[bytes], Any]
     answer: Callable[[int, Any], Any]
     refuse: Callable[[int], Any]
+    internal: "Callable[[Any, Any], tuple[Any, list[Any]]] | None" = None
+    observe: "Callable[[Any, Any, Any], list[Any]] | None" = None
