@@ -4,6 +4,7 @@ databases are refused without being damaged."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -13,7 +14,7 @@ import time
 
 import pytest
 
-from scenarios.campaign import CampaignDB, CampaignError, run_campaign
+from scenarios.campaign import CampaignDB, CampaignError, SeedResult, run_campaign
 from scenarios.cli import main
 from scenarios.registry import Scenario, register, unregister
 from scenarios.runner import run_scenario
@@ -95,9 +96,26 @@ def test_sigterm_stops_cleanly_and_keeps_results(tmp_path):
     while time.time() < deadline and not (os.path.exists(db_path) and _count(db_path) >= 3):
         time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=60)
+    out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
-    assert "--resume" in out and _count(db_path) >= 3
+    assert f"--jobs 2 --db {db_path} --resume`" in out and _count(db_path) >= 3
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+
+
+def test_ctrl_c_to_the_whole_group_prints_no_worker_traceback(tmp_path):
+    """Ctrl-C on a terminal reaches every process of the group: workers stay silent."""
+    db_path = str(tmp_path / "c.db")
+    proc = subprocess.Popen([sys.executable, "-m", "scenarios.cli", "campaign", "random-raft",
+                             "--seeds", "1..400", "--jobs", "2", "--db", db_path],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (os.path.exists(db_path) and _count(db_path) >= 3):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert err == "", err
 
 
 def _count(path: str) -> int:
@@ -107,8 +125,10 @@ def _count(path: str) -> int:
         return 0
 
 
-def test_dying_worker_is_recorded_not_fatal(tmp_path):
-    """A worker process that dies is recorded as a crash for its seed; the others finish."""
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_dying_worker_is_recorded_not_fatal(tmp_path, jobs):
+    """A worker process that dies is recorded as a crash for its seed; the others finish (with
+    one job too: seeds never run in the parent)."""
     def body(ctx):
         if ctx.seed == 3:
             os._exit(7)                               # a hard crash of the worker
@@ -116,7 +136,7 @@ def test_dying_worker_is_recorded_not_fatal(tmp_path):
     register(Scenario("test-crashy", "test", "crashes on seed 3", body))
     try:
         db = CampaignDB(str(tmp_path / "c.db"), "test-crashy", create=True)
-        for _ in run_campaign("test-crashy", [1, 2, 3, 4, 5], 2, db):
+        for _ in run_campaign("test-crashy", [1, 2, 3, 4, 5], jobs, db):
             pass
         results = {r.seed: r for r in db.results()}
         db.close()
@@ -180,3 +200,131 @@ def test_db_of_another_scenario_refused(tmp_path):
 def test_bad_campaign_input(args, needle, capsys):
     assert main(args) == 2
     assert needle in capsys.readouterr().err
+
+
+def test_headline_counts_the_workers_that_run(tmp_path, capsys):
+    assert main(["campaign", "random-raft", "--seeds", "1..3", "--jobs", "1000",
+                 "--db", str(tmp_path / "c.db")]) == 0
+    head = capsys.readouterr().out.splitlines()[0]
+    assert "(3 to run, 0 already in" in head and head.endswith(", 3 worker(s)")
+
+
+def test_existing_empty_file_is_not_taken_over(tmp_path, capsys):
+    path = tmp_path / "c.db"
+    path.write_bytes(b"")
+    assert main(["campaign", "random-raft", "--seeds", "1..2", "--db", str(path)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert path.read_bytes() == b""
+
+
+def test_seeds_beyond_sqlite_integers_are_bad_input(tmp_path, capsys):
+    path = tmp_path / "c.db"
+    assert main(["campaign", "random-raft", "--seeds", f"{2**63 - 1}..{2**63}",
+                 "--db", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "2^63" in err.replace("**", "^") and len(err.strip().splitlines()) == 1
+    assert not path.exists()
+
+
+def test_second_campaign_on_a_database_is_refused(tmp_path, capsys):
+    """One campaign at a time per database: the second gets a clear line, the file is kept."""
+    path = str(tmp_path / "c.db")
+    first = CampaignDB(path, "random-raft", create=True)
+    try:
+        assert main(["campaign", "random-raft", "--seeds", "1..2", "--db", path,
+                     "--resume"]) == 2
+        assert "another campaign is running on this database" in capsys.readouterr().err
+    finally:
+        first.close()
+    assert main(["campaign", "random-raft", "--seeds", "1..2", "--db", path, "--resume"]) == 0
+
+
+def test_read_only_database_is_reported_as_read_only(tmp_path, capsys, monkeypatch):
+    """A valid campaign that cannot be written is called read-only, and stays as it was."""
+    path = str(tmp_path / "c.db")
+    assert main(["campaign", "random-raft", "--seeds", "1..2", "--db", path]) == 0
+    before = open(path, "rb").read()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if mode == os.W_OK
+                        else real_access(p, mode, **kw))       # as a read-only mount answers
+    capsys.readouterr()
+    assert main(["campaign", "random-raft", "--seeds", "1..3", "--db", path, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "read-only" in err and "not a" not in err and len(err.strip().splitlines()) == 1
+    assert open(path, "rb").read() == before
+
+
+@pytest.mark.parametrize("damage", [
+    "ALTER TABLE results DROP COLUMN worker",
+    "ALTER TABLE results RENAME COLUMN digest TO hash",
+    "DROP TABLE results",
+])
+def test_reshaped_results_table_is_one_line(tmp_path, capsys, damage):
+    path = str(tmp_path / "c.db")
+    CampaignDB(path, "random-raft", create=True).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute(damage)
+    assert main(["campaign", "random-raft", "--seeds", "1..2", "--db", path, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "results table is damaged or was changed" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_retry_crashed_runs_crashed_seeds_again(tmp_path, capsys):
+    path = str(tmp_path / "c.db")
+    assert main(["campaign", "random-raft", "--seeds", "1..3", "--db", path]) == 0
+    db = CampaignDB(path, "random-raft", create=False)
+    db.record(SeedResult(2, "random-raft", "crash", "crash", "worker process died"))
+    db.close()
+    assert main(["campaign", "random-raft", "--seeds", "1..3", "--db", path, "--resume"]) == 1
+    capsys.readouterr()
+    assert main(["campaign", "random-raft", "--seeds", "1..3", "--db", path, "--resume",
+                 "--retry-crashed"]) == 0
+    assert "(1 to run, 1 crashed to retry, 2 already in" in capsys.readouterr().out
+    assert rows(path)[2][:2] == ("pass", run_scenario("random-raft", 2).digest)
+
+
+def test_json_prints_one_object_per_seed(tmp_path, capsys):
+    path = str(tmp_path / "c.db")
+    assert main(["campaign", "random-raft", "--seeds", "1..4", "--jobs", "2", "--db", path,
+                 "--json"]) == 0
+    captured = capsys.readouterr()
+    objects = [json.loads(line) for line in captured.out.splitlines()]
+    assert sorted(o["seed"] for o in objects) == [1, 2, 3, 4]
+    stored = rows(path)
+    for o in objects:
+        assert (o["outcome"], o["digest"]) == stored[o["seed"]][:2]
+        assert o["failure"] is None and o["figures"]["messages"] > 0
+    assert "outcome    seeds" in captured.err                # the summary goes to stderr
+
+
+def test_spot_check_agrees_on_a_deterministic_scenario(tmp_path):
+    db = CampaignDB(str(tmp_path / "c.db"), "random-raft", create=True)
+    for _ in run_campaign("random-raft", [1, 2, 3, 4], 2, db, spot_check=1.0):
+        pass
+    results = db.results()
+    db.close()
+    assert [r.outcome for r in results] == ["pass"] * 4
+    assert all(r.recheck_digest == r.digest is not None for r in results)
+
+
+def test_spot_check_reports_a_nondeterministic_seed(tmp_path):
+    """A run whose trace depends on the process it runs in: the re-run on the other worker
+    differs, and the seed becomes 'nondeterministic' with both digests and the first line."""
+    def body(ctx):
+        ctx.record_history(f"p{os.getpid()}", "invoke", "get", "k", None)   # not from the seed
+        yield ctx.sleep(1)
+    register(Scenario("test-nondet", "test", "traces its pid", body))
+    try:
+        db = CampaignDB(str(tmp_path / "c.db"), "test-nondet", create=True)
+        for _ in run_campaign("test-nondet", [1, 2], 2, db, spot_check=1.0):
+            pass
+        results = db.results()
+        db.close()
+    finally:
+        unregister("test-nondet")
+    for r in results:
+        assert r.outcome == "nondeterministic"
+        assert r.recheck_digest is not None and r.recheck_digest != r.digest
+        assert r.digest in r.failure and r.recheck_digest in r.failure
+        assert "first difference at trace line 2" in r.failure and '"history"' in r.failure

@@ -1,129 +1,142 @@
 """Running a campaign on this machine: one scenario over many seeds, in worker processes.
 
-A worker that dies (segfault, out of memory, killed) is recorded as outcome ``crash`` for the
-seed it was running and replaced; it never ends the campaign. Workers are plain processes, one
-seed at a time over a pipe: the parent always knows which seed each worker holds, and is the
-only writer of the database.
+Every seed runs in a worker process, even with one job: a worker that dies (segfault, out of
+memory, killed) is recorded as outcome ``crash`` for the seed it was running and replaced; it
+never ends the campaign. Workers are plain processes, one task at a time over a pipe: the parent
+always knows which task each worker holds, and is the only writer of the database. Workers ignore
+Ctrl-C and die quietly on SIGTERM: only the parent reports an interruption.
 """
 
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
 import os
-import time
-import traceback
+import signal
+from collections import deque
 from multiprocessing.connection import Connection, wait
-from typing import Any, Callable, Generator
+from typing import Any, Callable, Generator, Iterable, Iterator
 
 from scenarios.campaign.db import CampaignDB, SeedResult
-from scenarios.runner import run_scenario
+from scenarios.campaign.work import Ledger, Task, perform, run_one
 
 __all__ = ["run_campaign", "run_one"]
 
 
-# ---------------------------------------------------------------- running one seed
-
-def run_one(scenario: str, seed: int, params: dict[str, Any] | None = None) -> SeedResult:
-    """Run one seed; turns a bug in raftsim into an ``error`` result instead of raising."""
-    started = time.perf_counter()          # wall time, reported only
-    try:
-        r = run_scenario(scenario, seed, params=params)
-    except Exception as exc:               # a bug in raftsim itself: keep going, record it
-        last = traceback.extract_tb(exc.__traceback__)[-1]
-        where = f"{os.path.basename(last.filename)}:{last.lineno}"
-        return SeedResult(seed, scenario, "error", "error", f"{type(exc).__name__}: {exc} "
-                          f"(at {where})", wall_s=time.perf_counter() - started)
-    kind, message = (r.failure.kind, r.failure.message) if r.failure is not None else (None, None)
-    drawn = json.dumps(r.drawn, sort_keys=True) if r.drawn is not None else None
-    return SeedResult(seed, scenario, r.outcome, kind, message, r.digest, r.virtual_ms,
-                      r.messages, r.bytes, r.wall_s, drawn)
-
-
 def _worker(conn: Connection, scenario: str, params: dict[str, Any] | None,
             parent: int) -> None:
-    """Run seeds received over ``conn`` until told to stop or the parent goes away.
+    """Run tasks received over ``conn`` until told to stop or the parent goes away.
 
     A forked worker holds copies of its siblings' pipe ends, so a dead parent does not always
     close the pipe: the worker also watches its parent's pid.
     """
-    import signal
-    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent handles Ctrl-C
+    signal.signal(signal.SIGINT, signal.SIG_IGN)    # the parent handles Ctrl-C
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)   # not the parent's handler: die quietly
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     while True:
         try:
             while not conn.poll(0.5):
                 if os.getppid() != parent:
                     return
-            seed = conn.recv()
+            task = conn.recv()
         except (EOFError, OSError):
             return
-        if seed is None:
+        if task is None:
             return
-        conn.send(run_one(scenario, seed, params))
+        conn.send(perform(scenario, params, task))
 
-
-# ---------------------------------------------------------------- the pool
 
 class _Slot:
     def __init__(self, ctx: Any, scenario: str, params: dict[str, Any] | None) -> None:
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker, args=(child, scenario, params, os.getpid()),
                                 daemon=True)
-        self.proc.start()
+        # Signals wait until the child has set its own handlers: a Ctrl-C during the fork
+        # must not raise KeyboardInterrupt (and print a traceback) in the child.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            self.proc.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         child.close()
-        self.seed: int | None = None
+        self.task: Task | None = None
+        self.name = f"pid {self.proc.pid}"
 
 
-def run_campaign(scenario: str, seeds: list[int], jobs: int, db: CampaignDB,
+def run_campaign(scenario: str, seeds: Iterable[int], jobs: int, db: CampaignDB,
                  on_result: Callable[[SeedResult], None] = lambda r: None,
-                 params: dict[str, Any] | None = None) -> Generator[None, None, None]:
-    """Run ``seeds`` on ``jobs`` workers, storing each result as it arrives.
+                 params: dict[str, Any] | None = None, spot_check: float = 0.0,
+                 rechecks: Iterable[SeedResult] = (),
+                 ledger: Ledger | None = None) -> Generator[None, None, None]:
+    """Run ``seeds`` on ``jobs`` worker processes, storing each result as it arrives.
 
-    ``params`` (the same for every seed) override what the scenario would draw.
+    ``params`` (the same for every seed) override what the scenario would draw. A fraction
+    ``spot_check`` of the seeds (a fixed sample) is run a second time on another worker where
+    there is one, and a different digest makes the seed ``nondeterministic``; ``rechecks`` are
+    stored results whose re-run is still due (a resumed campaign).
 
     A generator so the caller controls interruption: closing it (or Ctrl-C) stops the workers;
     everything already stored stays stored.
     """
-    if jobs <= 1:
-        for seed in seeds:
-            done = run_one(scenario, seed, params)
-            db.record(done)
-            on_result(done)
-            yield
-        return
+    ledger = ledger or Ledger(db, scenario, params, spot_check, on_result)
+    todo: Iterator[int] = iter(seeds)
+    again: deque[tuple[Task, str | None]] = deque(
+        ((r.seed, r.digest), r.worker) for r in rechecks if r.digest is not None)
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    pending = list(reversed(seeds))
-    slots = [_Slot(ctx, scenario, params) for _ in range(min(jobs, len(seeds)))]
+    slots = [_Slot(ctx, scenario, params) for _ in range(max(1, jobs))]
     try:
-        for slot in slots:
-            _dispatch(slot, pending)
-        while any(slot.seed is not None for slot in slots):
-            busy = [s for s in slots if s.seed is not None]
+        _fill(slots, todo, again)
+        while any(slot.task is not None for slot in slots):
+            busy = [s for s in slots if s.task is not None]
             ready = wait([s.conn for s in busy] + [s.proc.sentinel for s in busy])
             for slot in busy:
-                result = _collect(slot, ready, scenario)
-                if result is None:
+                answer = _collect(slot, ready)
+                if answer is None:
                     continue
-                db.record(result)
-                on_result(result)
-                if result.outcome == "crash":
+                task = slot.task
+                assert task is not None
+                slot.task = None
+                if isinstance(answer, str):          # the worker died
+                    ledger.lost(task, answer)
                     slot.proc.join(timeout=1)
-                    slots[slots.index(slot)] = slot = _Slot(ctx, scenario, params)
-                _dispatch(slot, pending)
+                    slots[slots.index(slot)] = _Slot(ctx, scenario, params)
+                else:
+                    follow = ledger.accept(answer)
+                    if follow is not None:
+                        again.append((follow, slot.name))
+                _fill(slots, todo, again)
                 yield
     finally:
         for slot in slots:
             _stop(slot)
 
 
-def _dispatch(slot: _Slot, pending: list[int]) -> None:
-    slot.seed = pending.pop() if pending else None
-    if slot.seed is not None:
-        slot.conn.send(slot.seed)
+def _fill(slots: list[_Slot], todo: Iterator[int],
+          again: deque[tuple[Task, str | None]]) -> None:
+    """Give each idle worker its next task: a due re-run that another worker ran first, else a
+    seed. A re-run waits for another worker while one is busy; it runs where it ran first only
+    when there is no other worker, or nothing else is left to run."""
+    for slot in slots:
+        if slot.task is not None:
+            continue
+        task: Task | None = None
+        for i, (recheck, first) in enumerate(again):
+            if first != slot.name or len(slots) == 1:
+                task = recheck
+                del again[i]
+                break
+        if task is None:
+            seed = next(todo, None)
+            if seed is not None:
+                task = (seed, None)
+        if task is None and again and not any(s.task is not None for s in slots):
+            task = again.popleft()[0]
+        slot.task = task
+        if task is not None:
+            slot.conn.send(task)
 
 
-def _collect(slot: _Slot, ready: list, scenario: str) -> SeedResult | None:
-    """The result a worker sent, a ``crash`` result if it died, or None if still busy."""
+def _collect(slot: _Slot, ready: list) -> Any:
+    """The answer a worker sent, why it died (a str), or None if it is still busy."""
     if slot.conn in ready:
         try:
             return slot.conn.recv()
@@ -131,10 +144,8 @@ def _collect(slot: _Slot, ready: list, scenario: str) -> SeedResult | None:
             pass
     elif slot.proc.sentinel not in ready:
         return None
-    assert slot.seed is not None, "only a busy slot has a result to collect"
     slot.proc.join(timeout=1)
-    return SeedResult(slot.seed, scenario, "crash", "crash",
-                      f"worker process died (exit code {slot.proc.exitcode})")
+    return f"worker process died (exit code {slot.proc.exitcode})"
 
 
 def _stop(slot: _Slot) -> None:

@@ -1,0 +1,173 @@
+"""Running a campaign on a Dask cluster (``distributed``): ``tcp://HOST:PORT`` or ``local:N``.
+
+The client keeps a sliding window of submitted seeds (a few per worker thread, never the whole
+range), takes results as they complete (``as_completed``) and hands each to the same ``Ledger``
+as the local pool: one writer of the database, the same spot-check. A worker that dies mid-seed
+makes the scheduler run the seed elsewhere; after ``allowed-failures`` deaths it is given up
+(``KilledWorker``) and recorded as a crash. Before anything runs, every worker must be running
+the client's raftsim (same version and source fingerprint): a worker with other code would
+produce other digests, silently. Only this module imports Dask.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import socket
+from typing import Any, Callable, Generator, Iterable, Iterator
+
+from scenarios.campaign.db import CampaignDB, CampaignError, SeedResult
+from scenarios.campaign.work import Ledger, Task, fingerprint, perform
+
+__all__ = ["run_campaign_dask", "connect", "parse_scheduler"]
+
+#: Seeds in flight per worker thread: enough to keep workers busy between round trips.
+WINDOW_PER_THREAD = 4
+CONNECT_TIMEOUT_S = 10
+
+
+def parse_scheduler(text: str) -> tuple[str, int]:
+    """``local:N`` -> ("local", N); ``tcp://HOST:PORT`` (or tls://) -> (address, 0)."""
+    if text.startswith("local:"):
+        try:
+            n = int(text[len("local:"):])
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise CampaignError(f"bad --scheduler {text!r}: local:N needs N >= 1 workers")
+        return "local", n
+    if "://" not in text or not text.split("://", 1)[1]:
+        raise CampaignError(f"bad --scheduler {text!r}: expected tcp://HOST:PORT or local:N")
+    return text, 0
+
+
+@contextlib.contextmanager
+def connect(scheduler: str) -> Iterator[Any]:
+    """A ``distributed.Client`` for ``scheduler`` (starting a LocalCluster for local:N), whose
+    workers have been checked to run this raftsim; closed (and the cluster stopped) on exit."""
+    try:
+        import distributed
+    except ImportError:
+        raise CampaignError("--scheduler needs Dask: pip install 'raftsim[dask]'") from None
+    address, n = parse_scheduler(scheduler)
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)   # one line, never a log
+    with contextlib.ExitStack() as stack:
+        if address == "local":
+            # Its processes inherit an ignored SIGINT: Ctrl-C is the client's to handle (it
+            # stops them), and a worker never prints a traceback for it.
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1,
+                                                   processes=True, dashboard_address=None,
+                                                   silence_logs=logging.CRITICAL)
+            finally:
+                signal.signal(signal.SIGINT, previous)
+            stack.callback(cluster.close)
+            client = distributed.Client(cluster)
+        else:
+            _probe(address)
+            try:
+                client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S)
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise CampaignError(f"cannot reach the Dask scheduler at {address} "
+                                    f"({' '.join(str(exc).split())[:200]})") from None
+        stack.callback(client.close)
+        check_workers(client, address)
+        yield client
+
+
+def _probe(address: str) -> None:
+    """Fail fast on an address nobody listens on (Dask itself retries until its timeout)."""
+    scheme, _, rest = address.partition("://")
+    host, _, port = rest.rpartition(":")
+    if scheme not in ("tcp", "tls") or not port.isdigit():
+        return                               # let Dask judge other transports
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise CampaignError(f"cannot reach the Dask scheduler at {address} "
+                            f"({exc.strerror or exc})") from None
+
+
+def check_workers(client: Any, address: str, ours: str | None = None) -> None:
+    """Every worker imports raftsim and runs the client's exact code; else bad input."""
+    workers = client.scheduler_info()["workers"]
+    if not workers:
+        raise CampaignError(f"the Dask scheduler at {address} has no workers (start some "
+                            f"with `dask worker {address}`)")
+    ours = ours or fingerprint()
+    from importlib.metadata import version
+    for worker, found in client.run(version, "raftsim", on_error="return").items():
+        if isinstance(found, BaseException):
+            raise CampaignError(f"Dask worker {worker} cannot run raftsim "
+                                f"({type(found).__name__}: {found})")
+    for worker, found in client.run(fingerprint, on_error="return").items():
+        if isinstance(found, BaseException):
+            raise CampaignError(f"Dask worker {worker} cannot run raftsim "
+                                f"({type(found).__name__}: {found})")
+        if found != ours:
+            raise CampaignError(f"Dask worker {worker} runs raftsim {found}, this client "
+                                f"runs {ours}: install the same version everywhere (another "
+                                "version would give other digests)")
+
+
+def run_campaign_dask(client: Any, scenario: str, seeds: Iterable[int], db: CampaignDB,
+                      on_result: Callable[[SeedResult], None] = lambda r: None,
+                      params: dict[str, Any] | None = None, spot_check: float = 0.0,
+                      rechecks: Iterable[SeedResult] = (),
+                      ledger: Ledger | None = None) -> Generator[None, None, None]:
+    """``local.run_campaign`` on the workers of ``client``; a generator, stopped by closing it
+    (outstanding work is cancelled, everything stored stays stored)."""
+    from distributed import as_completed
+    ledger = ledger or Ledger(db, scenario, params, spot_check, on_result)
+    todo = iter(seeds)
+    source = fingerprint()
+    threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
+    window = max(2, WINDOW_PER_THREAD * threads)
+    tasks: dict[Any, Task] = {}
+    flight = as_completed()
+
+    def submit(task: Task, first: str | None = None) -> None:
+        others = [w for w in client.scheduler_info()["workers"] if w != first]
+        where = dict(workers=others, allow_other_workers=True) if first and others else {}
+        kind = "seed" if task[1] is None else "recheck"
+        future = client.submit(perform, scenario, params, task, source, pure=False,
+                               key=f"raftsim-{kind}-{task[0]}-{client.id}", **where)
+        tasks[future] = task
+        flight.add(future)
+
+    def top_up() -> None:
+        while len(tasks) < window:
+            seed = next(todo, None)
+            if seed is None:
+                return
+            submit((seed, None))
+
+    for r in rechecks:
+        if r.digest is not None:
+            submit((r.seed, r.digest), r.worker)
+    top_up()
+    try:
+        for future in flight:
+            task = tasks.pop(future)
+            try:
+                answer = future.result()
+            except Exception as exc:             # KilledWorker: it took workers down with it
+                if _other_code(exc):
+                    raise CampaignError(f"a Dask worker runs other raftsim code: {exc}") from None
+                ledger.lost(task, f"Dask gave up on it: {type(exc).__name__}: "
+                            f"{' '.join(str(exc).split())[:300]}")
+            else:
+                follow = ledger.accept(answer)
+                if follow is not None:
+                    submit(follow, getattr(answer, "worker", None))
+            future.release()
+            top_up()
+            yield
+    finally:
+        client.cancel(list(tasks))
+
+
+def _other_code(exc: BaseException) -> bool:
+    return isinstance(exc, RuntimeError) and "raftsim source differs" in str(exc)

@@ -1,0 +1,172 @@
+"""Campaigns on Dask: the same results as the local pool, whatever the workers and the order they
+finish in; a worker killed mid-campaign loses nothing; a campaign whose client is killed resumes
+without loss or repeat; a cluster that cannot run our code is bad input, up front."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from scenarios.campaign import CampaignDB, CampaignError, run_campaign  # noqa: E402
+from scenarios.campaign.cluster import check_workers, run_campaign_dask  # noqa: E402
+from scenarios.cli import main  # noqa: E402
+from scenarios.runner import run_scenario  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=50)
+    c = distributed.Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+def stored(db: CampaignDB) -> dict[int, tuple]:
+    return {r.seed: (r.outcome, r.digest, r.profile) for r in db.results()}
+
+
+def test_dask_results_equal_local_results(tmp_path, client):
+    """Same outcomes, digests and drawn profiles as the local pool, and as single runs."""
+    seeds = list(range(1, 9))
+    local = CampaignDB(str(tmp_path / "local.db"), "random", create=True)
+    for _ in run_campaign("random", seeds, 2, local):
+        pass
+    dask = CampaignDB(str(tmp_path / "dask.db"), "random", create=True)
+    for _ in run_campaign_dask(client, "random", seeds, dask, spot_check=0.5):
+        pass
+    assert stored(dask) == stored(local) and sorted(stored(dask)) == seeds
+    assert stored(dask)[5][:2] == ("pass", run_scenario("random", 5).digest)
+    rechecked = [r for r in dask.results() if r.recheck_digest is not None]
+    assert rechecked and all(r.recheck_digest == r.digest for r in rechecked)
+    assert {r.worker for r in dask.results()} == set(client.scheduler_info()["workers"])
+    local.close()
+    dask.close()
+
+
+def test_worker_killed_mid_campaign_loses_nothing(tmp_path, client):
+    """SIGKILL a worker while it holds seeds: Dask runs them elsewhere, every seed is stored
+    once, with the result a single run gives."""
+    pids = client.run(os.getpid)
+    killed: list[int] = []
+
+    def kill_once(result):
+        if not killed:
+            victim = sorted(pids.values())[0]
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+
+    seeds = list(range(20, 36))
+    db = CampaignDB(str(tmp_path / "c.db"), "random-raft", create=True)
+    for _ in run_campaign_dask(client, "random-raft", seeds, db, on_result=kill_once):
+        pass
+    results = stored(db)
+    db.close()
+    assert killed and sorted(results) == seeds
+    for seed in seeds:
+        assert results[seed][:2] == ("pass", run_scenario("random-raft", seed).digest)
+    client.wait_for_workers(2, timeout=60)          # the nanny restarts it for the next test
+
+
+def test_resume_after_the_client_is_killed(tmp_path):
+    db_path = str(tmp_path / "c.db")
+    cmd = [sys.executable, "-m", "scenarios.cli", "campaign", "random-raft", "--seeds",
+           "1..60", "--scheduler", "local:2", "--db", db_path]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and _count(db_path) < 4:
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)               # the client only
+    proc.wait()
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError):         # its cluster went with it, or goes now
+        _kill_group(proc.pid)
+    before = _rows(db_path)
+    assert 4 <= len(before) < 60
+    out = subprocess.run(cmd + ["--resume", "--spot-check", "0"], capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"({60 - len(before)} to run, {len(before)} already in" in out.stdout
+    after = _rows(db_path)
+    assert sorted(after) == list(range(1, 61))
+    for seed, row in before.items():                # nothing stored was touched
+        assert after[seed] == row
+
+
+def _kill_group(pgid: int) -> None:
+    """Kill what is left of the process group; ProcessLookupError if nothing is left."""
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            raise
+        time.sleep(0.2)
+    os.killpg(pgid, signal.SIGKILL)
+
+
+def _rows(path: str) -> dict[int, tuple]:
+    with sqlite3.connect(path) as conn:
+        return {r[0]: r[1:] for r in conn.execute("SELECT seed, outcome, digest FROM results")}
+
+
+def _count(path: str) -> int:
+    if not os.path.exists(path):
+        return 0
+    try:
+        return len(_rows(path))
+    except sqlite3.Error:
+        return 0
+
+
+def test_workers_with_other_code_are_refused(client):
+    with pytest.raises(CampaignError, match=r"runs raftsim .*, this client runs 0\.0\.0\+other"):
+        check_workers(client, "local", ours="0.0.0+other")
+
+
+class _Lacking:
+    """A client whose workers cannot import raftsim (what client.run returns then)."""
+
+    def scheduler_info(self):
+        return {"workers": {"tcp://10.0.0.9:4000": {}}}
+
+    def run(self, func, *args, on_error="raise"):
+        return {"tcp://10.0.0.9:4000": ModuleNotFoundError("No module named 'scenarios'")}
+
+
+def test_workers_lacking_raftsim_are_refused():
+    with pytest.raises(CampaignError, match=r"10\.0\.0\.9:4000 cannot run raftsim "
+                                            r"\(ModuleNotFoundError"):
+        check_workers(_Lacking(), "tcp://10.0.0.9:8786")
+
+
+@pytest.mark.parametrize("scheduler, needle", [
+    ("tcp://127.0.0.1:1", "cannot reach the Dask scheduler at tcp://127.0.0.1:1"),
+    ("local:0", "local:N needs N >= 1"),
+    ("127.0.0.1:8786", "expected tcp://HOST:PORT or local:N"),
+])
+def test_unusable_scheduler_is_one_line(tmp_path, capsys, scheduler, needle):
+    path = tmp_path / "c.db"
+    assert main(["campaign", "random-raft", "--seeds", "1..3", "--db", str(path),
+                 "--scheduler", scheduler]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and len(err.strip().splitlines()) == 1
+    assert not path.exists()                        # nothing written for bad input
+
+
+def test_the_local_path_does_not_import_dask(tmp_path):
+    out = subprocess.run([sys.executable, "-c", "import sys; from scenarios.cli import main; "
+                          "code = main(['campaign', 'random-raft', '--seeds', '1..2', '--db', "
+                          "sys.argv[1]]); print(code, 'distributed' in sys.modules)",
+                          str(tmp_path / "c.db")], capture_output=True, text=True)
+    assert out.stdout.splitlines()[-1] == "0 False", out.stdout + out.stderr
