@@ -1,4 +1,4 @@
-"""Linearizability checking for raftsim histories (and Porcupine / Jepsen logs).
+"""Linearizability checking for raftsim histories (and Porcupine / Jepsen logs, Jepsen history.edn).
 
 ``check(model, history, timeout=None)`` decides whether a history of client operations is
 linearizable with respect to a sequential ``Model``: Wing–Gong search with Lowe's memoization,

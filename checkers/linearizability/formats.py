@@ -1,4 +1,5 @@
-"""History files: reading our JSONL, Porcupine kv logs and Jepsen etcd logs; writing JSONL.
+"""History files: reading our JSONL, Porcupine kv logs, Jepsen etcd logs and Jepsen history.edn;
+writing JSONL.
 
 This module owns parsing, format detection and the writer. Every reader turns its lines into
 the same events (``t``, ``process``, ``type`` in invoke/ok/fail/info, ``f`` and the op's
