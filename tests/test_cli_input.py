@@ -301,3 +301,21 @@ def test_exit_codes_are_documented() -> None:
     text = (Path(__file__).parent.parent / "docs" / "cli.md").read_text()
     for code in EXIT_CODES:
         assert f"| {code} " in text, code
+
+
+def test_a_full_disk_is_bad_input_and_leaves_no_half_file(tmp_path: Path,
+                                                          monkeypatch: Any) -> None:
+    import errno
+    from sim import trace as trace_module
+    real = trace_module.Trace._emit
+
+    def full(self: Any, chunk: bytes) -> None:
+        if self._file is not None and self.count > 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(self, chunk)
+    monkeypatch.setattr(trace_module.Trace, "_emit", full)
+    keep = tmp_path / "t.jsonl"
+    keep.write_text("precious\n")
+    code, _, err = cli("run", "random", "--trace", str(keep))
+    assert_bad_input(code, err, "No space left on device")
+    assert keep.read_text() == "precious\n" and os.listdir(tmp_path) == ["t.jsonl"]

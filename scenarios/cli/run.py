@@ -11,6 +11,7 @@ A seed range is streamed (any width; never built as a list) and closes with a su
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 from typing import Any
 
@@ -22,6 +23,9 @@ from scenarios.errors import BadInput, printable
 from scenarios.runner import BadParams, RunResult, replay_command, run_scenario, validate_params
 
 __all__ = ["add_parser", "run", "load_params"]
+
+#: Why writing an output can fail after the checks passed: the user's to fix, not a bug.
+_CANNOT_WRITE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
 
 
 def add_parser(sub: Any) -> None:
@@ -86,12 +90,18 @@ def _run_seeds(args: argparse.Namespace, scenario: Any, seeds: range, params: An
     for seed in seeds:                           # a range object: streamed, never a list
         trace = args.trace.replace("{seed}", str(seed)) if args.trace else None
         history = args.history.replace("{seed}", str(seed)) if args.history else None
-        result = run_scenario(scenario, seed, trace_path=trace, history_path=history,
-                              params=params)
-        counts[result.outcome] += 1
         dumped = args.dump_params.replace("{seed}", str(seed)) if args.dump_params else None
-        if dumped:
-            _dump_params(result, dumped)
+        try:
+            result = run_scenario(scenario, seed, trace_path=trace, history_path=history,
+                                  params=params)
+            if dumped:
+                _dump_params(result, dumped)
+        except OSError as exc:
+            if exc.errno not in _CANNOT_WRITE:
+                raise
+            raise BadInput(f"cannot write the files of seed {seed}: {exc.strerror} (nothing "
+                           f"was left half-written)") from None
+        counts[result.outcome] += 1
         if args.json:
             print(json.dumps(result.to_json()), flush=True)
         elif len(seeds) == 1 or args.verbosity > 0:
