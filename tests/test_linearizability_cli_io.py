@@ -3,13 +3,16 @@ output files checked first and written atomically, options validated, names prin
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 from checkers.linearizability import check, load_history
+from scenarios.cli import check as check_cmd
 from scenarios.cli import main
 
 HEADER = '{"format":"raftsim-history","version":1,"model":"kv"}'
@@ -205,3 +208,34 @@ def test_values_nested_too_deep_are_bad_input(tmp_path: Path,
                     f'{{"t":0,"process":0,"type":"invoke","f":"write","value":{deep}}}\n')
     code, _, err = run(capsys, str(path))
     assert code == 2 and "nested at most" in err and err.count("\n") == 1
+
+
+def test_a_model_module_that_fails_to_import_is_bad_input(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "broken_model_mod.py").write_text("raise RuntimeError('half written')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    good = keyed_history(tmp_path, "good.jsonl", bad_key=None, keys=1)
+    code, out, err = run(capsys, str(good), "--model", "broken_model_mod:m")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "RuntimeError: half written" in err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_shows_on_a_terminal_only_and_is_erased(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    path = keyed_history(tmp_path, keys=3, bad_key=None)
+    code, _, err = run(capsys, str(path))
+    assert code == 0 and err == ""  # not a terminal: nothing
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setattr(check_cmd, "_PROGRESS_AFTER_S", 0.0)
+    assert main(["check", str(path)]) == 0
+    shown = terminal.getvalue()
+    assert "partition 1/3" in shown and "partition 3/3" in shown and "(1/1)" in shown
+    assert shown.endswith("\r\x1b[K")  # the line is erased before the report

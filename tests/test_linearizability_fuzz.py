@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from checkers.linearizability import FORMATS, MODELS
 from scenarios.cli import main
 
 SEEDS = {
@@ -109,15 +110,18 @@ def damaged(draw: st.DrawFn) -> tuple[str, bytes]:
 
 @settings(max_examples=400, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(case=damaged(), json_out=st.booleans(), everything=st.booleans())
+@given(case=damaged(), json_out=st.booleans(), everything=st.booleans(),
+       model=st.sampled_from(["auto", "auto", "auto", *MODELS]),
+       fmt=st.sampled_from(["auto", "auto", "auto", *FORMATS]))
 def test_damaged_histories_get_a_verdict_or_one_line(tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str],
                                                      case: tuple[str, bytes], json_out: bool,
-                                                     everything: bool) -> None:
+                                                     everything: bool, model: str,
+                                                     fmt: str) -> None:
     _, data = case
     path = tmp_path / "history.txt"
     path.write_bytes(data)
-    argv = ["check", str(path), "--timeout", "10"]
+    argv = ["check", str(path), "--timeout", "10", "--model", model, "--format", fmt]
     argv += ["--json"] * json_out + ["--all-partitions"] * everything
     code = main(argv)
     out, err = capsys.readouterr()

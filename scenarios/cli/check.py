@@ -216,6 +216,9 @@ def _model(name: str) -> Model | None:
         found = getattr(importlib.import_module(module), attribute)
     except (ImportError, AttributeError) as err:
         raise BadInput(f"cannot load model {name!r}: {err}") from None
+    except Exception as err:  # the user's module failed while importing: their input, not our bug
+        raise BadInput(f"cannot load model {name!r}: importing {module} raised "
+                       f"{type(err).__name__}: {err}") from None
     if not isinstance(found, Model):
         raise BadInput(f"{name!r} is not a checkers.linearizability.Model")
     return found
