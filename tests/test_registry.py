@@ -24,12 +24,12 @@ def test_every_suite_module_is_discovered() -> None:
     modules = {m.name for m in pkgutil.iter_modules(scenarios.suites.__path__,
                                                     "scenarios.suites.")}
     registered = {s.body.__module__ for s in all_scenarios()}
-    assert modules <= registered and len(modules) == 8
+    assert modules <= registered and len(modules) == 9
 
 
 def test_listing_order_lab_parts_then_random() -> None:
     suites = [suite for suite, _ in itertools.groupby(s.suite for s in all_scenarios())]
-    assert suites == ["3A", "3B", "3C", "3D", "4A", "4B", "5A", "random"]
+    assert suites == ["3A", "3B", "3C", "3D", "4A", "4B", "5A", "5B", "random"]
     names = [s.name for s in all_scenarios()]
     assert names[:3] == ["InitialElection3A", "ReElection3A", "ManyElections3A"]
 

@@ -1,0 +1,220 @@
+"""The shardkv tester (a port of 6.5840's shardkv/config.go to virtual time): a 3-server
+controller, replica groups of 3 servers (gids 100, 101, 102, as the lab), one network for all of
+them, clerks whose operations are generators recorded in the run's history, the lab's
+``join`` / ``leave`` / ``ShutdownGroup`` / ``StartGroup`` and ``checklogs``.
+
+Raft's safety invariants watch every group (one observer per group: terms are per group) and
+the sharding invariants (checkers/invariants/shards.py) watch every group's observations.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, Callable, Generator, Sequence
+
+import simpy
+
+from checkers.invariants.shards import ShardInvariants
+from checkers.linearizability import Verdict, check, history_from_events, kv_model
+from protocols import raft, shardctrler as sc, shardkv
+from protocols.core import ClientDone, ClientRequest, Note
+from protocols.rsm import clerk as rsm_clerk
+from protocols.shardkv import clerk as kv_clerk
+from sim import Host, NetParams, Network
+
+from scenarios.harness.kv import CHECK_BUDGET
+from scenarios.harness.observe import RaftObserver
+from scenarios.harness.service import RELIABLE_DELAY
+from scenarios.runner import RunContext, ScenarioFailure, ScenarioUnknown, fail
+
+__all__ = ["ShardKVCluster", "ShardClerk", "GIDS", "keys"]
+
+GIDS = (100, 101, 102)
+
+
+class _Client:
+    """A clerk host plus the application loop that waits for its answers."""
+
+    def __init__(self, c: "ShardKVCluster", name: str, step: Callable[[Any, Any], Any],
+                 init: Callable[[], Any]) -> None:
+        self.cluster, self.name, self.env = c, name, c.env
+        self.host = Host(c.world, name, step, init, network=c.net, client=True)
+        self.host.handle(ClientDone, self._done)
+        self.host.boot()
+        self._waiting: simpy.Event | None = None
+
+    def _done(self, host: Host, effect: ClientDone) -> None:
+        event, self._waiting = self._waiting, None
+        if event is not None:
+            event.succeed(effect.result)
+
+    def call(self, op: Any) -> Generator[Any, Any, Any]:
+        if self._waiting is not None:
+            raise RuntimeError(f"{self.name}: one operation at a time")
+        self._waiting = event = self.env.event()
+        self.host.call(ClientRequest(op))
+        return (yield event)
+
+
+class ShardClerk(_Client):
+    """A sharded KV client: get / put / append, each recorded in the run's history."""
+
+    def _op(self, kind: str, key: str, value: str) -> Generator[Any, Any, str]:
+        record = self.cluster.ctx.record_history
+        record(self.name, "invoke", kind, key, value if kind != "get" else None)
+        result = yield from self.call(kv_clerk.KVOp(kind, key, value))
+        record(self.name, "ok", kind, key, result if kind == "get" else value)
+        return str(result)
+
+    def get(self, key: str) -> Generator[Any, Any, str]:
+        return (yield from self._op("get", key, ""))
+
+    def put(self, key: str, value: str) -> Generator[Any, Any, str]:
+        return (yield from self._op("put", key, value))
+
+    def append(self, key: str, value: str) -> Generator[Any, Any, str]:
+        return (yield from self._op("append", key, value))
+
+    def check(self, key: str, want: str) -> Generator[Any, Any, None]:
+        got = yield from self.get(key)
+        if got != want:
+            raise ScenarioFailure(f"Get({key!r}): expected {want!r}, received {got!r}")
+
+
+class ShardKVCluster:
+    """A controller ``ctl0..2`` and ``ngroups`` groups of ``n`` servers ``{gid}s{i}``."""
+
+    def __init__(self, ctx: RunContext, ngroups: int = 3, n: int = 3, *,
+                 maxraftstate: int = -1, unreliable: bool = False) -> None:
+        self.ctx, self.world, self.env = ctx, ctx.world, ctx.world.env
+        self.maxraftstate = maxraftstate
+        self.net = Network(ctx.world, ctx.trace,
+                           NetParams(reliable=not unreliable, reliable_delay=RELIABLE_DELAY))
+        self.shards = ShardInvariants()
+        self.ctrlers = tuple(f"ctl{i}" for i in range(3))
+        self.gids = GIDS[:ngroups]
+        self.groups = {gid: tuple(f"{gid}s{i}" for i in range(n)) for gid in self.gids}
+        self.hosts: dict[str, Host] = {}
+        self._make_group(self.ctrlers, sc.step,
+                         lambda i: sc.init(sc.server_config(i, self.ctrlers)))
+        for gid, peers in self.groups.items():
+            self._make_group(peers, shardkv.step, self._group_init(gid, peers),
+                             raft_of=_group_raft)
+        self.clerks = 0
+        self.admin = _Client(self, "admin", sc.clerk.step, lambda: sc.clerk.init(
+            rsm_clerk.ClerkConfig("admin", self.ctrlers)))
+
+    def _group_init(self, gid: int, peers: tuple[str, ...]) -> Callable[[int], Any]:
+        def init(i: int) -> Any:
+            return shardkv.init(shardkv.server_config(gid, i, peers, self.ctrlers,
+                                                      self.maxraftstate))
+        return init
+
+    def _make_group(self, peers: tuple[str, ...], step: Any, init: Callable[[int], Any],
+                    raft_of: Callable[[Any], Any] = lambda s: s.raft) -> None:
+        o = RaftObserver(self.env, raft_of=raft_of)
+        for i, addr in enumerate(peers):
+            host = Host(self.world, addr, o.wrap(addr, step), partial(init, i),
+                        network=self.net, on_apply=o.on_apply,
+                        on_apply_snapshot=o.on_apply_snapshot, on_role=o.on_role,
+                        on_boot=partial(self._booted, o), on_note=self._note)
+            self.hosts[addr] = host
+            host.boot()
+
+    def _booted(self, observer: RaftObserver, host: Host) -> None:
+        observer.on_boot(host)
+        self.shards.restarted(self.env.now, host.addr)
+
+    def _note(self, host: Host, note: Note) -> None:
+        what, d, t, inv = note.what, note.detail, self.env.now, self.shards
+        if what == "shard-config":
+            inv.config_applied(t, host.addr, d[0], d[1], d[2])
+        elif what == "shard-served":
+            inv.served(t, host.addr, *d)
+        elif what == "shard-frozen":
+            inv.frozen(t, *d)
+        elif what == "shard-installed":
+            inv.installed(t, *d)
+        elif what == "shard-deleted":
+            inv.deleted(t, *d)
+
+    # ------------------------------------------------------------ the lab's helpers
+
+    def make_clerk(self) -> ShardClerk:
+        name = f"c{self.clerks}"
+        self.clerks += 1
+        config = kv_clerk.ClerkConfig(name, self.ctrlers)
+        return ShardClerk(self, name, kv_clerk.step, lambda: kv_clerk.init(config))
+
+    def join(self, *gis: int) -> Generator[Any, Any, None]:
+        """Join the groups with these indexes (the lab's join(gi), joinm)."""
+        yield from self.admin.call(sc.clerk.join({self.gids[gi]: self.groups[self.gids[gi]]
+                                                  for gi in gis}))
+
+    def leave(self, *gis: int) -> Generator[Any, Any, None]:
+        yield from self.admin.call(sc.clerk.leave([self.gids[gi] for gi in gis]))
+
+    def query(self) -> Generator[Any, Any, sc.Config]:
+        config: sc.Config = yield from self.admin.call(sc.clerk.query())
+        return config
+
+    def shutdown_group(self, gi: int) -> None:
+        for addr in self.groups[self.gids[gi]]:
+            self.hosts[addr].crash()
+
+    def start_group(self, gi: int) -> None:
+        for addr in self.groups[self.gids[gi]]:
+            self.hosts[addr].restart()
+
+    def checklogs(self) -> None:
+        """Every group server's Raft state within 8x maxraftstate; no snapshot without one."""
+        for gid, peers in self.groups.items():
+            for addr in peers:
+                disk = self.hosts[addr].disk.read()
+                if disk is None:
+                    continue
+                size = raft.hard_state_size(disk.state)
+                if self.maxraftstate >= 0 and size > 8 * self.maxraftstate:
+                    fail(f"persister.RaftStateSize() {size}, but maxraftstate "
+                         f"{self.maxraftstate} ({addr})")
+                if self.maxraftstate < 0 and disk.snapshot:
+                    fail(f"maxraftstate is -1, but snapshot is non-empty ({addr})")
+
+    def stored_bytes(self) -> int:
+        """Raft state plus snapshot over every group server (Challenge1Delete's measure)."""
+        total = 0
+        for peers in self.groups.values():
+            for addr in peers:
+                disk = self.hosts[addr].disk.read()
+                if disk is not None:
+                    total += raft.hard_state_size(disk.state) + len(disk.snapshot or b"")
+        return total
+
+    def check_linearizable(self) -> None:
+        """Porcupine over the whole history, per key across groups (kvraft's check)."""
+        ops = history_from_events(self.ctx.history, kv_model, source="history")
+        result = check(kv_model, ops, max_cache=CHECK_BUDGET)
+        if result.verdict is Verdict.ILLEGAL:
+            result = check(kv_model, ops, max_cache=CHECK_BUDGET, verbose=True)
+        self.ctx.check = result
+        self.ctx.facts["operations"] = len(ops)
+        if result.verdict is Verdict.ILLEGAL:
+            bad = [p for p in result.partitions if p.verdict is Verdict.ILLEGAL]
+            raise ScenarioFailure(f"history is not linearizable ({len(ops)} operations; "
+                                  f"partition {bad[0].label if bad else '?'})",
+                                  kind="linearizability")
+        if result.verdict is Verdict.UNKNOWN:
+            raise ScenarioUnknown(f"linearizability check gave up after {CHECK_BUDGET:,} "
+                                  f"cache entries ({len(ops)} operations)")
+
+    def end(self) -> None:
+        self.ctx.facts.update(groups=len(self.gids), servers=sum(map(len, self.groups.values())))
+
+
+def _group_raft(state: Any) -> Any:
+    return state.rsm.raft
+
+
+def keys(n: int) -> Sequence[str]:
+    """The lab's keys "0", "1", ... (key2shard: first byte mod 10)."""
+    return [str(i) for i in range(n)]
