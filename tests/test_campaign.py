@@ -4,6 +4,7 @@ databases are refused without being damaged."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -328,3 +329,21 @@ def test_spot_check_reports_a_nondeterministic_seed(tmp_path):
         assert r.recheck_digest is not None and r.recheck_digest != r.digest
         assert r.digest in r.failure and r.recheck_digest in r.failure
         assert "first difference at trace line 2" in r.failure and '"history"' in r.failure
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path, monkeypatch, capsys):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["campaign", "random-raft", "--seeds", "1..3", "--db",
+                 str(tmp_path / "a.db")]) == 0
+    drawn = terminal.getvalue()
+    assert "3/3" in drawn and "not passed: 0" in drawn and "seeds/min" in drawn
+    monkeypatch.setattr(sys, "stderr", io.StringIO())     # a pipe or a file: nothing drawn
+    assert main(["campaign", "random-raft", "--seeds", "1..3", "--db",
+                 str(tmp_path / "b.db")]) == 0
+    assert sys.stderr.getvalue() == ""

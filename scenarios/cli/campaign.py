@@ -170,39 +170,53 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 class _Progress:
-    """A one-line progress bar on stderr when it is a terminal; with ``--json``, one JSON
-    object per result on stdout instead."""
+    """Progress on stderr when it is a terminal (rich's bar: seeds done, not passed, rate,
+    time left; NO_COLOR honoured); with ``--json``, one JSON object per result on stdout."""
 
     def __init__(self, total: int, as_json: bool) -> None:
         self.total = total
         self.count = 0
         self.bad = 0
         self.json = as_json
-        self.tty = sys.stderr.isatty() and not as_json
-        self.started = time.perf_counter()
+        self.bar: Any = None
+        if sys.stderr.isatty() and not as_json and total:
+            self.bar = _rich_bar(total)
 
     def update(self, result: SeedResult) -> None:
         if self.json:
             print(json.dumps(_as_json(result)), flush=True)
         if result.outcome == "nondeterministic":   # a second word on a seed already counted
             self.bad += 1
-            return
-        self.count += 1
-        self.bad += result.outcome != "pass"
-        if not self.tty:
-            return
-        width = 30
-        filled = int(width * self.count / max(1, self.total))
-        rate = self.count / max(1e-9, time.perf_counter() - self.started)
-        eta = (self.total - self.count) / rate if rate else 0
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.count}/{self.total}"
-                         f"  not passed: {self.bad}  {rate * 60:,.0f} seeds/min  "
-                         f"eta {eta:,.0f} s ")
-        sys.stderr.flush()
+        else:
+            self.count += 1
+            self.bad += result.outcome != "pass"
+        if self.bar is not None:
+            progress, task = self.bar
+            progress.update(task, completed=self.count, bad=self.bad)
 
     def finish(self) -> None:
-        if self.tty and self.count:
-            sys.stderr.write("\n")
+        if self.bar is not None:
+            self.bar[0].stop()
+
+
+def _rich_bar(total: int) -> tuple[Any, Any]:
+    """rich is imported here only: not on a pipe, not under --json."""
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn,
+                               TextColumn, TimeRemainingColumn)
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text("" if speed is None else f"{speed * 60:,.0f} seeds/min")
+
+    progress = Progress(BarColumn(), MofNCompleteColumn(),
+                        TextColumn("not passed: {task.fields[bad]}"), Rate(),
+                        TimeRemainingColumn(), console=Console(stderr=True))
+    task = progress.add_task("seeds", total=total, bad=0)
+    progress.start()
+    return progress, task
 
 
 def _as_json(r: SeedResult) -> dict[str, Any]:
