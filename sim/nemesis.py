@@ -182,8 +182,9 @@ _KINDS = ("crash", "reboot", "disconnect", "connect", "isolate", "halves", "majo
 class FaultProfile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """How a random schedule looks: relative weights of fault kinds and their pacing."""
 
-    mean_gap_ms: Annotated[float, msgspec.Meta(ge=1, le=86_400_000)] = 1000.0
-    # ^ mean time between faults (exponential gaps); at least 1 ms: a run draws finitely many
+    mean_gap_ms: Annotated[float, msgspec.Meta(ge=10, le=86_400_000)] = 1000.0
+    # ^ mean time between faults (exponential gaps); at least 10 ms: at most ~12,000 faults in
+    #   the 120 s a random run may last
     start_ms: Ms = 0.0              # no fault before this time
     settle_ms: Ms = 5000.0          # fault-free tail after the final heal and reboots
     crash: Weight = 1.0

@@ -9,7 +9,7 @@ msgspec Structs with constraints, then the checks that span fields: node names t
 server in at most one partition group, ranges whose low end is not above their high end). A
 bad value is ``BadParams`` naming its JSON path (``$.workload.servers``). No value can make a
 run unbounded: durations are at most the scenario's time limit, gaps between faults at least
-1 ms, counts and sizes bounded.
+10 ms, counts and sizes bounded.
 """
 
 from __future__ import annotations
