@@ -319,3 +319,11 @@ def test_a_full_disk_is_bad_input_and_leaves_no_half_file(tmp_path: Path,
     code, _, err = cli("run", "random", "--trace", str(keep))
     assert_bad_input(code, err, "No space left on device")
     assert keep.read_text() == "precious\n" and os.listdir(tmp_path) == ["t.jsonl"]
+
+
+@pytest.mark.parametrize("args", [["run", "random", "--params", "/dev/zero"],
+                                  ["replay", "/dev/zero"], ["shrink", "/dev/zero"],
+                                  ["replay", "{d}"]])
+def test_endless_or_odd_input_files_are_refused_unread(tmp_path: Path, args: list[str]) -> None:
+    code, _, err = cli(*[a.replace("{d}", str(tmp_path)) for a in args])
+    assert_bad_input(code, err, "not a regular file")

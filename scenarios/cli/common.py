@@ -81,6 +81,8 @@ def read_trace(path: str) -> TraceTarget:
     scenario or params that scenario does not accept are refused here too."""
     from sim import TraceError, load_trace
     from scenarios.runner import BadParams, validate_params
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise BadInput(f"{path}: not a regular file")
     try:
         loaded = load_trace(path)
     except TraceError as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import os
 from typing import Any
 
 import msgspec
@@ -23,6 +24,9 @@ from scenarios.errors import BadInput, printable
 from scenarios.runner import BadParams, RunResult, replay_command, run_scenario, validate_params
 
 __all__ = ["add_parser", "run", "load_params"]
+
+#: A params file larger than this is refused unread (a drawn one is a few kilobytes).
+MAX_PARAMS_BYTES = 64 * 2**20
 
 #: Why writing an output can fail after the checks passed: the user's to fix, not a bug.
 _CANNOT_WRITE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
@@ -112,7 +116,12 @@ def _run_seeds(args: argparse.Namespace, scenario: Any, seeds: range, params: An
 
 def load_params(path: str) -> dict[str, Any]:
     """A JSON object of scenario overrides (validated against the scenario's schema later)."""
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise BadInput(f"cannot read params {path!r}: not a regular file")
     try:
+        if os.path.getsize(path) > MAX_PARAMS_BYTES:
+            raise BadInput(f"{path}: larger than {MAX_PARAMS_BYTES // 2**20} MiB: not a params "
+                           f"file")
         with open(path, "rb") as f:
             data = msgspec.json.decode(f.read())
     except OSError as exc:
