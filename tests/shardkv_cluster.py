@@ -69,6 +69,8 @@ class ShardCluster(Driver):
                 d = e.detail
                 if e.what == "shard-config":
                     inv.config_applied(t, addr, d[0], d[1], d[2])
+                elif e.what == "shard-restored":
+                    inv.restored(t, addr, *d)
                 elif e.what == "shard-served":
                     inv.served(t, addr, *d)
                 elif e.what == "shard-frozen":

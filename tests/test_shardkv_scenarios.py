@@ -9,32 +9,58 @@ import pytest
 from protocols.core import Send
 from protocols.shardkv import machine as skm, server
 from protocols.shardkv.messages import DeleteShard
+from scenarios.registry import all_scenarios
 from scenarios.runner import run_scenario
 
-SCENARIOS = ["StaticShards5A", "JoinLeave5B"]
+SHARDKV = [s.name for s in all_scenarios()
+           if s.suite in ("5A", "5B") and not s.name.startswith("Controller")]
+LONG = {"Concurrent2_5B", "Concurrent3_5B"}        # several seconds each: one seed by default
 
 
-@pytest.mark.parametrize("name", SCENARIOS)
-@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_lab_tests_are_all_here():
+    assert len(SHARDKV) == 14
+
+
+@pytest.mark.parametrize("name", SHARDKV)
+@pytest.mark.parametrize("seed", [1, 2])
 def test_scenario_passes(name, seed):
+    if name in LONG and seed != 1:
+        pytest.skip("long: the slow sweep runs more seeds")
     result = run_scenario(name, seed)
     assert result.outcome == "pass", result.failure
     assert result.facts["operations"] > 0
     assert result.check is not None
 
 
-def test_static_shards_blocks_exactly_the_dead_groups_gets():
-    result = run_scenario("StaticShards5A", 1)
-    assert result.facts["gets_done_with_a_group_down"] == 5
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SHARDKV)
+def test_scenario_passes_on_ten_seeds(name):
+    for seed in range(1, 11):
+        result = run_scenario(name, seed)
+        assert result.outcome == "pass", (seed, result.failure)
+
+
+def test_a_group_down_blocks_exactly_its_gets():
+    assert run_scenario("StaticShards5A", 1).facts["gets_done_with_a_group_down"] == 5
+    assert run_scenario("Rejection5A", 1).facts["gets_done_through_the_wrong_controller"] == 5
+
+
+def test_gc_bounds_the_stored_state():
+    result = run_scenario("Challenge1Delete", 1)
+    assert result.facts["stored_bytes"] <= 3 * (27_000 + 6_000 + 6_000)
+    assert result.facts["stored_bytes"] >= 3 * 30_000        # every value, on 3 replicas
 
 
 def test_a_seed_gives_one_digest():
     assert run_scenario("JoinLeave5B", 4).digest == run_scenario("JoinLeave5B", 4).digest
 
 
+PLANTED = ["StaticShards5A", "JoinLeave5B"]
+
+
 def test_serving_before_arrival_fails_the_scenarios(monkeypatch):
     monkeypatch.setattr(skm, "SERVES", frozenset((skm.SERVING, skm.GCING, skm.PULLING)))
-    for name in SCENARIOS:
+    for name in PLANTED:
         result = run_scenario(name, 1)
         assert result.outcome == "fail" and result.failure is not None
         assert result.failure.rule == "serves-only-arrived", result.failure
@@ -54,7 +80,17 @@ def test_deleting_before_the_new_owner_installed_fails_the_scenarios(monkeypatch
         return state
 
     monkeypatch.setattr(server, "handle_poll", eager)
-    for name in SCENARIOS:
+    for name in PLANTED:
         result = run_scenario(name, 1)
         assert result.outcome == "fail" and result.failure is not None
         assert result.failure.rule == "gc-after-install", result.failure
+
+
+def test_a_group_that_never_garbage_collects_fails_challenge1(monkeypatch):
+    """Old copies never deleted (the owner ignores DeleteShard): the groups cannot move on to
+    the next configuration, so the scenario cannot finish."""
+    monkeypatch.setitem(server._MESSAGE_HANDLERS, DeleteShard,
+                        lambda state, src, msg, out: state)
+    result = run_scenario("Challenge1Delete", 1)
+    assert result.outcome == "fail" and result.failure is not None
+    assert "too big" in result.failure.message or result.failure.kind == "time-limit"

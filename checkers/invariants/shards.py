@@ -6,9 +6,9 @@ reports what each server applied as plain values (gids, configuration numbers, s
 fingerprints), and a broken rule raises ``InvariantViolation`` naming the time, groups, shard
 and configuration.
 
-- ``config-order``: each server applies configurations in order without gaps (after a restart
-  it replays from its snapshot, so its first one may be any it had reached); no server applies
-  a configuration its group skipped.
+- ``config-order``: each server applies configurations in order without gaps, from the one
+  its last snapshot restored (a snapshot may skip some: it restores one its group applied);
+  no server applies a configuration its group skipped.
 - ``config-agreement``: every server that applies configuration n applies the same one.
 - ``serves-own-shards``: a group accepts an operation on a shard only under a configuration
   that gives it the shard.
@@ -29,6 +29,7 @@ A driver reports::
     inv.frozen(t, gid, num, shard, fingerprint)        # shard given up by gid under num
     inv.installed(t, gid, num, shard, fingerprint)     # shard pulled and installed under num
     inv.deleted(t, gid, num, shard)                    # frozen copy deleted
+    inv.restored(t, server, gid, num)                  # a snapshot restored config num
     inv.restarted(t, server)                           # every boot
 """
 
@@ -62,6 +63,15 @@ class ShardInvariants:
 
     def restarted(self, time: float, server: str) -> None:
         self._last[server] = None
+
+    def restored(self, time: float, server: str, gid: int, num: int) -> None:
+        """``server`` installed a snapshot holding configuration ``num``."""
+        top = self._group_max.get(gid, 0)
+        if num > top:
+            raise self._fail("config-order", time,
+                             f"{server} (gid {gid}) restored config {num}, which its group "
+                             f"never applied (highest {top})", [gid], [num])
+        self._last[server] = num
 
     def config_applied(self, time: float, server: str, gid: int, num: int,
                        shards: Sequence[int]) -> None:

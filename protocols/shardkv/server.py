@@ -17,7 +17,7 @@ import msgspec
 from msgspec.structs import replace
 
 from .. import raft, rsm
-from ..core import Effects, Receive, Restart, Send, SetTimer, TimerFired
+from ..core import ApplySnapshot, Effects, Note, Receive, Restart, Send, SetTimer, TimerFired
 from ..rsm import RSMConfig, RSMState
 from ..shardctrler.messages import CtrlReply, CtrlRequest, OK as CTRL_OK, Query
 from .machine import (
@@ -103,9 +103,23 @@ def step(state: ShardKVState, event: Any) -> tuple[ShardKVState, Effects]:
         return handle_poll(state, out), out
     inner, effects = rsm.step(service(state.config.gid), state.rsm, event)
     state = replace(state, rsm=inner)
+    if any(type(e) is ApplySnapshot for e in effects):
+        effects = note_restores(state.config.gid, effects)
     if kind is Restart:
         effects.append(SetTimer(POLL, state.config.poll_ms, state.config.poll_ms))
     return state, effects
+
+
+def note_restores(gid: int, effects: Effects) -> Effects:
+    """After each ApplySnapshot, observe the configuration it restored: the sharding
+    invariants follow each server's configurations, and a snapshot skips some."""
+    out: Effects = []
+    for effect in effects:
+        out.append(effect)
+        if type(effect) is ApplySnapshot:
+            num = decode_snapshot(gid, effect.data).config.num
+            out.append(Note("shard-restored", (gid, num)))
+    return out
 
 
 def _propose(state: ShardKVState, command: Any, out: Effects) -> ShardKVState:

@@ -129,6 +129,8 @@ class ShardKVCluster:
         what, d, t, inv = note.what, note.detail, self.env.now, self.shards
         if what == "shard-config":
             inv.config_applied(t, host.addr, d[0], d[1], d[2])
+        elif what == "shard-restored":
+            inv.restored(t, host.addr, *d)
         elif what == "shard-served":
             inv.served(t, host.addr, *d)
         elif what == "shard-frozen":
@@ -140,10 +142,10 @@ class ShardKVCluster:
 
     # ------------------------------------------------------------ the lab's helpers
 
-    def make_clerk(self) -> ShardClerk:
+    def make_clerk(self, ctrlers: tuple[str, ...] | None = None) -> ShardClerk:
         name = f"c{self.clerks}"
         self.clerks += 1
-        config = kv_clerk.ClerkConfig(name, self.ctrlers)
+        config = kv_clerk.ClerkConfig(name, self.ctrlers if ctrlers is None else ctrlers)
         return ShardClerk(self, name, kv_clerk.step, lambda: kv_clerk.init(config))
 
     def join(self, *gis: int) -> Generator[Any, Any, None]:
@@ -157,6 +159,27 @@ class ShardKVCluster:
     def query(self) -> Generator[Any, Any, sc.Config]:
         config: sc.Config = yield from self.admin.call(sc.clerk.query())
         return config
+
+    def second_controller(self, prefix: str) -> tuple[str, ...]:
+        """Another 3-server controller ``{prefix}0..2``, unknown to the groups (Rejection5A)."""
+        ctrlers = tuple(f"{prefix}{i}" for i in range(3))
+        self._make_group(ctrlers, sc.step, lambda i: sc.init(sc.server_config(i, ctrlers)))
+        return ctrlers
+
+    def controller_clerk(self, ctrlers: tuple[str, ...]) -> "_Client":
+        name = f"admin{len(self.hosts)}"
+        config = rsm_clerk.ClerkConfig(name, ctrlers)
+        return _Client(self, name, sc.clerk.step, lambda: sc.clerk.init(config))
+
+    def shutdown_server(self, gi: int, i: int) -> None:
+        self.hosts[self.groups[self.gids[gi]][i]].crash()
+
+    def start_server(self, gi: int, i: int) -> None:
+        self.hosts[self.groups[self.gids[gi]][i]].restart()
+
+    def reliable(self) -> None:
+        """The lab's cfg.net.Reliable(true)."""
+        self.net.set_params(NetParams(reliable=True, reliable_delay=RELIABLE_DELAY))
 
     def shutdown_group(self, gi: int) -> None:
         for addr in self.groups[self.gids[gi]]:
