@@ -24,7 +24,7 @@ def test_every_suite_module_is_discovered() -> None:
     modules = {m.name for m in pkgutil.iter_modules(scenarios.suites.__path__,
                                                     "scenarios.suites.")}
     registered = {s.body.__module__ for s in all_scenarios()}
-    assert modules <= registered and len(modules) == 9
+    assert modules <= registered and len(modules) == 10
 
 
 def test_listing_order_lab_parts_then_random() -> None:

@@ -20,7 +20,8 @@ from ..core import Note
 from ..fmap import FrozenMap
 from ..shardctrler.messages import INITIAL, NSHARDS, Config
 from .messages import (
-    APPEND, GET, OK, PUT, ConfigCmd, DropCmd, ErrWrongGroup, GcDoneCmd, InstallCmd, Pairs,
+    APPEND, GET, OK, PUT, ConfigCmd, DropCmd, ErrWrongGroup, GcDoneCmd, InstallCmd, NoopCmd,
+    Pairs,
     Sessions, ShardOp, key2shard,
 )
 
@@ -149,6 +150,8 @@ def apply_internal(machine: ShardKVMachine, command: Any) -> tuple[ShardKVMachin
     """Apply a configuration change or a hand-off step; a stale or repeated one (another
     leader proposed it too, or it was proposed twice) changes nothing."""
     kind = type(command)
+    if kind is NoopCmd:
+        return machine, []
     if kind is ConfigCmd:
         return apply_config(machine, command.config)
     num = machine.config.num

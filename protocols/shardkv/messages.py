@@ -17,7 +17,7 @@ from ..shardctrler.messages import NSHARDS, Config
 __all__ = [
     "GET", "PUT", "APPEND", "OPS", "OK", "ErrNoKey", "ErrWrongLeader", "ErrWrongGroup",
     "key2shard", "ShardKVRequest", "ShardKVReply", "PullShard", "PullReply", "DeleteShard",
-    "DeleteReply", "ShardOp", "ConfigCmd", "InstallCmd", "DropCmd", "GcDoneCmd", "Pairs",
+    "DeleteReply", "ShardOp", "ConfigCmd", "InstallCmd", "DropCmd", "GcDoneCmd", "NoopCmd", "Pairs",
     "Sessions",
 ]
 
@@ -112,6 +112,11 @@ class DropCmd(msgspec.Struct, frozen=True, tag=True, array_like=True):
     """The new owner confirmed: delete our frozen copy of ``shard`` of configuration ``num``."""
     num: int
     shard: int
+
+
+class NoopCmd(msgspec.Struct, frozen=True, tag=True, array_like=True):
+    """Nothing: a new leader's first entry of its own term, so that it can commit (Raft
+    §5.4.2) the entries its predecessor left uncommitted when nobody else proposes."""
 
 
 class GcDoneCmd(msgspec.Struct, frozen=True, tag=True, array_like=True):

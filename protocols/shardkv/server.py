@@ -26,7 +26,7 @@ from .machine import (
 )
 from .messages import (
     GET, OPS, ConfigCmd, DeleteReply, DeleteShard, DropCmd, ErrWrongLeader, GcDoneCmd,
-    InstallCmd, PullReply, PullShard, ShardKVReply, ShardKVRequest, ShardOp,
+    InstallCmd, NoopCmd, PullReply, PullShard, ShardKVReply, ShardKVRequest, ShardOp,
 )
 
 __all__ = ["POLL", "ShardKVConfig", "ShardKVState", "service", "server_config", "init",
@@ -135,6 +135,8 @@ def handle_poll(state: ShardKVState, out: Effects) -> ShardKVState:
     out.append(SetTimer(POLL, cfg.poll_ms, cfg.poll_ms))
     if not is_leader(state):
         return state
+    if maybe_noop(state):
+        return _propose(state, NoopCmd(), out)
     m = machine(state)
     if is_stable(m):
         me = cfg.rsm.raft.peers[cfg.rsm.raft.me]
@@ -150,6 +152,15 @@ def handle_poll(state: ShardKVState, out: Effects) -> ShardKVState:
             continue
         out.extend(Send(addr, msg) for addr in m.prev.servers(m.prev.shards[s]))
     return state
+
+
+def maybe_noop(state: ShardKVState) -> bool:
+    """True if this leader has entries it cannot commit until it appends one of its own
+    term (§5.4.2): the previous leader's last entries, which the followers may already have
+    applied and answered for (a DeleteReply), while this leader has not."""
+    r = state.rsm.raft
+    last = raft.last_index(r)
+    return r.commit < last and raft.term_at(r, last) != raft.current_term(r)
 
 
 # ---------------------------------------------------------------- messages

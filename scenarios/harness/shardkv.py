@@ -85,14 +85,15 @@ class ShardKVCluster:
     """A controller ``ctl0..2`` and ``ngroups`` groups of ``n`` servers ``{gid}s{i}``."""
 
     def __init__(self, ctx: RunContext, ngroups: int = 3, n: int = 3, *,
-                 maxraftstate: int = -1, unreliable: bool = False) -> None:
+                 maxraftstate: int = -1, unreliable: bool = False,
+                 net_params: NetParams | None = None, gids: Sequence[int] = GIDS) -> None:
         self.ctx, self.world, self.env = ctx, ctx.world, ctx.world.env
         self.maxraftstate = maxraftstate
-        self.net = Network(ctx.world, ctx.trace,
-                           NetParams(reliable=not unreliable, reliable_delay=RELIABLE_DELAY))
+        params = net_params or NetParams(reliable=not unreliable, reliable_delay=RELIABLE_DELAY)
+        self.net = Network(ctx.world, ctx.trace, params)
         self.shards = ShardInvariants()
         self.ctrlers = tuple(f"ctl{i}" for i in range(3))
-        self.gids = GIDS[:ngroups]
+        self.gids = tuple(gids[:ngroups])
         self.groups = {gid: tuple(f"{gid}s{i}" for i in range(n)) for gid in self.gids}
         self.hosts: dict[str, Host] = {}
         self._make_group(self.ctrlers, sc.step,
@@ -188,6 +189,42 @@ class ShardKVCluster:
     def start_group(self, gi: int) -> None:
         for addr in self.groups[self.gids[gi]]:
             self.hosts[addr].restart()
+
+    def servers(self) -> tuple[str, ...]:
+        """Every server address: the controller's, then each group's."""
+        return self.ctrlers + tuple(a for peers in self.groups.values() for a in peers)
+
+    def latest(self) -> sc.Config:
+        """The latest configuration as the most advanced up controller server knows it."""
+        configs = [sc.latest(h.state.machine) for a in self.ctrlers
+                   for h in [self.hosts[a]] if h.up]
+        return max(configs, key=lambda config: config.num, default=sc.INITIAL)
+
+    def caught_up(self) -> bool:
+        """Every group server is up, at the latest configuration, with nothing in flight."""
+        num = self.latest().num
+        for peers in self.groups.values():
+            for addr in peers:
+                host = self.hosts[addr]
+                if not host.up:
+                    return False
+                m = shardkv.server.machine(host.state)
+                if m.config.num != num or not shardkv.is_stable(m):
+                    return False
+        return True
+
+    def misplaced(self) -> list[str]:
+        """Shards held where the latest configuration does not put them (after GC: none)."""
+        config = self.latest()
+        out = []
+        for gid, peers in self.groups.items():
+            want = {s for s, g in enumerate(config.shards) if g == gid}
+            for addr in peers:
+                held = set(shardkv.server.machine(self.hosts[addr].state).shards)
+                if held != want:
+                    out.append(f"{addr} holds shards {sorted(held)}, config {config.num} "
+                               f"gives gid {gid} {sorted(want)}")
+        return out
 
     def checklogs(self) -> None:
         """Every group server's Raft state within 8x maxraftstate; no snapshot without one."""

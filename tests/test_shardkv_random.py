@@ -1,0 +1,89 @@
+"""random-shardkv: seeds pass; what a seed draws replays from params; bad params (a group or
+server that does not exist, a Move to a non-member, a shard out of range) are one-line bad
+input; two planted bugs are caught within a few seeds and the shrinker cuts their fault
+schedule down."""
+
+from __future__ import annotations
+
+import pytest
+
+from protocols.core import Send
+from protocols.shardkv import machine as skm, server
+from protocols.shardkv.messages import DeleteShard
+from scenarios.runner import BadParams, run_scenario
+from scenarios.shrink import shrink
+
+NAME = "random-shardkv"
+
+
+@pytest.mark.parametrize("seed", range(1, 9))
+def test_seeds_pass(seed):
+    result = run_scenario(NAME, seed)
+    assert result.outcome == "pass", result.failure
+    assert set(result.drawn) >= {"shardkv", "reconfig", "schedule", "net", "profile"}
+
+
+@pytest.mark.slow
+def test_two_hundred_seeds_pass():
+    bad = [(seed, r.failure) for seed in range(1, 201)
+           for r in [run_scenario(NAME, seed)] if r.outcome != "pass"]
+    assert not bad
+
+
+def test_drawn_params_replay_the_run():
+    first = run_scenario(NAME, 3)
+    again = run_scenario(NAME, 3, params=first.drawn)
+    assert again.outcome == first.outcome
+    assert again.facts["operations"] == first.facts["operations"]
+    assert (again.virtual_ms, again.messages, again.bytes) == (
+        first.virtual_ms, first.messages, first.bytes)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"shardkv": {"groups": 2}, "reconfig": [[0, {"type": "join", "gid": 107}]]},
+     "no group 107"),
+    ({"shardkv": {"groups": 2}, "reconfig": [[0, {"type": "join", "gid": 100}],
+                                            [5, {"type": "move", "shard": 3, "gid": 101}]]},
+     "not a member"),
+    ({"reconfig": [[0, {"type": "join", "gid": 100}],
+                   [5, {"type": "move", "shard": 10, "gid": 100}]]},
+     "shard 10 out of range"),
+    ({"reconfig": [[0, {"type": "join", "gid": 100}], [5, {"type": "leave", "gid": 100}]]},
+     "cannot leave"),
+    ({"shardkv": {"groups": 2}, "schedule": [[10, {"type": "Crash", "node": "102s0"}]]},
+     "102s0"),
+    ({"shardkv": {"groups": 9}}, "$.shardkv.groups"),
+])
+def test_bad_params_are_bad_input(params, message):
+    with pytest.raises(BadParams, match=message.replace("$", r"\$").replace(".", r"\.")):
+        run_scenario(NAME, 1, params=params)
+
+
+def _serve_early(monkeypatch):
+    monkeypatch.setattr(skm, "SERVES", frozenset((skm.SERVING, skm.GCING, skm.PULLING)))
+
+
+def _delete_early(monkeypatch):
+    honest = server.handle_poll
+
+    def eager(state, out):
+        state = honest(state, out)
+        m = server.machine(state)
+        if server.is_leader(state):
+            for s, held in sorted(m.shards.items()):
+                if held.state == skm.PULLING:
+                    out.extend(Send(a, DeleteShard(m.config.num, s))
+                               for a in m.prev.servers(m.prev.shards[s]))
+        return state
+    monkeypatch.setattr(server, "handle_poll", eager)
+
+
+@pytest.mark.parametrize("plant, rule", [(_serve_early, "serves-only-arrived"),
+                                         (_delete_early, "gc-after-install")])
+def test_planted_bugs_are_caught_and_shrunk(monkeypatch, plant, rule):
+    plant(monkeypatch)
+    seed = next(seed for seed in range(1, 50)
+                if run_scenario(NAME, seed).outcome == "fail")
+    result = shrink(NAME, seed, max_runs=60)
+    assert result.final.failure is not None and result.final.failure.rule == rule
+    assert len(result.params["schedule"]) <= 5
