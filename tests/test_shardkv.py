@@ -271,3 +271,34 @@ def test_snapshots_carry_shard_states_across_restarts():
     d.settle(lambda: d.caught_up((1, 2)))
     assert held(d, 2) == {s: skm.SERVING for s in owned(config, 2)}
     assert values(d) == [f"{s}..." for s in range(10)]
+
+
+def test_a_new_leader_commits_its_predecessors_entries_with_a_noop():
+    """The old leader's last entry reached every follower but was never committed; it crashes.
+    The new leader cannot commit an entry of an earlier term by counting (Raft §5.4.2) and no
+    client asks anything: on its poll it proposes a NoopCmd, which commits both."""
+    from protocols import raft
+    from protocols.core import TimerFired
+    from protocols.raft.messages import AppendEntriesReply
+    from protocols.shardkv.messages import NoopCmd
+    d = loaded()
+    old = d.leader(GROUPS[1])
+    assert old is not None
+    d.block = lambda m: type(m.msg) is AppendEntriesReply and m.dst == old
+    d.start("c0", clerk.put(KEYS[1], "late"))
+    d.flush()
+    d.block = lambda m: False
+    assert all(d.machine(a).shards[1].data[KEYS[1]] == "1" for a in GROUPS[1])
+    d.crash(old)
+    new = next(a for a in GROUPS[1] if a != old)
+    d.step(new, TimerFired(raft.ELECTION))
+    d.flush()
+    assert d.leader(GROUPS[1]) == new
+    d.step(new, TimerFired(shardkv.POLL))
+    d.flush()
+    d.step(new, TimerFired(raft.HEARTBEAT))
+    d.flush()
+    up = [a for a in GROUPS[1] if d.up(a)]
+    assert all(d.machine(a).shards[1].data[KEYS[1]] == "late" for a in up)
+    log = d.node(new).state.rsm.raft.hard.log
+    assert type(log[-1].command) is NoopCmd

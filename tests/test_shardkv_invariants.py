@@ -54,6 +54,15 @@ def test_config_order_and_agreement():
     fails("config-order", inv.config_applied, 9, "a1", 1, 4, C2)   # beyond what gid 1 reached
 
 
+def test_a_snapshot_restores_a_configuration_the_group_applied():
+    inv = history()
+    inv.restored(7, "b1", 2, 2)                    # a follower installs a snapshot at config 2
+    fails("config-order", inv.config_applied, 8, "b1", 2, 2, C2)   # config 2 again: a gap
+    inv.config_applied(9, "b1", 2, 3, C1)
+    err = fails("config-order", inv.restored, 10, "b2", 2, 5)
+    assert "never applied" in str(err)
+
+
 def test_serving_rules():
     inv = history()
     err = fails("serves-own-shards", inv.served, 7, "a0", 1, 2, 7)

@@ -46,8 +46,13 @@ class ShardKVConfig(msgspec.Struct, frozen=True):
 
 
 class ShardKVState(msgspec.Struct, frozen=True):
+    """``rsm``: the replicated service; ``ctrl``: the controller server the leader asks next
+    (the last one that answered, as a clerk remembers its leader) and ``asked`` whether a query
+    to it is still unanswered (then the next poll asks the next server). Both are volatile."""
     config: ShardKVConfig
     rsm: RSMState
+    ctrl: int = 0
+    asked: bool = False
 
 
 def _malformed(msg: ShardKVRequest) -> Any:
@@ -129,8 +134,10 @@ def _propose(state: ShardKVState, command: Any, out: Effects) -> ShardKVState:
 # ---------------------------------------------------------------- the leader's round
 
 def handle_poll(state: ShardKVState, out: Effects) -> ShardKVState:
-    """Every poll: the leader asks for the next configuration once the current one is done,
-    else chases what is missing (pulls) and what is owed (deletions at the old owners)."""
+    """Every poll: the leader asks for the next configuration once the current one is done
+    (one controller server per poll, moving on when the last one did not answer or was not
+    the controller's leader), else chases what is missing (pulls) and what is owed (deletions
+    at the old owners)."""
     cfg = state.config
     out.append(SetTimer(POLL, cfg.poll_ms, cfg.poll_ms))
     if not is_leader(state):
@@ -139,10 +146,11 @@ def handle_poll(state: ShardKVState, out: Effects) -> ShardKVState:
         return _propose(state, NoopCmd(), out)
     m = machine(state)
     if is_stable(m):
+        ctrl = (state.ctrl + 1) % len(cfg.ctrlers) if state.asked else state.ctrl
         me = cfg.rsm.raft.peers[cfg.rsm.raft.me]
-        query = CtrlRequest(me, m.config.num + 1, Query(m.config.num + 1))
-        out.extend(Send(addr, query) for addr in cfg.ctrlers)
-        return state
+        out.append(Send(cfg.ctrlers[ctrl],
+                        CtrlRequest(me, m.config.num + 1, Query(m.config.num + 1))))
+        return replace(state, ctrl=ctrl, asked=True)
     for s, held in sorted(m.shards.items()):
         if held.state == PULLING:
             msg: Any = PullShard(m.config.num, s)
@@ -167,6 +175,11 @@ def maybe_noop(state: ShardKVState) -> bool:
 
 def handle_ctrl_reply(state: ShardKVState, src: str, msg: CtrlReply,
                       out: Effects) -> ShardKVState:
+    ctrlers = state.config.ctrlers
+    if src in ctrlers and ctrlers.index(src) == state.ctrl:
+        # answered: keep asking this server if it is the controller's leader, else the next
+        ctrl = state.ctrl if msg.err == CTRL_OK else (state.ctrl + 1) % len(ctrlers)
+        state = replace(state, ctrl=ctrl, asked=False)
     m = machine(state)
     config = msg.config
     if (msg.err != CTRL_OK or config is None or config.num != m.config.num + 1
