@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -239,3 +240,18 @@ def test_progress_shows_on_a_terminal_only_and_is_erased(tmp_path: Path,
     shown = terminal.getvalue()
     assert "partition 1/3" in shown and "partition 3/3" in shown and "(1/1)" in shown
     assert shown.endswith("\r\x1b[K")  # the line is erased before the report
+
+
+def test_check_imports_nothing_of_the_simulator(tmp_path: Path) -> None:
+    """``raftsim check`` costs its own work: no simulator, protocol, harness or simpy import."""
+    path = keyed_history(tmp_path, keys=2, bad_key=None)
+    code = ("import sys\nfrom scenarios.cli import main\n"
+            f"assert main(['check', {str(path)!r}]) == 0\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('sim', 'protocols', 'harness', 'simpy', 'scenarios') and m not in "
+            "('scenarios', 'scenarios.cli', 'scenarios.cli.check', 'scenarios.cli.common', "
+            "'scenarios.errors', 'scenarios.registry')))\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
