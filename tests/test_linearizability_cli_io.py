@@ -140,6 +140,8 @@ def test_html_replaces_a_report_atomically(tmp_path: Path, capsys: pytest.Captur
     assert code == 0 and "report written to" in out
     assert report.read_text().startswith("<!DOCTYPE html>") or "<html" in report.read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["good.jsonl", "view.html"]  # no temp left
+    code, out, _ = run(capsys, str(good), "--html", str(report), "--json")
+    assert code == 0 and [json.loads(line)["verdict"] for line in out.splitlines()] == ["ok"]
 
 
 @pytest.mark.parametrize("argv,fragment", [

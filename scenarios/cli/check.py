@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
             write_atomically(args.html, render_html(views).encode("utf-8"))
         except OSError as err:
             raise BadInput(f"cannot write {args.html!r}: {err.strerror or err}") from None
-        print(f"report written to {printable(args.html)}")
+        if not args.json:  # stdout holds JSON lines only
+            print(f"report written to {printable(args.html)}")
     return worst(codes)
 
 
