@@ -52,7 +52,7 @@ def main() -> None:
     seeds = list(range(1, args.seeds + 1))
     started = time.perf_counter()
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=50)
+                                       dashboard_address=":0", silence_logs=50)
     client = distributed.Client(cluster)
     check_workers(client, "local:2")
     print(f"LocalCluster(2 workers) start-up and version check: "

@@ -4,6 +4,7 @@ without loss or repeat; a cluster that cannot run our code is bad input, up fron
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -24,7 +25,7 @@ from scenarios.runner import run_scenario  # noqa: E402
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=50)
+                                       dashboard_address=":0", silence_logs=50)
     c = distributed.Client(cluster)
     yield c
     c.close()
@@ -77,30 +78,54 @@ def test_worker_killed_mid_campaign_loses_nothing(tmp_path, client):
     client.wait_for_workers(2, timeout=60)          # the nanny restarts it for the next test
 
 
-def test_resume_after_the_client_is_killed(tmp_path):
+def test_killed_client_then_ctrl_c_then_resume_lose_nothing(tmp_path):
+    """SIGKILL the client mid-campaign: its cluster goes too, and a resumed campaign runs only
+    the missing seeds. Ctrl-C on the resumed one (to the whole process group, the local
+    cluster's workers included) keeps what is stored, prints how to continue and nothing on
+    stderr. A last resume, on the local pool, completes the range with the same results."""
     db_path = str(tmp_path / "c.db")
-    cmd = [sys.executable, "-m", "scenarios.cli", "campaign", "random-raft", "--seeds",
-           "1..60", "--scheduler", "local:2", "--db", db_path]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    cmd = [sys.executable, "-m", "scenarios.cli", "campaign", "random-raft", "--seeds", "1..40",
+           "--db", db_path]
+    dask = ["--scheduler", "local:2"]
+    proc = subprocess.Popen(cmd + dask, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and _count(db_path) < 4:
-        time.sleep(0.2)
+    _wait_for_rows(db_path, 3)
     os.kill(proc.pid, signal.SIGKILL)               # the client only
     proc.wait()
     time.sleep(0.5)
     with pytest.raises(ProcessLookupError):         # its cluster went with it, or goes now
         _kill_group(proc.pid)
-    before = _rows(db_path)
-    assert 4 <= len(before) < 60
-    out = subprocess.run(cmd + ["--resume", "--spot-check", "0"], capture_output=True,
-                         text=True)
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert f"({60 - len(before)} to run, {len(before)} already in" in out.stdout
+    killed = _rows(db_path)
+    assert 3 <= len(killed) < 40
+
+    proc = subprocess.Popen(cmd + dask + ["--resume"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    _wait_for_rows(db_path, len(killed) + 2)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err == "", out + err
+    assert f"({40 - len(killed)} to run, {len(killed)} already in" in out
+    interrupted = _rows(db_path)
+    assert 40 > len(interrupted) >= len(killed) + 2
+    assert (f"interrupted: {len(interrupted)} of 40 seeds have results; continue with `raftsim "
+            f"campaign random-raft --seeds 1..40 --scheduler local:2 --db {db_path} "
+            f"--resume`") in out
+
+    done = subprocess.run(cmd + ["--jobs", "2", "--resume"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"({40 - len(interrupted)} to run, {len(interrupted)} already in" in done.stdout
     after = _rows(db_path)
-    assert sorted(after) == list(range(1, 61))
-    for seed, row in before.items():                # nothing stored was touched
+    assert sorted(after) == list(range(1, 41))
+    for seed, row in interrupted.items():           # nothing stored was touched
         assert after[seed] == row
+    for seed in (1, 40):
+        assert after[seed] == ("pass", run_scenario("random-raft", seed).digest)
+
+
+def _wait_for_rows(path: str, n: int) -> None:
+    deadline = time.time() + 120
+    while time.time() < deadline and _count(path) < n:
+        time.sleep(0.1)
 
 
 def _kill_group(pgid: int) -> None:
@@ -164,9 +189,28 @@ def test_unusable_scheduler_is_one_line(tmp_path, capsys, scheduler, needle):
     assert not path.exists()                        # nothing written for bad input
 
 
+PROBE = """
+import sys
+from scenarios.cli import main
+from scenarios.registry import Scenario, register
+
+
+def body(ctx):
+    ctx.fail(f"distributed loaded: {'distributed' in sys.modules}")
+    yield
+
+
+register(Scenario("test-probe", "test", "reports what its process imported", body))
+code = main(["campaign", "test-probe", "--seeds", "1..2", "--db", sys.argv[1], "--json"])
+print(code, "distributed" in sys.modules)
+"""
+
+
 def test_the_local_path_does_not_import_dask(tmp_path):
-    out = subprocess.run([sys.executable, "-c", "import sys; from scenarios.cli import main; "
-                          "code = main(['campaign', 'random-raft', '--seeds', '1..2', '--db', "
-                          "sys.argv[1]]); print(code, 'distributed' in sys.modules)",
-                          str(tmp_path / "c.db")], capture_output=True, text=True)
-    assert out.stdout.splitlines()[-1] == "0 False", out.stdout + out.stderr
+    """Neither the command nor its worker processes import Dask without --scheduler."""
+    out = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path / "c.db")],
+                         capture_output=True, text=True)
+    lines = out.stdout.splitlines()
+    assert lines[-1] == "1 False", out.stdout + out.stderr
+    failures = [json.loads(line)["failure"]["message"] for line in lines[:-1]]
+    assert failures == ["distributed loaded: False"] * 2

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import signal
 import socket
+import warnings
 from typing import Any, Callable, Generator, Iterable, Iterator
 
 from scenarios.campaign.db import CampaignDB, CampaignError, SeedResult
@@ -56,14 +57,18 @@ def connect(scheduler: str) -> Iterator[Any]:
         if address == "local":
             # Its processes inherit an ignored SIGINT: Ctrl-C is the client's to handle (it
             # stops them), and a worker never prints a traceback for it.
+            # The dashboard takes any free port: a busy 8787 (another cluster) is not worth a
+            # warning.
             previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
             try:
-                cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1,
-                                                   processes=True, dashboard_address=None,
-                                                   silence_logs=logging.CRITICAL)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1,
+                                                       processes=True, dashboard_address=":0",
+                                                       silence_logs=logging.CRITICAL)
             finally:
                 signal.signal(signal.SIGINT, previous)
-            stack.callback(cluster.close)
+            stack.callback(_quietly, cluster.close)
             client = distributed.Client(cluster)
         else:
             _probe(address)
@@ -72,9 +77,18 @@ def connect(scheduler: str) -> Iterator[Any]:
             except (OSError, TimeoutError, ValueError) as exc:
                 raise CampaignError(f"cannot reach the Dask scheduler at {address} "
                                     f"({' '.join(str(exc).split())[:200]})") from None
-        stack.callback(client.close)
+        stack.callback(_quietly, client.close)
         check_workers(client, address)
         yield client
+
+
+def _quietly(close: Callable[[], Any]) -> None:
+    """Shut down without a word: the campaign's results are stored, whatever happens here
+    (an interrupted client may find its connections already gone)."""
+    try:
+        close()
+    except Exception:
+        pass
 
 
 def _probe(address: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import time
 import traceback
 from dataclasses import dataclass, replace
@@ -45,11 +46,13 @@ class Recheck:
 
 def worker_name() -> str:
     """Who is running this task: the Dask worker's address, else ``pid N`` on this host."""
-    try:
-        from distributed import get_worker     # only where Dask runs the task
-        return str(get_worker().address)
-    except (ImportError, ValueError):
-        return f"pid {os.getpid()}"
+    dask = sys.modules.get("distributed")     # loaded where Dask runs the task, never here
+    if dask is not None:
+        try:
+            return str(dask.get_worker().address)
+        except ValueError:                    # not inside a Dask task
+            pass
+    return f"pid {os.getpid()}"
 
 
 def run_one(scenario: str, seed: int, params: dict[str, Any] | None = None) -> SeedResult:
