@@ -214,3 +214,46 @@ def test_the_local_path_does_not_import_dask(tmp_path):
     assert lines[-1] == "1 False", out.stdout + out.stderr
     failures = [json.loads(line)["failure"]["message"] for line in lines[:-1]]
     assert failures == ["distributed loaded: False"] * 2
+
+
+def _crashy(ctx):
+    if ctx.seed == 3:
+        os._exit(7)                                 # takes its Dask worker down with it
+    yield ctx.sleep(1)
+
+
+class _RegisterCrashy(distributed.WorkerPlugin):
+    """Every worker, restarted ones too, knows the scenario 'test-crashy'."""
+
+    def setup(self, worker):
+        from scenarios.registry import Scenario, register
+        register(Scenario("test-crashy", "test", "kills its worker on seed 3", _crashy))
+
+
+def test_seed_that_kills_its_workers_is_recorded_as_a_crash(tmp_path, client):
+    """Dask gives the seed up after the scheduler's allowed failures (lowered to 1 here): a
+    crash for that seed, every other seed passes."""
+    from scenarios.registry import Scenario, register, unregister
+    register(Scenario("test-crashy", "test", "kills its worker on seed 3", _crashy))
+    client.register_plugin(_RegisterCrashy(), name="crashy")
+    previous = client.run_on_scheduler(_set_allowed_failures, 1)
+    try:
+        db = CampaignDB(str(tmp_path / "c.db"), "test-crashy", create=True)
+        for _ in run_campaign_dask(client, "test-crashy", range(1, 7), db):
+            pass
+        results = {r.seed: r for r in db.results()}
+        db.close()
+    finally:
+        client.run_on_scheduler(_set_allowed_failures, previous)
+        client.unregister_worker_plugin("crashy")
+        unregister("test-crashy")
+    assert sorted(results) == [1, 2, 3, 4, 5, 6]
+    assert results[3].outcome == "crash" and "KilledWorker" in results[3].failure
+    assert all(results[s].outcome == "pass" for s in (1, 2, 4, 5, 6))
+    client.wait_for_workers(2, timeout=60)
+
+
+def _set_allowed_failures(n, dask_scheduler=None):
+    previous = dask_scheduler.allowed_failures
+    dask_scheduler.allowed_failures = n
+    return previous
