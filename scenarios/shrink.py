@@ -2,7 +2,8 @@
 
 A random scenario records everything it drew (fault schedule, network, workload) as params;
 every candidate here is those params made smaller, run with the same seed. Delta debugging
-(ddmin, Zeller) removes faults from the schedule; then the workload (clients, operations per
+(ddmin, Zeller) removes faults from the schedule (and reconfiguration operations from the
+reconfiguration schedule of random-shardkv); then the workload (clients, operations per
 client, keys) and the network knobs (reliable delivery, duplication, reordering, long
 reordering) are lowered one at a time, and the whole is repeated while it makes progress. A
 candidate is kept only if the run fails with the same signature (failure kind, and the rule for
@@ -83,7 +84,10 @@ class _Shrinker:
     def fails(self, params: dict[str, Any]) -> bool:
         if self.runs >= self.max_runs:
             return False
-        result = self.run(params)
+        try:
+            result = self.run(params)
+        except BadInput:        # a candidate the scenario refuses (a Leave of a group whose
+            return False        # Join was removed): not the same failure
         same = not result.passed and signature(result) == self.target
         if same:
             self.best = result
@@ -115,6 +119,13 @@ def shrink(scenario: str, seed: int, params: dict[str, Any] | None = None,
         if len(current["schedule"]) < before:
             steps.append(f"schedule: {before} -> {len(current['schedule'])} faults")
             progress(steps[-1])
+        if "reconfig" in current:               # random-shardkv: joins, leaves, moves, crashes
+            before = len(current["reconfig"])
+            current["reconfig"] = ddmin(list(current["reconfig"]),
+                                        lambda ops: s.fails({**current, "reconfig": ops}))
+            if len(current["reconfig"]) < before:
+                steps.append(f"reconfig: {before} -> {len(current['reconfig'])} operations")
+                progress(steps[-1])
         for label, candidates in _knobs(current, s.best or original):
             for candidate in candidates:
                 trial = _apply(current, candidate)

@@ -87,3 +87,16 @@ def test_planted_bugs_are_caught_and_shrunk(monkeypatch, plant, rule):
     result = shrink(NAME, seed, max_runs=60)
     assert result.final.failure is not None and result.final.failure.rule == rule
     assert len(result.params["schedule"]) <= 5
+
+
+def test_the_reconfiguration_schedule_shrinks_too(monkeypatch):
+    """Serving a shard before it arrived needs one migration: the shrinker keeps the initial
+    Join and the operation that moves a shard, and drops the rest."""
+    _serve_early(monkeypatch)
+    seed = next(seed for seed in range(1, 50)
+                if run_scenario(NAME, seed).outcome == "fail"
+                and len(run_scenario(NAME, seed).drawn["reconfig"]) >= 4)
+    result = shrink(NAME, seed, max_runs=80)
+    assert result.final.failure is not None
+    assert result.final.failure.rule == "serves-only-arrived"
+    assert len(result.params["reconfig"]) <= 3 < len(result.original.drawn["reconfig"])
