@@ -5,6 +5,10 @@ schedule down."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from protocols.core import Send
@@ -28,6 +32,20 @@ def test_two_hundred_seeds_pass():
     bad = [(seed, r.failure) for seed in range(1, 201)
            for r in [run_scenario(NAME, seed)] if r.outcome != "pass"]
     assert not bad
+
+
+def _digest_in_subprocess(name: str, seed: int, hashseed: str) -> str:
+    env = dict(os.environ, PYTHONHASHSEED=hashseed)
+    out = subprocess.run([sys.executable, "-m", "scenarios.cli", "run", name, "--seed", str(seed)],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    return next(line.split()[1] for line in out.splitlines() if line.startswith("digest: "))
+
+
+def test_same_seed_same_digest_across_hash_seeds():
+    """Groups, shards and sessions live in maps: nothing may depend on string hashing."""
+    for name in (NAME, "Unreliable3_5B"):
+        digests = {_digest_in_subprocess(name, 5, h) for h in ("0", "4242")}
+        assert digests == {run_scenario(name, 5).digest}, name
 
 
 def test_drawn_params_replay_the_run():
