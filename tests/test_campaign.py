@@ -197,6 +197,11 @@ def test_db_of_another_scenario_refused(tmp_path):
     (["campaign", "random", "--seeds", "1..3", "--jobs", "0"], "--jobs"),
     (["campaign", "random", "--seeds", "1..3", "--resume", "--db", "/nonexistent.db"],
      "no such campaign"),
+    (["campaign", "random", "--seeds", "1..3", "--retry-crashed"], "needs --resume"),
+    (["campaign", "random", "--seeds", "1..3", "--spot-check", "1.5"], "--spot-check"),
+    (["campaign", "random", "--seeds", "1..3", "--spot-check", "nan"], "--spot-check"),
+    (["campaign", "random", "--seeds", "1..3", "--jobs", "2", "--scheduler", "local:2"],
+     "exclude each other"),
 ])
 def test_bad_campaign_input(args, needle, capsys):
     assert main(args) == 2
