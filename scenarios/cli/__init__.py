@@ -24,7 +24,7 @@ __all__ = ["main", "build_parser", "COMMANDS"]
 
 #: The commands (modules of this package) in the order ``raftsim --help`` shows them. A command
 #: module is imported only when needed: ``raftsim check`` never imports the simulator.
-COMMANDS = ("list", "run", "replay", "check", "campaign", "shrink")
+COMMANDS = ("list", "run", "replay", "check", "campaign", "shrink", "explore")
 
 
 def build_parser(only: str | None = None) -> Parser:

@@ -1,0 +1,333 @@
+"""``raftsim explore TARGET``: search every interleaving of a small cluster, within bounds.
+
+Exit 1 on a violation (printed as the shortest path found, and written with ``--trace`` as a
+counterexample that ``raftsim explore --replay FILE`` and ``raftsim replay FILE`` take again,
+checking its digest), 0 when the search ended without one (saying which bounds it hit), 2 on
+bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib
+import json
+from typing import Any, Sequence
+
+from scenarios.cli.common import check_writable
+from scenarios.errors import EXIT_FAIL, EXIT_OK, BadInput
+from scenarios.explore import RaftSafety, raft_goals
+from sim.explore import (
+    STRATEGIES, TARGETS, Bounds, BoundsError, Counterexample, Model, Progress, Result,
+    Violation, describe, encode_state, explore, raft_model, successors,
+)
+
+__all__ = ["add_parser", "run", "build", "is_counterexample", "replay", "PROPERTIES"]
+
+#: Properties by name, and the targets each applies to.
+PROPERTIES = {"raft": ("raft", "kv")}
+FORMAT = "raftsim-explore-counterexample/1"
+_MAX_NODES = {"raft": (1, 7), "kv": (1, 5)}
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("explore", help="exhaustively explore a small cluster (model checking)")
+    p.add_argument("target", nargs="?", help=f"what to explore: {', '.join(TARGETS)}")
+    p.add_argument("--nodes", type=int, default=3, help="servers (default 3)")
+    p.add_argument("--clients", type=int, default=1, help="KV clerks (kv target; default 1)")
+    p.add_argument("--snapshots", action="store_true",
+                   help="servers may snapshot what they applied (InstallSnapshot then flows)")
+    p.add_argument("--step", metavar="MODULE:NAME",
+                   help="run this step function instead of raft.step (raft target)")
+    p.add_argument("--strategy", choices=STRATEGIES, default="bfs")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random walks")
+    p.add_argument("--walks", type=int, default=1000, help="random walks to take")
+    p.add_argument("--symmetry", action="store_true",
+                   help="reduce by permutations of the servers")
+    p.add_argument("--compare-symmetry", action="store_true",
+                   help="search twice, without and with symmetry, and report both counts")
+    p.add_argument("--property", action="append", metavar="NAME",
+                   help=f"properties to check (default all that apply: {', '.join(PROPERTIES)})")
+    b = p.add_argument_group("bounds")
+    defaults = Bounds()
+    for name, help_text in (
+            ("max-term", "highest term a state may reach and still be expanded"),
+            ("max-log", "longest log (last index) of an expanded state"),
+            ("ops", "client operations (proposals) per path"),
+            ("crashes", "crashes per path (a mid-step crash counts as one)"),
+            ("drops", "messages lost per path"), ("dups", "messages duplicated per path"),
+            ("partitions", "partitions (one server cut off) per path"),
+            ("per-link", "messages in flight per link in an expanded state"),
+            ("depth", "longest path"), ("states", "distinct states kept (memory budget)")):
+        attr = name.replace("-", "_")
+        b.add_argument(f"--{name}", dest=attr, type=int, default=getattr(defaults, attr),
+                       help=f"{help_text} (default {getattr(defaults, attr)})")
+    b.add_argument("--no-mid-step", action="store_true",
+                   help="crashes only between steps, never between two effects of one")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--trace", metavar="FILE", help="write a counterexample here")
+    p.add_argument("--replay", metavar="FILE", help="take a written counterexample again")
+    p.add_argument("--progress", type=float, default=10.0, metavar="SECONDS",
+                   help="print progress this often (default 10)")
+    p.set_defaults(func=run)
+
+
+def _bounds(args: argparse.Namespace) -> Bounds:
+    try:
+        return Bounds(max_term=args.max_term, max_log=args.max_log, ops=args.ops,
+                      crashes=args.crashes, drops=args.drops, dups=args.dups,
+                      partitions=args.partitions, per_link=args.per_link, depth=args.depth,
+                      states=args.states, mid_step=not args.no_mid_step,
+                      snapshots=args.snapshots).validate()
+    except BoundsError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def load_step(spec: str) -> Any:
+    """The callable named ``MODULE:NAME``; bad input if there is none."""
+    module, _, name = spec.partition(":")
+    if not module or not name:
+        raise BadInput(f"--step {spec!r}: expected MODULE:NAME")
+    try:
+        fn = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise BadInput(f"--step {spec!r}: {exc}") from None
+    if not callable(fn):
+        raise BadInput(f"--step {spec!r} is not callable")
+    return fn
+
+
+def build(config: dict[str, Any]) -> tuple[Model, Bounds, list[Any], list[Any]]:
+    """The model, bounds, properties and goals a configuration names (the same dict a
+    counterexample file records). Bad input on anything unknown."""
+    target = config["target"]
+    if target not in TARGETS:
+        raise BadInput(f"unknown target {target!r} (known: {', '.join(TARGETS)})")
+    nodes, clients = config["nodes"], config["clients"]
+    lo, hi = _MAX_NODES[target]
+    if not lo <= nodes <= hi:
+        raise BadInput(f"--nodes {nodes}: the {target} target takes {lo} to {hi} servers")
+    if target == "kv" and not 1 <= clients <= 3:
+        raise BadInput(f"--clients {clients}: the kv target takes 1 to 3 clients")
+    if config.get("step") and target != "raft":
+        raise BadInput("--step names a step function for the raft target only")
+    bounds = Bounds(**config["bounds"]).validate()
+    if target == "raft":
+        step = load_step(config["step"]) if config.get("step") else None
+        model = raft_model(nodes, step)
+    else:
+        model = TARGETS[target](nodes, clients)
+    names = config.get("properties") or [p for p, ts in PROPERTIES.items() if target in ts]
+    properties: list[Any] = []
+    for name in names:
+        if name not in PROPERTIES:
+            raise BadInput(f"unknown property {name!r} (known: {', '.join(PROPERTIES)})")
+        if target not in PROPERTIES[name]:
+            raise BadInput(f"property {name!r} does not apply to target {target!r}")
+        properties.append(RaftSafety(model))
+    goals = list(raft_goals(bounds.snapshots, bounds.crashes > 0))
+    return model, bounds, properties, goals
+
+
+def _config(args: argparse.Namespace) -> dict[str, Any]:
+    if args.target is None:
+        raise BadInput("explore needs a TARGET (or --replay FILE)")
+    if args.walks < 1 or args.walks > 10_000_000:
+        raise BadInput(f"--walks {args.walks}: expected 1 to 10,000,000")
+    if args.progress <= 0:
+        raise BadInput(f"--progress {args.progress}: expected a positive number of seconds")
+    bounds = _bounds(args)
+    return {"target": args.target, "nodes": args.nodes, "clients": args.clients,
+            "step": args.step, "properties": args.property,
+            "bounds": {f: getattr(bounds, f) for f in bounds.__struct_fields__}}
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.replay:
+        return replay(args.replay)
+    config = _config(args)
+    model, bounds, properties, goals = build(config)
+    if args.symmetry and model.permute is None:
+        raise BadInput(f"target {model.name} has no symmetry reduction")
+    if args.trace:
+        check_writable(args.trace)
+    runs = [False, True] if args.compare_symmetry else [args.symmetry]
+    results: list[Result] = []
+    for symmetry in runs:
+        if not args.json:
+            print(_header(config, args.strategy, symmetry))
+        progress = None if args.json else _print_progress
+        results.append(explore(model, bounds, properties, goals, args.strategy, symmetry,
+                               args.seed, args.walks, progress, args.progress))
+    result = results[-1]
+    written = None
+    if result.violation is not None and args.trace:
+        written = write_counterexample(args.trace, config, model, bounds, result.violation)
+    if args.json:
+        print(json.dumps(_as_json(config, args.strategy, results, written), sort_keys=True))
+    else:
+        _report(results, written)
+    return EXIT_FAIL if result.violation is not None else EXIT_OK
+
+
+def _header(config: dict[str, Any], strategy: str, symmetry: bool) -> str:
+    b = config["bounds"]
+    what = f"{config['nodes']} servers"
+    if config["target"] == "kv":
+        what += f", {config['clients']} clients"
+    shown = ", ".join(f"{k.replace('_', '-')} {v:,}" if isinstance(v, int) and
+                      not isinstance(v, bool) else f"{k.replace('_', '-')} {v}"
+                      for k, v in b.items())
+    return (f"exploring {config['target']} ({what}) by {strategy}, symmetry "
+            f"{'on' if symmetry else 'off'}\nbounds: {shown}")
+
+
+def _print_progress(p: Progress) -> None:
+    rate = p.distinct / p.seconds if p.seconds > 0 else 0.0
+    print(f"  {p.seconds:7.1f}s  {p.generated:,} generated, {p.distinct:,} distinct "
+          f"({rate:,.0f}/s), depth {p.depth}, queue {p.queue:,}", flush=True)
+
+
+def _report(results: list[Result], written: str | None) -> None:
+    for r in results:
+        rate = r.distinct / r.seconds if r.seconds > 0 else 0.0
+        print(f"{r.generated:,} states generated, {r.distinct:,} distinct "
+              f"(symmetry {'on' if r.symmetry else 'off'}), depth {r.depth}, "
+              f"{r.seconds:.1f} s ({rate:,.0f} distinct/s)")
+    r = results[-1]
+    if r.goals:
+        print("sometimes goals:")
+        for name, depth in r.goals.items():
+            seen = f"reached at depth {depth}" if depth is not None else "NOT reached"
+            print(f"  {name}: {seen}")
+    v = r.violation
+    if v is None:
+        if r.complete:
+            print("no violation: every state within the bounds was explored")
+        else:
+            print(f"no violation within the bounds; bounds hit: {', '.join(r.bounds_hit)}")
+        return
+    print(f"VIOLATION {v.rule}: {v.detail}")
+    kind = "shortest counterexample" if r.strategy == "bfs" else "counterexample"
+    print(f"{kind} ({len(v.labels)} steps):")
+    for n, label in enumerate(v.labels, 1):
+        print(f"  {n:3}. {describe(label)}")
+    if written:
+        print(f"counterexample written to {written}; replay: raftsim replay {written}")
+
+
+def _as_json(config: dict[str, Any], strategy: str, results: list[Result],
+             written: str | None) -> dict[str, Any]:
+    r = results[-1]
+    out: dict[str, Any] = {
+        "config": config, "strategy": strategy,
+        "runs": [{"symmetry": x.symmetry, "generated": x.generated, "distinct": x.distinct,
+                  "depth": x.depth, "seconds": round(x.seconds, 3)} for x in results],
+        "goals": r.goals, "bounds_hit": list(r.bounds_hit), "complete": r.complete,
+        "violation": None}
+    if r.violation is not None:
+        out["violation"] = {"rule": r.violation.rule, "detail": r.violation.detail,
+                            "steps": [describe(label) for label in r.violation.labels],
+                            "trace": written}
+    return out
+
+
+# ---------------------------------------------------------------- counterexample files
+
+def _path_digest(model: Model, bounds: Bounds, choices: Sequence[int]) -> tuple[str, list[str]]:
+    """Take the ``choices`` (positions among the enabled transitions) from the initial state;
+    the digest of every state on the way and the readable steps. ValueError if one is not
+    enabled."""
+    h = hashlib.blake2b(digest_size=16)
+    state = model.initial()
+    h.update(encode_state(state, model.deep_encoding))
+    steps = []
+    for k in choices:
+        options = list(successors(model, state, bounds))
+        if not 0 <= k < len(options):
+            raise ValueError(f"step {len(steps) + 1}: transition {k} is not enabled")
+        label, _, _, _, _, state = options[k]
+        steps.append(describe(label))
+        h.update(encode_state(state, model.deep_encoding))
+    return h.hexdigest(), steps
+
+
+def write_counterexample(path: str, config: dict[str, Any], model: Model, bounds: Bounds,
+                         violation: Counterexample) -> str:
+    """Write the path as the positions of its transitions (with readable steps and a digest
+    over every state on the way)."""
+    state = model.initial()
+    choices = []
+    for label in violation.labels:
+        options = list(successors(model, state, bounds))
+        k = next(i for i, o in enumerate(options) if o[0] == label)
+        choices.append(k)
+        state = options[k][5]
+    digest, steps = _path_digest(model, bounds, choices)
+    doc = {"format": FORMAT, "config": config, "rule": violation.rule,
+           "detail": violation.detail, "choices": choices, "steps": steps, "digest": digest}
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=1, sort_keys=True)
+        f.write("\n")
+    return path
+
+
+def is_counterexample(path: str) -> bool:
+    """True if ``path`` is a counterexample written by the explorer."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return FORMAT in head and head.lstrip().startswith("{")
+
+
+def replay(path: str) -> int:
+    """Take a written counterexample again: the same steps, the same digest, the same
+    violation. Exit 1 when the violation reproduces (or the replay diverged: said so)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+        config, choices, digest = doc["config"], doc["choices"], doc["digest"]
+        if doc.get("format") != FORMAT or not isinstance(choices, list):
+            raise ValueError("not an explorer counterexample")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BadInput(f"{path}: {exc}") from None
+    model, bounds, properties, _ = build(config)
+    try:
+        got, steps = _path_digest(model, bounds, choices)
+    except ValueError as exc:
+        print(f"REPLAY DIVERGED: {exc}")
+        return EXIT_FAIL
+    print(f"replaying an explorer counterexample of {config['target']} ({len(choices)} steps)")
+    if got != digest:
+        print(f"REPLAY DIVERGED: digest {got} != recorded {digest}")
+        return EXIT_FAIL
+    print(f"digest matches: {digest}")
+    broken = _judge(model, bounds, properties, choices)
+    for n, line in enumerate(steps, 1):
+        print(f"  {n:3}. {line}")
+    if broken is None:
+        print("outcome: PASS (the recorded violation did not happen again)")
+        return EXIT_OK
+    print(f"outcome: FAIL ({broken.rule}): {broken.detail}")
+    return EXIT_FAIL
+
+
+def _judge(model: Model, bounds: Bounds, properties: list[Any],
+           choices: Sequence[int]) -> Violation | None:
+    """The first violation of ``properties`` along the path, if any."""
+    from sim.explore.model import Step, XState
+    state = model.initial()
+    state = XState(state.cluster, state.spent, state.cut,
+                   tuple(p.start(state) for p in properties))
+    for depth, k in enumerate(choices):
+        label, _, addr, event, effects, after = list(successors(model, state, bounds))[k]
+        step = Step(label, state, after, addr, event, effects, depth + 1)
+        try:
+            ghost = tuple(p.check(g, step) for p, g in zip(properties, state.ghost))
+        except Violation as exc:
+            return exc
+        state = XState(after.cluster, after.spent, after.cut, ghost)
+    return None
+

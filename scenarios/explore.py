@@ -1,0 +1,235 @@
+"""The explorer's properties and goals: Raft's safety invariants (the checker the simulator
+uses, ``checkers.invariants.raft``) and ``sometimes`` goals, wired into ``sim.explore``.
+
+``RaftSafety`` keeps Raft's history in the explored state (the leader of each term, every
+committed entry with the highest leader term when it was first committed) and, on every
+transition that changes a log, elects a leader or applies something, replays that history
+into a fresh ``RaftInvariants`` together with every node's current log, then reports the
+transition's observations exactly as ``scenarios/harness/observe.py`` does for a running
+cluster. Time in the explorer is the path length.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from checkers.invariants.raft import InvariantViolation, RaftInvariants
+from protocols import raft
+from protocols.core import Apply, ApplySnapshot, ClientDone, Receive, Restart, RoleChanged
+from sim.explore import CRASHES, Goal, Model, Step, Violation
+
+__all__ = ["RaftSafety", "raft_goals", "GOALS"]
+
+_LEADER = raft.ROLE_NAMES[raft.LEADER]
+_SNAPSHOT = ("<snapshot>",)      # a committed command known only through a snapshot
+
+
+class RaftSafety:
+    """Election safety, log matching, leader completeness and state machine safety.
+
+    Ghost: ``(leaders, commits)``: ``leaders`` sorted ``(term, address)``; ``commits`` sorted
+    ``(index, term, command, bound)`` where ``bound`` is the highest term with a leader when
+    the entry was first seen committed (see checkers/invariants/raft.py)."""
+
+    name = "raft"
+
+    def __init__(self, model: Model) -> None:
+        if model.raft_of is None:
+            raise ValueError(f"target {model.name} has no Raft state")
+        self.model = model
+        self.raft_of: Callable[[Any], raft.RaftState] = model.raft_of
+        self.servers = frozenset(model.servers)
+
+    def start(self, state: Any) -> Any:
+        return ((), ())
+
+    def rename(self, ghost: Any, names: dict[str, str]) -> Any:
+        leaders, commits = ghost
+        return (tuple(sorted((t, names.get(a, a)) for t, a in leaders)), commits)
+
+    def check(self, ghost: Any, step: Step) -> Any:
+        addr = step.addr
+        if addr is None or addr not in self.servers:
+            return ghost
+        effects = step.effects
+        raft_of = self.raft_of
+        old, new = self._states(step)
+        old_hard, new_hard = raft_of(old).hard, raft_of(new).hard
+        log_changed = new_hard.log is not old_hard.log and new_hard.log != old_hard.log
+        if not log_changed and not any(type(e) in (RoleChanged, Apply, ApplySnapshot)
+                                       for e in effects):
+            return ghost
+        inv, bounds = self._primed(ghost, step)
+        t = float(step.depth)
+        new_commits: dict[int, tuple[int, Any, int]] = {}
+        try:
+            if type(step.event) is Restart:
+                inv.restarted(t, addr, 0)
+            if log_changed and new_hard.log_start == old_hard.log_start:
+                log = new_hard.log
+                first = _first_difference(old_hard.log, log)
+                if first < len(log):
+                    inv.log_appended(t, addr, new_hard.log_start + first,
+                                     [(e.term, e.command) for e in log[first:]],
+                                     log[first - 1].term)
+            for effect in effects:
+                kind = type(effect)
+                if kind is RoleChanged and effect.role == _LEADER:
+                    self._leader(inv, t, addr, effect, raft_of(new))
+                elif kind is Apply:
+                    if effect.index not in bounds:
+                        new_commits.setdefault(effect.index, (effect.term, effect.command,
+                                                              inv.max_leader_term))
+                    elif bounds[effect.index][1] is _SNAPSHOT:    # now known by its command
+                        bound = bounds[effect.index][0]
+                        new_commits.setdefault(effect.index, (effect.term, effect.command, bound))
+                    inv.applied(t, addr, effect.index, effect.term, effect.command)
+                elif kind is ApplySnapshot:
+                    if effect.index not in bounds and effect.index > 0:
+                        new_commits.setdefault(effect.index, (effect.term, _SNAPSHOT,
+                                                              inv.max_leader_term))
+                    inv.snapshot_applied(t, addr, effect.index, effect.term)
+        except InvariantViolation as exc:
+            raise Violation(exc.rule, exc.detail) from None
+        leaders = tuple(sorted((term, who) for term, (who, _) in inv.leaders.items()))
+        commits = ghost[1]
+        if new_commits:
+            merged = {c[0]: c for c in commits}
+            for index, (term, command, bound) in new_commits.items():
+                merged[index] = (index, term, command, bound)
+            commits = tuple(merged[i] for i in sorted(merged))
+        return (leaders, commits)
+
+    def _states(self, step: Step) -> tuple[Any, Any]:
+        """The stepping node's protocol state before and after the step (recomputed when a
+        crash in the middle of the step lost it)."""
+        rules = self.model.cluster
+        i = rules.index[step.addr or ""]
+        spec = rules.specs[i]
+        before = step.pre.cluster.nodes[i].state
+        if before is None or type(step.event) is Restart:
+            before = spec.init()
+        after_node = step.post.cluster.nodes[i]
+        if after_node.up and step.label.after < 0:
+            return before, after_node.state
+        after, _ = spec.step(before, step.event)
+        return before, after
+
+    def _primed(self, ghost: Any, step: Step) -> tuple[RaftInvariants, dict[int, Any]]:
+        """A checker that has seen the ghost's history and every node's current log."""
+        inv = RaftInvariants(_LEADER)
+        leaders, commits = ghost
+        bounds = {}
+        for index, term, command, bound in sorted(commits, key=lambda c: c[3]):
+            inv.max_leader_term = bound
+            inv.applied_index["a previous step"] = index - 1
+            if command is _SNAPSHOT:
+                inv.snapshot_applied(0.0, "a previous step", index, term)
+            else:
+                inv.applied(0.0, "a previous step", index, term, command)
+            bounds[index] = (bound, command)
+        inv.max_leader_term = 0
+        for term, who in leaders:
+            inv.role_changed(0.0, who, _LEADER, term)
+        inv.applied_index.pop("a previous step", None)
+        raft_of = self.raft_of
+        for a, node in zip(self.model.cluster.addrs, step.pre.cluster.nodes):
+            if a not in self.servers:
+                continue
+            if node.state is not None:
+                hard = raft_of(node.state).hard
+                inv.applied_index[a] = raft_of(node.state).applied
+            elif node.durable is not None:
+                hard = _hard_of(node.durable.state)
+            else:
+                continue
+            if hard is not None and len(hard.log) > 1:
+                inv.log_appended(0.0, a, hard.log_start + 1,
+                                 [(e.term, e.command) for e in hard.log[1:]], hard.log[0].term)
+        return inv, bounds
+
+    def _leader(self, inv: RaftInvariants, t: float, addr: str, effect: RoleChanged,
+                state: raft.RaftState) -> None:
+        hard = state.hard
+        start = hard.log_start
+
+        def entry_at(index: int) -> tuple[int, Any]:
+            entry = hard.log[index - start]
+            return entry.term, entry.command
+
+        inv.role_changed(t, addr, effect.role, effect.term, last_index=raft.last_index(state),
+                         entry_at=entry_at, snapshot_index=start)
+
+
+def _hard_of(durable_state: Any) -> raft.HardState | None:
+    if type(durable_state) is raft.HardState:
+        return durable_state
+    return getattr(durable_state, "hard", None)
+
+
+def _first_difference(old: Any, new: Any) -> int:
+    """Position of the first entry of ``new`` that differs from ``old`` (>= 1)."""
+    limit = min(len(old), len(new))
+    pos = 1
+    while pos < limit and new[pos] == old[pos]:
+        pos += 1
+    return pos
+
+
+# ---------------------------------------------------------------- sometimes goals
+
+def _leader_term_2(step: Step, ghosts: tuple[Any, ...]) -> bool:
+    return any(type(e) is RoleChanged and e.role == _LEADER and e.term >= 2
+               for e in step.effects)
+
+
+def _committed(step: Step, ghosts: tuple[Any, ...]) -> bool:
+    return any(type(e) is Apply for e in step.effects)
+
+
+def _commit_then_leader_change(step: Step, ghosts: tuple[Any, ...]) -> bool:
+    commits = _commits(ghosts)
+    if not commits:
+        return False
+    first = min(c[1] for c in commits)
+    return any(type(e) is RoleChanged and e.role == _LEADER and e.term > first
+               for e in step.effects)
+
+
+def _snapshot_installed(step: Step, ghosts: tuple[Any, ...]) -> bool:
+    return (type(step.event) is Receive and type(step.event.msg) is raft.InstallSnapshot
+            and any(type(e) is ApplySnapshot for e in step.effects))
+
+
+def _op_after_crash(step: Step, ghosts: tuple[Any, ...]) -> bool:
+    return step.pre.spent[CRASHES] > 0 and any(type(e) in (Apply, ClientDone)
+                                               for e in step.effects)
+
+
+def _commits(ghosts: tuple[Any, ...]) -> tuple[Any, ...]:
+    for g in ghosts:
+        if isinstance(g, tuple) and len(g) == 2 and isinstance(g[1], tuple):
+            return g[1]
+    return ()
+
+
+#: name -> Goal; which ones a target reports is chosen by ``raft_goals``.
+GOALS: dict[str, Goal] = {g.name: g for g in (
+    Goal("leader-term-2", "a leader is elected in a term >= 2", _leader_term_2),
+    Goal("commit", "an entry is committed (applied somewhere)", _committed),
+    Goal("commit-then-leader-change",
+         "a leader is elected in a term above that of a committed entry",
+         _commit_then_leader_change),
+    Goal("snapshot-installed", "a follower installs a leader's snapshot", _snapshot_installed),
+    Goal("op-after-crash", "an operation completes after a crash", _op_after_crash),
+)}
+
+
+def raft_goals(snapshots: bool, crashes: bool) -> Sequence[Goal]:
+    """The goals that can be reached under the given options."""
+    names = ["leader-term-2", "commit", "commit-then-leader-change"]
+    if snapshots:
+        names.append("snapshot-installed")
+    if crashes:
+        names.append("op-after-crash")
+    return [GOALS[n] for n in names]

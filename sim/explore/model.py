@@ -1,0 +1,349 @@
+"""The explorer's state graph: global states and the transitions enabled in each.
+
+Owns the rules of the graph, on top of ``sim.cluster``: an ``XState`` is a ``ClusterState``
+(every node's protocol state, disk, up flag and armed timers; the messages in flight) plus what
+the search must remember to stay within its budgets (faults and operations spent, the isolated
+server if any) and the properties' history (``ghost``, one value per property). A ``Model``
+names the cluster and what the workload may do; ``successors`` lists every enabled transition,
+in a fixed order, as a ``Label`` (readable, and enough to take the same step again) with the
+step it performed.
+
+Never reads a clock or a random source; knows no protocol (targets.py does).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
+
+import msgspec
+
+from protocols.core import Effects, Propose, Receive, Restart, TakeSnapshot, TimerFired
+from sim.cluster import Cluster, ClusterState, InFlight, Node
+
+__all__ = [
+    "Bounds", "Label", "XState", "Step", "Model", "successors", "take", "describe",
+    "OPS", "CRASHES", "DROPS", "DUPS", "PARTITIONS", "SPENT_NAMES", "BoundsError",
+]
+
+#: Positions in ``XState.spent``.
+OPS, CRASHES, DROPS, DUPS, PARTITIONS = range(5)
+SPENT_NAMES = ("ops", "crashes", "drops", "duplicates", "partitions")
+
+
+class BoundsError(ValueError):
+    """Bounds that are negative or absurd (the command line reports it as bad input)."""
+
+
+class Bounds(msgspec.Struct, frozen=True):
+    """What the search may do and how far it may go.
+
+    ``ops``, ``crashes``, ``drops``, ``dups`` and ``partitions`` are budgets for a whole path;
+    ``max_term``, ``max_log`` and ``per_link`` are state constraints (a state beyond one is
+    checked but not expanded, as TLC's constraints); ``depth`` bounds the path length and
+    ``states`` the distinct states kept (a memory budget). ``mid_step`` lets a crash land between
+    two effects of a step (each such crash spends one of ``crashes``).
+    """
+    max_term: int = 2
+    max_log: int = 2
+    ops: int = 1
+    crashes: int = 0
+    drops: int = 0
+    dups: int = 0
+    partitions: int = 0
+    per_link: int = 1
+    depth: int = 100
+    states: int = 2_000_000
+    mid_step: bool = True
+    snapshots: bool = False
+
+    def validate(self) -> "Bounds":
+        """Self, or ``BoundsError`` naming the first bound that is negative or absurd."""
+        limits = {"max_term": 20, "max_log": 20, "ops": 20, "crashes": 10, "drops": 20,
+                  "dups": 20, "partitions": 10, "per_link": 10, "depth": 100_000,
+                  "states": 1_000_000_000}
+        for name, hi in limits.items():
+            value = getattr(self, name)
+            if value < 0:
+                raise BoundsError(f"bound {name} is negative ({value})")
+            if value > hi:
+                raise BoundsError(f"bound {name}={value} is absurd (at most {hi})")
+        if self.per_link < 1:
+            raise BoundsError("bound per_link must be at least 1")
+        if self.states < 1:
+            raise BoundsError("bound states must be at least 1")
+        return self
+
+
+class Label(msgspec.Struct, frozen=True, array_like=True):
+    """One transition, as data: ``kind`` and what it acts on.
+
+    kinds: ``deliver`` (``src`` -> ``addr`` of ``msg``), ``fire`` (timer ``what`` of ``addr``),
+    ``request`` (``event`` stepped at ``addr``), ``snapshot``, ``drop``, ``dup``, ``crash``,
+    ``restart``, ``partition`` (isolate ``addr``), ``heal``. ``after`` >= 0: the node crashed
+    after that many effects of the step (a mid-step crash).
+    """
+    kind: str
+    addr: str = ""
+    src: str = ""
+    msg: Any = None
+    what: str = ""
+    event: Any = None
+    after: int = -1
+
+
+class XState(msgspec.Struct, frozen=True, cache_hash=True):
+    """A global state of the explorer: the cluster, budgets spent, the isolated server ("" when
+    the network is whole) and the properties' history."""
+    cluster: ClusterState
+    spent: tuple[int, ...] = (0, 0, 0, 0, 0)
+    cut: str = ""
+    ghost: tuple[Any, ...] = ()
+
+
+class Step(NamedTuple):
+    """What one transition did: the states before and after, the node stepped (None for a
+    network-only transition), the event it was given and the effects that happened."""
+    label: Label
+    pre: XState
+    post: XState
+    addr: str | None
+    event: Any
+    effects: Effects
+    depth: int
+
+
+class Model:
+    """What to explore: a ``Cluster``, which addresses are servers (interchangeable under
+    symmetry) and what the workload does.
+
+    ``requests(state, addr, n)`` lists the client events ``addr`` may take as operation number
+    ``n`` (1-based); ``raft_of(node_state)`` is the Raft state of a server, for the term and
+    log bounds (None: no such bounds); ``snapshot(node_state)`` the ``TakeSnapshot`` a server
+    may take now, if any; ``permute(cluster_state, perm)`` renames servers (``perm[i]`` is the
+    new position of server ``i``) and ``symmetry_key(node)`` is a view of a node that no
+    renaming changes (both None: no symmetry reduction). ``deep_encoding``: the states hold
+    maps with keys that are not strings (fingerprints then take a slower canonical form).
+    """
+
+    def __init__(self, name: str, cluster: Cluster, servers: Sequence[str],
+                 requests: Callable[[Any, str, int], list[Any]] | None = None,
+                 raft_of: Callable[[Any], Any] | None = None,
+                 snapshot: Callable[[Any], Any] | None = None,
+                 permute: Callable[[ClusterState, tuple[int, ...]], ClusterState] | None = None,
+                 symmetry_key: Callable[[Node], Any] | None = None,
+                 clients: Sequence[str] = (), deep_encoding: bool = False) -> None:
+        self.name = name
+        self.cluster = cluster
+        self.servers = tuple(servers)
+        self.clients = tuple(clients)
+        self.requests = requests
+        self.raft_of = raft_of
+        self.snapshot = snapshot
+        self.permute = permute
+        self.symmetry_key = symmetry_key
+        self.deep_encoding = deep_encoding
+
+    def initial(self) -> XState:
+        """Every node booted with ``Restart(None)``, nothing spent."""
+        return XState(self.cluster.start())
+
+    def beyond(self, state: XState, bounds: Bounds) -> str | None:
+        """The state constraint ``state`` breaks (``max-term``, ``max-log``, ``per-link``), if
+        any."""
+        raft_of = self.raft_of
+        if raft_of is not None:
+            for addr, node in zip(self.cluster.addrs, state.cluster.nodes):
+                if node.state is None or addr not in self.servers:
+                    continue
+                hard = raft_of(node.state).hard
+                if hard.term > bounds.max_term:
+                    return "max-term"
+                if hard.log_start + len(hard.log) - 1 > bounds.max_log:
+                    return "max-log"
+        inflight = state.cluster.inflight
+        if len(inflight) > bounds.per_link:
+            seen: dict[tuple[str, str], int] = {}
+            for m in inflight:
+                key = (m.src, m.dst)
+                seen[key] = count = seen.get(key, 0) + 1
+                if count > bounds.per_link:
+                    return "per-link"
+        return None
+
+
+def _spend(spent: tuple[int, ...], which: int) -> tuple[int, ...]:
+    return spent[:which] + (spent[which] + 1,) + spent[which + 1:]
+
+
+def _cut(inflight: tuple[InFlight, ...], cut: str) -> tuple[InFlight, ...]:
+    """The messages that cross no partition around ``cut`` (the others are lost)."""
+    if not cut:
+        return inflight
+    return tuple(m for m in inflight if m.src != cut and m.dst != cut)
+
+
+def successors(model: Model, state: XState, bounds: Bounds,
+               ) -> Iterator[tuple[Label, ClusterState, str | None, Any, Effects, XState]]:
+    """Every transition enabled in ``state``, in a fixed order: deliveries, timers, client
+    requests, snapshots, then faults within budget (drop, duplicate, crash, mid-step crashes,
+    restart, partition, heal). Yields ``(label, cluster_after, addr, event, effects, after)``
+    where ``after`` carries the new cluster and budgets (its ghost is the old one)."""
+    rules = model.cluster
+    cs = state.cluster
+    spent, cut = state.spent, state.cut
+    nodes, inflight = cs.nodes, cs.inflight
+    index = rules.index
+    can_crash = spent[CRASHES] < bounds.crashes
+    seen: set[InFlight] = set()
+    for k, m in enumerate(inflight):
+        if m in seen:
+            continue   # an identical copy: the same transition
+        seen.add(m)
+        label = Label("deliver", m.dst, m.src, m.msg)
+        after, effects = rules.deliver(cs, k)
+        i = index.get(m.dst)
+        stepped = i is not None and nodes[i].up
+        event = Receive(m.src, m.msg) if stepped else None
+        yield (label, after, m.dst if stepped else None, event, effects,
+               XState(_cut_state(after, cut), spent, cut, state.ghost))
+        if can_crash and bounds.mid_step and stepped:
+            for n in range(1, len(effects)):
+                after_k, done = rules.deliver(cs, k, crash_after=n)
+                yield (Label("deliver", m.dst, m.src, m.msg, after=n), after_k, m.dst, event,
+                       done, XState(_cut_state(after_k, cut), _spend(spent, CRASHES), cut,
+                                    state.ghost))
+    for addr, kind in rules.armed(cs):
+        event = TimerFired(kind)
+        after, effects = rules.fire(cs, addr, kind)
+        yield (Label("fire", addr, what=kind), after, addr, event, effects,
+               XState(_cut_state(after, cut), spent, cut, state.ghost))
+        if can_crash and bounds.mid_step:
+            for n in range(1, len(effects)):
+                after_k, done = rules.fire(cs, addr, kind, crash_after=n)
+                yield (Label("fire", addr, what=kind, after=n), after_k, addr, event, done,
+                       XState(_cut_state(after_k, cut), _spend(spent, CRASHES), cut,
+                              state.ghost))
+    if model.requests is not None and spent[OPS] < bounds.ops:
+        for addr, node in zip(rules.addrs, nodes):
+            if not node.up:
+                continue
+            for event in model.requests(node.state, addr, spent[OPS] + 1):
+                after, effects = rules.step(cs, addr, event)
+                yield (Label("request", addr, event=event), after, addr, event, effects,
+                       XState(_cut_state(after, cut), _spend(spent, OPS), cut, state.ghost))
+    if bounds.snapshots and model.snapshot is not None:
+        for addr, node in zip(rules.addrs, nodes):
+            if not node.up or addr not in model.servers:
+                continue
+            event = model.snapshot(node.state)
+            if event is not None:
+                after, effects = rules.step(cs, addr, event)
+                yield (Label("snapshot", addr, event=event), after, addr, event, effects,
+                       XState(_cut_state(after, cut), spent, cut, state.ghost))
+    yield from _faults(model, state, bounds)
+
+
+def _cut_state(cs: ClusterState, cut: str) -> ClusterState:
+    if not cut or not cs.inflight:
+        return cs
+    kept = _cut(cs.inflight, cut)
+    return cs if len(kept) == len(cs.inflight) else ClusterState(cs.nodes, kept)
+
+
+def _faults(model: Model, state: XState, bounds: Bounds,
+            ) -> Iterator[tuple[Label, ClusterState, str | None, Any, Effects, XState]]:
+    rules = model.cluster
+    cs, spent, cut, ghost = state.cluster, state.spent, state.cut, state.ghost
+    if spent[DROPS] < bounds.drops or spent[DUPS] < bounds.dups:
+        seen: set[InFlight] = set()
+        for k, m in enumerate(cs.inflight):
+            if m in seen:
+                continue
+            seen.add(m)
+            if spent[DROPS] < bounds.drops:
+                after = rules.drop(cs, k)
+                yield (Label("drop", m.dst, m.src, m.msg), after, None, None, [],
+                       XState(after, _spend(spent, DROPS), cut, ghost))
+            if spent[DUPS] < bounds.dups:
+                after = rules.duplicate(cs, k)
+                yield (Label("dup", m.dst, m.src, m.msg), after, None, None, [],
+                       XState(after, _spend(spent, DUPS), cut, ghost))
+    for addr, node in zip(rules.addrs, cs.nodes):
+        if node.up and spent[CRASHES] < bounds.crashes and addr in model.servers:
+            after = rules.crash(cs, addr)
+            yield (Label("crash", addr), after, None, None, [],
+                   XState(after, _spend(spent, CRASHES), cut, ghost))
+        elif not node.up:
+            event = Restart(node.durable)
+            after, effects = rules.restart(cs, addr)
+            yield (Label("restart", addr), after, addr, event, effects,
+                   XState(_cut_state(after, cut), spent, cut, ghost))
+    if not cut and spent[PARTITIONS] < bounds.partitions:
+        for addr in model.servers:
+            after = _cut_state(cs, addr)
+            yield (Label("partition", addr), after, None, None, [],
+                   XState(after, _spend(spent, PARTITIONS), addr, ghost))
+    if cut:
+        yield (Label("heal", cut), cs, None, None, [], XState(cs, spent, "", ghost))
+
+
+def take(model: Model, state: XState, label: Label, bounds: Bounds,
+         ) -> tuple[Label, ClusterState, str | None, Any, Effects, XState]:
+    """The transition ``label`` from ``state`` (how a recorded path is taken again);
+    ``ValueError`` if it is not enabled there."""
+    for found in successors(model, state, bounds):
+        if found[0] == label:
+            return found
+    raise ValueError(f"not enabled here: {describe(label)}")
+
+
+def describe(label: Label) -> str:
+    """One readable line: who received what, which timer fired, which fault."""
+    kind = label.kind
+    crash = f", crashing after {label.after} of its effects" if label.after >= 0 else ""
+    if kind == "deliver":
+        return f"{label.addr} receives {_show(label.msg)} from {label.src}{crash}"
+    if kind == "fire":
+        return f"{label.addr}: timer {label.what} fires{crash}"
+    if kind == "request":
+        return f"{label.addr} is asked {_show(label.event)}"
+    if kind == "snapshot":
+        return f"{label.addr} takes {_show(label.event)}"
+    if kind in ("drop", "dup"):
+        verb = "lost" if kind == "drop" else "duplicated"
+        return f"{_show(label.msg)} from {label.src} to {label.addr} is {verb}"
+    if kind == "crash":
+        return f"{label.addr} crashes"
+    if kind == "restart":
+        return f"{label.addr} restarts from its disk"
+    if kind == "partition":
+        return f"{label.addr} is cut off from every other node"
+    if kind == "heal":
+        return f"the partition around {label.addr} heals"
+    return kind
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, msgspec.Struct):
+        fields = ", ".join(f"{f}={_short(getattr(value, f))}" for f in value.__struct_fields__)
+        return f"{type(value).__name__}({fields})"
+    return repr(value)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_short(v) for v in value) + "]"
+    if isinstance(value, msgspec.Struct):
+        return _show(value)
+    if isinstance(value, bytes) and len(value) > 16:
+        return repr(value[:16]) + "..."
+    return repr(value)
+
+
+# used by targets: a Propose of operation ``n``
+def propose_op(n: int) -> Propose:
+    return Propose(f"v{n}")
+
+
+def snapshot_at(index: int) -> TakeSnapshot:
+    return TakeSnapshot(index, b"s%d" % index)

@@ -1,0 +1,307 @@
+"""The searches: breadth-first (shortest counterexamples), depth-bounded depth-first, and seeded
+random walks, over the state graph of ``sim.explore.model``.
+
+Owns the visited set (canonical fingerprints, ``sim.explore.fingerprint``), the queue, the
+bounds bookkeeping and the counts. Properties come from outside as ``Property`` objects (the
+explorer imports no checker): each keeps its own history value in the state's ghost and raises
+``Violation`` from ``check`` when a transition breaks it. ``Goal``s are things that should
+happen at least once (``sometimes``): reported reached (with the depth) or not.
+
+Deterministic: the order of transitions is fixed by the model, random walks draw from a
+``random.Random(seed)`` of their own, and wall time is only read to report progress.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import deque
+from typing import Any, Callable, Iterable, NamedTuple, Protocol, Sequence
+
+from sim.explore.fingerprint import Fingerprinter
+from sim.explore.model import Bounds, Label, Model, Step, XState, successors
+
+__all__ = [
+    "Property", "Goal", "Violation", "Counterexample", "Progress", "Result", "explore",
+    "STRATEGIES",
+]
+
+STRATEGIES = ("bfs", "dfs", "random")
+
+
+class Violation(Exception):
+    """A broken property: ``rule`` names it, ``detail`` says what happened."""
+
+    def __init__(self, rule: str, detail: str) -> None:
+        super().__init__(f"{rule}: {detail}")
+        self.rule = rule
+        self.detail = detail
+
+
+class Property(Protocol):
+    """A safety property judged on every transition.
+
+    ``start(state)`` is its history value in the initial state; ``check(ghost, step)`` the
+    value after ``step`` (``step.post.ghost`` is still the old one), raising ``Violation`` when
+    the transition breaks the property; ``rename(ghost, names)`` the value after the servers
+    are renamed (``names`` old -> new address), for symmetry reduction."""
+
+    name: str
+
+    def start(self, state: XState) -> Any: ...
+
+    def check(self, ghost: Any, step: Step) -> Any: ...
+
+    def rename(self, ghost: Any, names: dict[str, str]) -> Any: ...
+
+
+class Goal(NamedTuple):
+    """A ``sometimes`` goal: ``reached(step, ghosts)`` on a transition (with the ghosts after
+    it) says it happened."""
+    name: str
+    describe: str
+    reached: Callable[[Step, tuple[Any, ...]], bool]
+
+
+class Counterexample(NamedTuple):
+    """The path from the initial state to a violation (its last step breaks ``rule``)."""
+    rule: str
+    detail: str
+    labels: tuple[Label, ...]
+
+
+class Progress(NamedTuple):
+    """Counts so far (TLC's progress line)."""
+    generated: int
+    distinct: int
+    depth: int
+    queue: int
+    seconds: float
+
+
+class Result(NamedTuple):
+    """What a search found. ``bounds_hit`` names the bounds that cut the search (depth, a
+    state constraint, the state budget, walks); ``complete`` is True when every state within
+    the bounds was explored."""
+    strategy: str
+    symmetry: bool
+    generated: int
+    distinct: int
+    depth: int
+    seconds: float
+    violation: Counterexample | None
+    bounds_hit: tuple[str, ...]
+    goals: dict[str, int | None]          # goal -> depth first reached (None: never)
+    complete: bool
+
+
+class _Search:
+    def __init__(self, model: Model, bounds: Bounds, properties: Sequence[Property],
+                 goals: Sequence[Goal], symmetry: bool,
+                 progress: Callable[[Progress], None] | None, every: float) -> None:
+        self.model = model
+        self.bounds = bounds
+        self.properties = tuple(properties)
+        self.goals = list(goals)
+        self.reached: dict[str, int | None] = {g.name: None for g in goals}
+        self.fingerprint = Fingerprinter(model, symmetry, self._rename_ghost)
+        self.symmetry = symmetry
+        self.progress = progress
+        self.every = every
+        self.generated = 0
+        self.max_depth = 0
+        self.hit: set[str] = set()
+        self.t0 = time.perf_counter()
+        self.next_report = self.t0 + every
+
+    def _rename_ghost(self, ghost: tuple[Any, ...], names: dict[str, str]) -> tuple[Any, ...]:
+        return tuple(p.rename(g, names) for p, g in zip(self.properties, ghost))
+
+    def initial(self) -> XState:
+        state = self.model.initial()
+        ghost = tuple(p.start(state) for p in self.properties)
+        return XState(state.cluster, state.spent, state.cut, ghost)
+
+    def expand(self, state: XState, depth: int,
+               ) -> Iterable[tuple[Label, XState, Violation | None, str | None]]:
+        """Each successor of ``state`` (at ``depth``) with its ghosts updated, the violation
+        it shows (if any) and the state constraint it breaks (if any)."""
+        model, bounds, props = self.model, self.bounds, self.properties
+        for label, _, addr, event, effects, after in successors(model, state, bounds):
+            self.generated += 1
+            step = Step(label, state, after, addr, event, effects, depth + 1)
+            broken: Violation | None = None
+            ghost = state.ghost
+            if props:
+                try:
+                    ghost = tuple(p.check(g, step) for p, g in zip(props, state.ghost))
+                except Violation as exc:
+                    broken = exc
+                after = XState(after.cluster, after.spent, after.cut, ghost)
+            if self.goals and broken is None:
+                self._goals(step, ghost, depth + 1)
+            yield label, after, broken, model.beyond(after, bounds)
+
+    def _goals(self, step: Step, ghost: tuple[Any, ...], depth: int) -> None:
+        for goal in list(self.goals):
+            if goal.reached(step, ghost):
+                self.reached[goal.name] = depth
+                self.goals.remove(goal)
+
+    def tick(self, distinct: int, depth: int, queue: int) -> None:
+        if self.progress is None:
+            return
+        now = time.perf_counter()
+        if now >= self.next_report:
+            self.next_report = now + self.every
+            self.progress(Progress(self.generated, distinct, depth, queue, now - self.t0))
+
+    def result(self, strategy: str, distinct: int, violation: Counterexample | None,
+               complete: bool) -> Result:
+        seconds = time.perf_counter() - self.t0
+        if self.progress is not None:
+            self.progress(Progress(self.generated, distinct, self.max_depth, 0, seconds))
+        return Result(strategy, self.symmetry, self.generated, distinct, self.max_depth,
+                      seconds, violation, tuple(sorted(self.hit)), dict(self.reached),
+                      complete and violation is None)
+
+
+def explore(model: Model, bounds: Bounds, properties: Sequence[Property] = (),
+            goals: Sequence[Goal] = (), strategy: str = "bfs", symmetry: bool = False,
+            seed: int = 0, walks: int = 1000,
+            progress: Callable[[Progress], None] | None = None, every: float = 10.0) -> Result:
+    """Search ``model`` within ``bounds`` and judge ``properties`` on every transition.
+
+    ``bfs`` explores level by level and stops at the first violation, whose path is then a
+    shortest one; ``dfs`` goes deep first (to ``bounds.depth``); ``random`` takes ``walks``
+    seeded random walks of at most ``bounds.depth`` steps. ``progress`` is called about every
+    ``every`` seconds and once at the end."""
+    search = _Search(model, bounds, properties, goals, symmetry, progress, every)
+    if strategy == "bfs":
+        return _bfs(search)
+    if strategy == "dfs":
+        return _dfs(search)
+    if strategy == "random":
+        return _random(search, seed, walks)
+    raise ValueError(f"unknown strategy {strategy!r}")
+
+
+def _path(parents: list[tuple[int, Label | None]], at: int) -> tuple[Label, ...]:
+    labels: list[Label] = []
+    while at >= 0:
+        parent, label = parents[at]
+        if label is not None:
+            labels.append(label)
+        at = parent
+    return tuple(reversed(labels))
+
+
+def _bfs(search: _Search) -> Result:
+    bounds = search.bounds
+    fp = search.fingerprint
+    start = search.initial()
+    seen: dict[int, int] = {fp(start): 0}          # fingerprint -> node number
+    parents: list[tuple[int, Label | None]] = [(-1, None)]
+    queue: deque[tuple[XState, int, int]] = deque([(start, 0, 0)])
+    budget_hit = False
+    while queue:
+        state, depth, me = queue.popleft()
+        if depth >= bounds.depth:
+            search.hit.add("depth")
+            continue
+        for label, after, broken, beyond in search.expand(state, depth):
+            if broken is not None:
+                search.max_depth = max(search.max_depth, depth + 1)
+                labels = _path(parents, me) + (label,)
+                return search.result("bfs", len(seen), Counterexample(
+                    broken.rule, broken.detail, labels), False)
+            if beyond is not None:
+                search.hit.add(beyond)
+                continue
+            key = fp(after)
+            if key in seen:
+                continue
+            if len(seen) >= bounds.states:
+                budget_hit = True
+                search.hit.add("states")
+                break
+            seen[key] = len(parents)
+            parents.append((me, label))
+            if depth + 1 > search.max_depth:
+                search.max_depth = depth + 1
+            queue.append((after, depth + 1, len(parents) - 1))
+        if budget_hit:
+            break
+        search.tick(len(seen), depth, len(queue))
+    return search.result("bfs", len(seen), None, not search.hit)
+
+
+def _dfs(search: _Search) -> Result:
+    bounds = search.bounds
+    fp = search.fingerprint
+    start = search.initial()
+    seen: dict[int, int] = {fp(start): 0}       # fingerprint -> shallowest depth seen
+    stack: list[tuple[XState, int, tuple[Label, ...]]] = [(start, 0, ())]
+    while stack:
+        state, depth, path = stack.pop()
+        if depth >= bounds.depth:
+            search.hit.add("depth")
+            continue
+        children = []
+        for label, after, broken, beyond in search.expand(state, depth):
+            if broken is not None:
+                search.max_depth = max(search.max_depth, depth + 1)
+                return search.result("dfs", len(seen), Counterexample(
+                    broken.rule, broken.detail, path + (label,)), False)
+            if beyond is not None:
+                search.hit.add(beyond)
+                continue
+            key = fp(after)
+            old = seen.get(key)
+            if old is not None and old <= depth + 1:
+                continue     # seen at this depth or shallower: nothing new below it
+            if old is None and len(seen) >= bounds.states:
+                search.hit.add("states")
+                return search.result("dfs", len(seen), None, False)
+            seen[key] = depth + 1
+            search.max_depth = max(search.max_depth, depth + 1)
+            children.append((after, depth + 1, path + (label,)))
+        stack.extend(reversed(children))     # the first transition is explored first
+        search.tick(len(seen), depth, len(stack))
+    return search.result("dfs", len(seen), None, not search.hit)
+
+
+def _random(search: _Search, seed: int, walks: int) -> Result:
+    bounds = search.bounds
+    fp = search.fingerprint
+    rng = random.Random(seed)
+    start = search.initial()
+    seen: set[int] = {fp(start)}
+    search.hit.add("walks")
+    for _ in range(walks):
+        state, path = start, ()  # type: tuple[XState, tuple[Label, ...]]
+        for depth in range(bounds.depth + 1):
+            if depth == bounds.depth:
+                search.hit.add("depth")
+                break
+            options = []
+            for label, after, broken, beyond in search.expand(state, depth):
+                if broken is not None:
+                    search.max_depth = max(search.max_depth, depth + 1)
+                    return search.result("random", len(seen), Counterexample(
+                        broken.rule, broken.detail, path + (label,)), False)
+                if beyond is not None:
+                    search.hit.add(beyond)
+                    continue
+                options.append((label, after))
+            if not options:
+                break
+            label, state = options[rng.randrange(len(options))]
+            path = path + (label,)
+            search.max_depth = max(search.max_depth, depth + 1)
+            if len(seen) < bounds.states:
+                seen.add(fp(state))
+            else:
+                search.hit.add("states")
+            search.tick(len(seen), depth, 0)
+    return search.result("random", len(seen), None, False)

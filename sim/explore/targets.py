@@ -1,0 +1,174 @@
+"""What the explorer can explore: Raft peers, KV servers with clerks, or a user's step function.
+
+Owns the targets' knowledge of protocols: which addresses are servers, what a client request
+is (a ``Propose`` to a Raft leader; a KV operation given to an idle clerk), where a server's
+Raft state is (for the term and log bounds), when a server may snapshot, and how to rename
+Raft peers for symmetry reduction. ``raft_model(n, step=...)`` runs another step function with
+Raft's state and messages (how tests plant bugs, and how ``--step MODULE:NAME`` names a user's
+own). Never reads a clock or a random source.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import msgspec
+
+from protocols import kv, raft
+from protocols.core import ClientRequest, Durable, Propose, StepFn, TakeSnapshot
+from protocols.kv import clerk
+from sim.cluster import Cluster, ClusterState, InFlight, Node
+from sim.explore.model import Model
+
+__all__ = ["raft_model", "kv_model", "kv_op", "TARGETS"]
+
+_replace = msgspec.structs.replace
+
+
+def raft_model(n: int = 3, step: StepFn | None = None) -> Model:
+    """``n`` Raft peers ``s0..``; operation ``k`` is ``Propose("v<k>")`` to a leader."""
+    peers = tuple(f"s{i}" for i in range(n))
+    configs = tuple(raft.RaftConfig(i, peers) for i in range(n))
+    fn = raft.step if step is None else step
+    cluster = Cluster({a: (fn, lambda i=i: raft.init(configs[i])) for i, a in enumerate(peers)})
+
+    def requests(state: Any, addr: str, k: int) -> list[Any]:
+        # a proposal to a follower is refused and changes nothing: only leaders are asked
+        return [Propose(f"v{k}")] if state.role == raft.LEADER else []
+
+    def snapshot(state: Any) -> Any:
+        return _snapshot_of(state)
+
+    renamer = _RaftRenamer(peers, configs, lambda s: s, lambda s, r: r)
+    return Model("raft", cluster, peers, requests=requests, raft_of=lambda s: s,
+                 snapshot=snapshot, permute=renamer.cluster, symmetry_key=_raft_key)
+
+
+def _snapshot_of(state: raft.RaftState) -> TakeSnapshot | None:
+    """A snapshot of everything applied, when that covers more than the current one."""
+    if state.applied > state.hard.log_start:
+        return TakeSnapshot(state.applied, b"s%d" % state.applied)
+    return None
+
+
+def _raft_key(node: Node) -> Any:
+    """What no renaming of the peers changes."""
+    s = node.state
+    if s is None:
+        hard = node.durable.state if node.durable is not None else None
+        if hard is None:
+            return (False,)
+        return (False, hard.term, tuple(hard.log), hard.log_start)
+    if type(s) is not raft.RaftState:
+        s = s.raft
+    hard = s.hard
+    return (True, node.timers, s.role, hard.term, s.commit, s.applied, s.votes.bit_count(),
+            tuple(hard.log), hard.log_start, hard.voted_for < 0, s.leader < 0)
+
+
+class _RaftRenamer:
+    """Renames Raft peers in states, disks and messages: peer ``i`` becomes ``perm[i]``."""
+
+    def __init__(self, peers: tuple[str, ...], configs: tuple[raft.RaftConfig, ...],
+                 raft_of: Callable[[Any], raft.RaftState],
+                 put: Callable[[Any, raft.RaftState], Any]) -> None:
+        self.peers = peers
+        self.configs = configs
+        self.raft_of = raft_of
+        self.put = put
+
+    def cluster(self, cs: ClusterState, perm: tuple[int, ...]) -> ClusterState:
+        peers = self.peers
+        names = {a: peers[perm[i]] for i, a in enumerate(peers)}
+        n = len(peers)
+        nodes = list(cs.nodes)
+        for i in range(n):
+            nodes[perm[i]] = self.node(cs.nodes[i], perm)
+        wire = tuple(InFlight(names.get(m.src, m.src), names.get(m.dst, m.dst),
+                              _rename_msg(m.msg, perm)) for m in cs.inflight)
+        return ClusterState(tuple(nodes), wire)
+
+    def node(self, node: Node, perm: tuple[int, ...]) -> Node:
+        durable = node.durable
+        if durable is not None and type(durable.state) is raft.HardState:
+            durable = Durable(_rename_hard(durable.state, perm), durable.snapshot)
+        state = node.state
+        if state is not None:
+            r = self.raft_of(state)
+            state = self.put(state, self.rename(r, perm))
+        return Node(state, durable, node.up, node.timers)
+
+    def rename(self, s: raft.RaftState, perm: tuple[int, ...]) -> raft.RaftState:
+        me = perm[s.config.me]
+        votes = 0
+        for i, j in enumerate(perm):
+            if s.votes >> i & 1:
+                votes |= 1 << j
+        return _replace(s, config=self.configs[me], hard=_rename_hard(s.hard, perm),
+                        leader=perm[s.leader] if s.leader >= 0 else -1, votes=votes,
+                        next_index=_reorder(s.next_index, perm),
+                        match_index=_reorder(s.match_index, perm))
+
+
+def _reorder(values: tuple[int, ...], perm: tuple[int, ...]) -> tuple[int, ...]:
+    if not values:
+        return values
+    out = [0] * len(values)
+    for i, v in enumerate(values):
+        out[perm[i]] = v
+    return tuple(out)
+
+
+def _rename_hard(hard: raft.HardState, perm: tuple[int, ...]) -> raft.HardState:
+    if hard.voted_for < 0:
+        return hard
+    return _replace(hard, voted_for=perm[hard.voted_for])
+
+
+_PEER_FIELD = {raft.RequestVote: "candidate", raft.RequestVoteReply: "voter",
+               raft.AppendEntries: "leader", raft.AppendEntriesReply: "follower",
+               raft.InstallSnapshot: "leader", raft.InstallSnapshotReply: "follower"}
+
+
+def _rename_msg(msg: Any, perm: tuple[int, ...]) -> Any:
+    field = _PEER_FIELD.get(type(msg))
+    if field is None:
+        return msg
+    return _replace(msg, **{field: perm[getattr(msg, field)]})
+
+
+# ---------------------------------------------------------------- KV
+
+def kv_op(k: int) -> clerk.KVOp:
+    """Operation ``k`` of the KV workload: odd ones append ``"<k>"`` to key x, even ones read x."""
+    return clerk.append("x", str(k)) if k % 2 else clerk.get("x")
+
+
+def kv_model(n: int = 3, clients: int = 1, maxraftstate: int = -1) -> Model:
+    """``n`` KV servers ``s0..`` and ``clients`` clerks ``c0..``; operation ``k`` is
+    ``kv_op(k)``, given to an idle clerk."""
+    servers = tuple(f"s{i}" for i in range(n))
+    nodes: dict[str, Any] = {
+        a: (kv.step, lambda i=i: kv.init(kv.server_config(i, servers, maxraftstate)))
+        for i, a in enumerate(servers)}
+    clerks = tuple(f"c{j}" for j in range(clients))
+    for addr in clerks:
+        nodes[addr] = (clerk.step,
+                       lambda addr=addr: clerk.init(clerk.ClerkConfig(addr, servers)))
+    cluster = Cluster(nodes)
+
+    def requests(state: Any, addr: str, k: int) -> list[Any]:
+        if addr in clerks and clerk.is_idle(state):
+            return [ClientRequest(kv_op(k))]
+        return []
+
+    return Model("kv", cluster, servers, requests=requests, raft_of=lambda s: s.raft,
+                 snapshot=None, clients=clerks, deep_encoding=True)
+
+
+#: Target name -> builder(nodes, clients, maxraftstate, step).
+TARGETS: dict[str, Callable[..., Model]] = {
+    "raft": lambda nodes, clients=0, maxraftstate=-1, step=None: raft_model(nodes, step),
+    "kv": lambda nodes, clients=1, maxraftstate=-1, step=None: kv_model(nodes, clients,
+                                                                         maxraftstate),
+}
