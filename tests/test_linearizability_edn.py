@@ -52,6 +52,8 @@ def test_reader_reads_the_subset_with_lines() -> None:
     ("{[1] 2}", 1, "map keys"),
     ("#{[1]}", 1, "a set of scalars"),
     ("#tag", 1, "a form after"),
+    ("\n" + "9" * 5000, 2, "at most 4300 digits"),
+    ("\u0663", 1, "a number"),
 ])
 def test_reader_errors_name_the_line(text: str, line: int, fragment: str) -> None:
     with pytest.raises(EdnError) as err:

@@ -73,10 +73,10 @@ INFO  jepsen.util - 4\t:info\t:write\t:timed-out
 
 SNIPPETS = [b"", b"{", b"}", b"[", b"]", b"(", b")", b'"', b"\\", b":", b",", b" ", b"\n", b"\t",
             b"\x1b[2J", b"\x00", b"\xff\xfe", b"\xc3", b"nil", b"null", b"true", b"1e400", b"-0",
-            b"99999999999999999999999999", b"1" + b"0" * 400, b"NaN", b"Infinity", b":f :cas", b":type :ok",
+            b"99999999999999999999999999", b"1" + b"0" * 400, b"7" * 5000, b"NaN", b"Infinity", b":f :cas", b":type :ok",
             b'"t":1e308', b'"value":[1,[2]]', b'"key":{"a":1}', b"#_", b"#{", b";", b"1.5",
             b'"process":true', b":process :nemesis", b"[" * 200, b"{:a" * 50, b"\\u0000",
-            b"\r\n", b"\xe2\x80\xae", b"INFO  jepsen.util - ", b'{"format":"raftsim-history"}']
+            b"\r\n", "\u00b2".encode(), "\u0663".encode(), b"\xe2\x80\xae", b"INFO  jepsen.util - ", b'{"format":"raftsim-history"}']
 
 
 @st.composite

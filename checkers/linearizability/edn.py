@@ -60,8 +60,8 @@ _TOKEN = re.compile(r"""
   | (?P<tag>\#[A-Za-z][^\s,;{}\[\]()"]*)
   | (?P<atom>[^\s,;{}\[\]()"\#][^\s,;{}\[\]()"]*)
 """, re.VERBOSE | re.DOTALL)
-_INT = re.compile(r"[+-]?\d+N?")
-_FLOAT = re.compile(r"[+-]?\d+(\.\d*)?([eE][+-]?\d+)?M?")
+_INT = re.compile(r"[+-]?\d+N?", re.ASCII)
+_FLOAT = re.compile(r"[+-]?\d+(\.\d*)?([eE][+-]?\d+)?M?", re.ASCII)
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
 _CLOSE = {"[": "]", "(": ")", "{": "}", "#{": "}"}
 _MAX_DEPTH = 64  # nesting deeper than this is refused (histories nest two or three deep)
@@ -81,18 +81,22 @@ def read_forms(text: str) -> Iterator[tuple[int, Any]]:
 
 
 def _tokens(text: str) -> Iterator[tuple[int, str, str]]:
-    line, pos, end = 1, 0, len(text)
-    while pos < end:
-        match = _TOKEN.match(text, pos)
-        if match is None:
-            if text[pos] == '"':
-                raise EdnError(line, "a closing '\"' for this string")
-            raise EdnError(line, f"an EDN form, not {text[pos]!r}")
+    line, pos = 1, 0
+    for match in _TOKEN.finditer(text):
+        if match.start() != pos:  # a character no token starts with
+            break
         kind, value = match.lastgroup or "", match.group()
-        if kind != "space":
-            yield line, kind, value
-        line += value.count("\n")
         pos = match.end()
+        if kind == "space":
+            line += value.count("\n")
+            continue
+        yield line, kind, value
+        if kind == "string":
+            line += value.count("\n")
+    if pos < len(text):
+        if text[pos] == '"':
+            raise EdnError(line, "a closing '\"' for this string")
+        raise EdnError(line, f"an EDN form, not {text[pos]!r}")
 
 
 def _form(tokens: Iterator[tuple[int, str, str]], token: tuple[int, str, str], depth: int) -> Any:
@@ -154,21 +158,27 @@ def _collection(line: int, opener: str, items: list[Any]) -> Any:
 
 
 def _atom(line: int, text: str) -> Any:
+    first = text[0]
+    if first == ":":
+        if len(text) == 1:
+            raise EdnError(line, "a keyword name after ':'")
+        return Keyword(text[1:])
+    if text.isascii() and text.isdigit() and len(text) < 19:
+        return int(text)
     if text == "nil":
         return None
     if text in ("true", "false"):
         return text == "true"
-    if text.startswith(":"):
-        if len(text) == 1:
-            raise EdnError(line, "a keyword name after ':'")
-        return Keyword(text[1:])
     if _INT.fullmatch(text):
-        return int(text.rstrip("N"))
+        try:
+            return int(text.rstrip("N"))
+        except ValueError:  # more digits than Python converts (4300)
+            raise EdnError(line, "an integer of at most 4300 digits") from None
     if _FLOAT.fullmatch(text):
         return float(text.rstrip("M"))
-    if text[0].isdigit() or (text[0] in "+-" and text[1:2].isdigit()):
+    if first.isdigit() or (first in "+-" and text[1:2].isdigit()):
         raise EdnError(line, f"a number, not {text!r}")
-    if text.startswith("\\"):
+    if first == "\\":
         raise EdnError(line, f"a form this reader knows (no characters such as {text!r})")
     return Symbol(text)
 

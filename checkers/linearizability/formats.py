@@ -210,6 +210,7 @@ def _read_porcupine_kv(path: str, lines: list[str]) -> list[tuple[int, dict[str,
 
 _JEPSEN_SHAPE = "'INFO  jepsen.util - PROCESS :TYPE :F VALUE'"
 _JEPSEN_TYPES = {":invoke": "invoke", ":ok": "ok", ":fail": "fail", ":info": "info"}
+_JEPSEN_INT = re.compile(r"-?[0-9]{1,18}")  # at most 18 digits: longer is no process or value here
 
 
 def _read_jepsen(path: str, lines: list[str]) -> list[tuple[int, dict[str, Any]]]:
@@ -219,7 +220,8 @@ def _read_jepsen(path: str, lines: list[str]) -> list[tuple[int, dict[str, Any]]
         if not fields:
             continue
         number = index + 1
-        if len(fields) < 7 or fields[:3] != ["INFO", "jepsen.util", "-"] or not fields[3].isdigit():
+        if (len(fields) < 7 or fields[:3] != ["INFO", "jepsen.util", "-"]
+                or not _JEPSEN_INT.fullmatch(fields[3])):
             raise HistoryError(path, number, _JEPSEN_SHAPE)
         kind = _JEPSEN_TYPES.get(fields[4])
         if kind is None or fields[5] not in (":read", ":write", ":cas"):
@@ -237,15 +239,16 @@ def _jepsen_value(path: str, number: int, event: dict[str, Any], text: str) -> N
     if text == ":timed-out" and kind in ("info", "fail"):
         return
     if event["f"] == "cas":
-        match = re.fullmatch(r"\[(-?\d+) (-?\d+)\]", text)
+        match = re.fullmatch(r"\[(-?[0-9]{1,18}) (-?[0-9]{1,18})\]", text)
         if match is None:
-            raise HistoryError(path, number, "a cas value [A B] with integers A and B")
+            raise HistoryError(path, number, "a cas value [A B] with integers A and B "
+                               "(of at most 18 digits)")
         event["value"] = [int(match[1]), int(match[2])]
         if kind in ("ok", "fail"):  # a failed cas completed: the value was not A
             event["type"], event["result"] = "ok", kind == "ok"
         return
-    if text != "nil" and not re.fullmatch(r"-?\d+", text):
-        raise HistoryError(path, number, "an integer or nil value")
+    if text != "nil" and not _JEPSEN_INT.fullmatch(text):
+        raise HistoryError(path, number, "an integer or nil value (an integer of at most 18 digits)")
     event["value"] = None if text == "nil" else int(text)
 
 
