@@ -1,0 +1,267 @@
+"""The exhaustive explorer (sim.explore, `raftsim explore`): the state graph over the same step
+functions, its searches and its verdicts.
+
+Bugs are planted from here, as step functions that wrap the real one (``vote_blind``: a vote
+granted without the up-to-date check of §5.4.1); the explorer must find them, by BFS with a
+shortest counterexample, and must find nothing in the real code within the same bounds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import msgspec
+import pytest
+
+from protocols import raft
+from protocols.core import Receive
+from scenarios.explore import RaftSafety, raft_goals
+from sim.explore import (
+    Bounds, BoundsError, Fingerprinter, Result, XState, describe, explore, raft_model,
+    successors,
+)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def vote_blind(state: Any, event: Any) -> tuple[Any, list]:
+    """Raft with a planted bug: every RequestVote looks up to date (§5.4.1 skipped)."""
+    if type(event) is Receive and type(event.msg) is raft.RequestVote:
+        event = Receive(event.src, msgspec.structs.replace(event.msg, last_log_term=10**6))
+    return raft.step(state, event)
+
+
+TINY = Bounds(max_term=1, max_log=1)
+VOTE_BUG = Bounds(max_term=2, max_log=1, per_link=2)
+
+
+def search(step: Any = None, bounds: Bounds = TINY, symmetry: bool = False,
+           strategy: str = "bfs", n: int = 3, **kw: Any) -> Result:
+    model = raft_model(n, step)
+    return explore(model, bounds, [RaftSafety(model)],
+                   raft_goals(bounds.snapshots, bounds.crashes > 0), strategy, symmetry, **kw)
+
+
+# ---------------------------------------------------------------- golden counts
+
+@pytest.mark.parametrize("n, bounds, symmetry, distinct, generated", [
+    (1, Bounds(max_term=2, max_log=2, ops=2), False, 4, 6),
+    (3, TINY, False, 569, 3087),
+    (3, TINY, True, 98, 533),
+    (3, Bounds(max_term=1, max_log=1, crashes=1), True, 1696, 10542),
+    (3, Bounds(max_term=1, max_log=1, partitions=1), True, 1656, 9434),
+])
+def test_golden_state_counts_of_tiny_configurations(n: int, bounds: Bounds, symmetry: bool,
+                                                    distinct: int, generated: int) -> None:
+    """The number of distinct and generated states of tiny configurations is fixed: a change
+    means the transitions, the bounds or the fingerprints changed."""
+    r = search(bounds=bounds, symmetry=symmetry, n=n)
+    assert r.violation is None
+    assert (r.distinct, r.generated) == (distinct, generated)
+
+
+def test_a_single_node_is_explored_completely() -> None:
+    """One node, terms <= 2, logs <= 2: no bound is hit, so the search is complete."""
+    r = search(bounds=Bounds(max_term=2, max_log=2, ops=2), n=1)
+    assert r.complete and r.bounds_hit == ()
+
+
+# ---------------------------------------------------------------- planted bugs
+
+def test_bfs_finds_a_vote_without_the_log_check_with_a_shortest_path() -> None:
+    """A vote granted to a candidate whose log is behind lets a leader miss a committed entry
+    (leader completeness, §5.4); BFS reports a path of 10 steps, and no path of 9 exists."""
+    r = search(vote_blind, VOTE_BUG, symmetry=True)
+    assert r.violation is not None
+    assert r.violation.rule == "leader-completeness"
+    assert len(r.violation.labels) == 10
+    assert r.violation.labels[-1].kind == "deliver"
+    shorter = search(vote_blind, msgspec.structs.replace(VOTE_BUG, depth=9), symmetry=True)
+    assert shorter.violation is None and "depth" in shorter.bounds_hit
+
+
+def test_the_real_raft_passes_where_the_planted_bug_fails() -> None:
+    """Up to depth 9 (a path of 10 breaks the planted bug), the real Raft breaks nothing,
+    and the
+    search was meaningful: a leader of term 2 and a commit were reached."""
+    r = search(None, msgspec.structs.replace(VOTE_BUG, depth=9), symmetry=True)
+    assert r.violation is None
+    assert r.goals["leader-term-2"] is not None and r.goals["commit"] is not None
+
+
+@pytest.mark.slow
+def test_symmetry_never_changes_the_verdict_on_a_planted_bug() -> None:
+    """With and without symmetry reduction: the same rule broken at the same depth, and fewer
+    states with it."""
+    plain = search(vote_blind, VOTE_BUG, symmetry=False)
+    reduced = search(vote_blind, VOTE_BUG, symmetry=True)
+    assert plain.violation is not None and reduced.violation is not None
+    assert plain.violation.rule == reduced.violation.rule
+    assert len(plain.violation.labels) == len(reduced.violation.labels)
+    assert reduced.distinct < plain.distinct
+
+
+def test_symmetry_changes_counts_never_verdicts() -> None:
+    """Symmetry reduction keeps the verdict and the goals reached, with fewer states."""
+    ok_plain, ok_reduced = search(bounds=TINY), search(bounds=TINY, symmetry=True)
+    assert ok_plain.violation is None and ok_reduced.violation is None
+    assert ok_reduced.distinct < ok_plain.distinct
+    assert ok_plain.goals == ok_reduced.goals
+
+
+def test_dfs_and_random_walks_find_the_planted_bug_too() -> None:
+    """DFS and random walks find a violation of the same rule, never shorter than BFS's."""
+    dfs = search(vote_blind, msgspec.structs.replace(VOTE_BUG, depth=12), symmetry=True,
+                 strategy="dfs")
+    walk = search(vote_blind, msgspec.structs.replace(VOTE_BUG, depth=16), strategy="random",
+                  seed=1, walks=400)
+    for r in (dfs, walk):
+        assert r.violation is not None and r.violation.rule == "leader-completeness"
+        assert len(r.violation.labels) >= 10
+
+
+def test_random_walks_are_seeded() -> None:
+    """The same seed takes the same walks; another seed other ones."""
+    bounds = msgspec.structs.replace(VOTE_BUG, depth=16)
+    a, b, c = (search(vote_blind, bounds, strategy="random", seed=seed, walks=100)
+               for seed in (5, 5, 6))
+    assert (a.generated, a.distinct, a.goals, a.violation) == \
+        (b.generated, b.distinct, b.goals, b.violation)
+    assert (a.generated, a.distinct) != (c.generated, c.distinct)
+
+
+# ---------------------------------------------------------------- the state graph
+
+def test_fingerprints_ignore_the_order_of_messages_in_flight() -> None:
+    """The wire is a multiset: the same messages in another order are the same state."""
+    model = raft_model(3)
+    fp = Fingerprinter(model)
+    state = model.initial()
+    _, _, _, _, _, after = next(iter(successors(model, state, TINY)))   # s0 campaigns
+    cs = after.cluster
+    assert len(cs.inflight) == 2
+    swapped = XState(msgspec.structs.replace(cs, inflight=cs.inflight[::-1]))
+    assert fp(XState(cs)) == fp(swapped)
+    assert encode_differs(after, swapped)
+
+
+def encode_differs(a: XState, b: XState) -> bool:
+    return a.cluster.inflight != b.cluster.inflight
+
+
+def test_symmetric_states_share_a_fingerprint() -> None:
+    """s0 campaigning and s1 campaigning are one state up to renaming."""
+    model = raft_model(3)
+    fp, plain = Fingerprinter(model, symmetry=True), Fingerprinter(model)
+    state = model.initial()
+    fires = [after for label, _, _, _, _, after in successors(model, state, TINY)
+             if label.kind == "fire"]
+    assert len(fires) == 3
+    assert len({fp(s) for s in fires}) == 1
+    assert len({plain(s) for s in fires}) == 3
+
+
+def test_mid_step_crashes_are_transitions_under_a_crash_budget() -> None:
+    """With one crash allowed, a step may be cut after each of its effects but the last."""
+    model = raft_model(3)
+    state = model.initial()
+    no_crash = list(successors(model, state, TINY))
+    with_crash = list(successors(model, state, Bounds(max_term=1, max_log=1, crashes=1)))
+    cut = [x[0] for x in with_crash if x[0].after >= 0]
+    assert not any(x[0].after >= 0 for x in no_crash)
+    assert cut and all(0 < label.after for label in cut)
+    assert "crashing after" in describe(cut[0])
+
+
+def test_bounds_are_validated() -> None:
+    with pytest.raises(BoundsError, match="negative"):
+        Bounds(crashes=-1).validate()
+    with pytest.raises(BoundsError, match="absurd"):
+        Bounds(max_term=1000).validate()
+
+
+def test_the_state_budget_stops_the_search() -> None:
+    """A search that would keep more than ``states`` distinct states stops there and says so."""
+    r = search(bounds=Bounds(max_term=2, max_log=1, states=100))
+    assert r.distinct == 100 and "states" in r.bounds_hit and not r.complete
+
+
+# ---------------------------------------------------------------- the command line
+
+def raftsim(*args: str, cwd: str | None = None,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, "PYTHONPATH": HERE + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    full.update(env or {})
+    return subprocess.run([sys.executable, "-m", "scenarios.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, env=full, timeout=120)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["explore", "paxos"], "unknown target 'paxos'"),
+    (["explore", "raft", "--crashes", "-1"], "bound crashes is negative"),
+    (["explore", "raft", "--max-term", "99999"], "bound max_term=99999 is absurd"),
+    (["explore", "raft", "--property", "liveness"], "unknown property 'liveness'"),
+    (["explore", "raft", "--nodes", "40"], "--nodes 40"),
+    (["explore", "raft", "--step", "nowhere:step"], "--step 'nowhere:step'"),
+])
+def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
+    p = raftsim(*args)
+    assert p.returncode == 2, p.stderr
+    assert p.stdout == ""
+    lines = p.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("raftsim: error: ") and message in lines[0]
+
+
+def test_cli_reports_a_violation_writes_and_replays_it(tmp_path: Any) -> None:
+    """Exit 1 with the shortest path as steps; the written counterexample replays with the
+    same digest through `raftsim replay` and `raftsim explore --replay`."""
+    trace = str(tmp_path / "cex.json")
+    p = raftsim("explore", "raft", "--step", "test_explore:vote_blind", "--max-term", "2",
+                "--max-log", "1", "--per-link", "2", "--symmetry", "--trace", trace)
+    assert p.returncode == 1, p.stderr
+    assert "VIOLATION leader-completeness" in p.stdout
+    assert "shortest counterexample (10 steps):" in p.stdout
+    assert " 1. s0: timer election fires" in p.stdout
+    for command in (["replay", trace], ["explore", "--replay", trace]):
+        again = raftsim(*command)
+        assert again.returncode == 1, again.stderr
+        assert "digest matches" in again.stdout
+        assert "outcome: FAIL (leader-completeness)" in again.stdout
+    doc = json.load(open(trace))
+    doc["choices"][3] = 0 if doc["choices"][3] else 1
+    json.dump(doc, open(trace, "w"))
+    diverged = raftsim("explore", "--replay", trace)
+    assert diverged.returncode == 1 and "REPLAY DIVERGED" in diverged.stdout
+
+
+def test_cli_json_and_exit_0_when_bounds_were_hit() -> None:
+    p = raftsim("explore", "raft", "--max-term", "1", "--max-log", "1", "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["violation"] is None and out["runs"][0]["distinct"] == 569
+    assert out["bounds_hit"] == ["max-term", "per-link"] and out["complete"] is False
+    text = raftsim("explore", "raft", "--max-term", "1", "--max-log", "1",
+                   "--compare-symmetry")
+    assert text.returncode == 0
+    assert "569 distinct (symmetry off)" in text.stdout
+    assert "98 distinct (symmetry on)" in text.stdout
+    assert "bounds hit: max-term, per-link" in text.stdout
+
+
+def test_the_search_is_the_same_under_any_hash_seed() -> None:
+    """Counts and the counterexample do not depend on PYTHONHASHSEED."""
+    outs = []
+    for seed in ("1", "2"):
+        p = raftsim("explore", "raft", "--step", "test_explore:vote_blind", "--max-term", "2",
+                    "--max-log", "1", "--per-link", "2", "--symmetry", "--json",
+                    env={"PYTHONHASHSEED": seed})
+        assert p.returncode == 1, p.stderr
+        out = json.loads(p.stdout)
+        for run in out["runs"]:
+            del run["seconds"]
+        outs.append(out)
+    assert outs[0] == outs[1]
