@@ -277,7 +277,7 @@ def is_counterexample(path: str) -> bool:
     try:
         with open(path, encoding="utf-8") as f:
             head = f.read(4096)
-    except OSError:
+    except (OSError, ValueError):         # unreadable, or not UTF-8 text: not one of ours
         return False
     return FORMAT in head and head.lstrip().startswith("{")
 
