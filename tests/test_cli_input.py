@@ -327,3 +327,16 @@ def test_a_full_disk_is_bad_input_and_leaves_no_half_file(tmp_path: Path,
 def test_endless_or_odd_input_files_are_refused_unread(tmp_path: Path, args: list[str]) -> None:
     code, _, err = cli(*[a.replace("{d}", str(tmp_path)) for a in args])
     assert_bad_input(code, err, "not a regular file")
+
+
+def test_deeply_nested_json_is_bad_input(tmp_path: Path) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    params, trace = tmp_path / "p.json", tmp_path / "t.jsonl"
+    params.write_text('{"schedule": ' + deep + "}")
+    code, _, err = cli("run", "random", "--params", str(params))
+    assert_bad_input(code, err, "nested too deeply")
+    assert cli("run", "InitialElection3A", "--trace", str(trace))[0] == 0
+    lines = trace.read_text().splitlines()
+    trace.write_text("\n".join([lines[0], deep, *lines[1:]]) + "\n")
+    code, _, err = cli("replay", str(trace))
+    assert_bad_input(code, err, "nested too deeply")

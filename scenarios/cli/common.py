@@ -88,6 +88,8 @@ def read_trace(path: str) -> TraceTarget:
     except TraceError as exc:
         where = f"{exc.path}:{exc.line}" if exc.line > 0 else exc.path
         raise BadInput(f"{where}: {exc.what}") from None
+    except RecursionError:
+        raise BadInput(f"{path}: JSON nested too deeply to be a trace") from None
     header = loaded.header
     name, params = header.get("scenario"), header.get("params") or {}
     if not isinstance(name, str):

@@ -128,6 +128,8 @@ def load_params(path: str) -> dict[str, Any]:
         raise BadInput(f"cannot read params {path!r}: {exc.strerror}") from None
     except msgspec.DecodeError as exc:
         raise BadInput(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise BadInput(f"{path}: JSON nested too deeply to be params") from None
     if not isinstance(data, dict):
         raise BadInput(f"{path}: expected a JSON object of overrides")
     return data
