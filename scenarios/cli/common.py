@@ -135,8 +135,10 @@ def check_outputs(outputs: Sequence[tuple[str, str | None]],
         if path:
             seen[os.path.realpath(path)] = option
     for option, path in outputs:
-        if not path:
+        if path is None:
             continue
+        if not path:
+            raise BadInput(f"{option}: the file name is empty")
         check_writable(path)
         real = os.path.realpath(path)
         if real in seen:

@@ -54,7 +54,7 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     scenario = find_scenario(args.name)
     seeds = parse_seeds(args.seed)
-    params = load_params(args.params) if args.params else None
+    params = load_params(args.params) if args.params is not None else None
     if params is not None:
         try:
             validate_params(scenario, params)
@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
         if path and len(seeds) > 1 and "{seed}" not in path:
             raise BadInput(f"{option} with a seed range needs '{{seed}}' in the file name")
     first = str(seeds[0])
-    check_outputs([(o, p.replace("{seed}", first) if p else None) for o, p in outputs],
+    check_outputs([(o, p.replace("{seed}", first) if p is not None else None)
+                   for o, p in outputs],
                   inputs=[("--params", args.params)])
     counts = {"pass": 0, "fail": 0, "unknown": 0}
     try:
