@@ -136,6 +136,7 @@ class RaftSafety:
         for a, node in zip(self.model.cluster.addrs, step.pre.cluster.nodes):
             if a not in self.servers:
                 continue
+            hard: raft.HardState | None
             if node.state is not None:
                 hard = raft_of(node.state).hard
                 inv.applied_index[a] = raft_of(node.state).applied

@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib
+import importlib.util
 import json
+import os
 from typing import Any, Sequence
 
 from scenarios.cli.common import check_writable
@@ -84,13 +86,23 @@ def _bounds(args: argparse.Namespace) -> Bounds:
 
 
 def load_step(spec: str) -> Any:
-    """The callable named ``MODULE:NAME``; bad input if there is none."""
+    """The callable named ``MODULE:NAME`` (an importable module, or a file ``NAME.py``);
+    bad input if there is none."""
     module, _, name = spec.partition(":")
     if not module or not name:
-        raise BadInput(f"--step {spec!r}: expected MODULE:NAME")
+        raise BadInput(f"--step {spec!r}: expected MODULE:NAME or FILE.py:NAME")
     try:
-        fn = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
+        if module.endswith(".py"):
+            found = importlib.util.spec_from_file_location(
+                os.path.basename(module)[:-3], module)
+            if found is None or found.loader is None or not os.path.isfile(module):
+                raise ImportError(f"no file {module}")
+            loaded = importlib.util.module_from_spec(found)
+            found.loader.exec_module(loaded)
+        else:
+            loaded = importlib.import_module(module)
+        fn = getattr(loaded, name)
+    except (ImportError, AttributeError, SyntaxError) as exc:
         raise BadInput(f"--step {spec!r}: {exc}") from None
     if not callable(fn):
         raise BadInput(f"--step {spec!r} is not callable")
@@ -241,7 +253,7 @@ def _path_digest(model: Model, bounds: Bounds, choices: Sequence[int]) -> tuple[
     h = hashlib.blake2b(digest_size=16)
     state = model.initial()
     h.update(encode_state(state, model.deep_encoding))
-    steps = []
+    steps: list[str] = []
     for k in choices:
         options = list(successors(model, state, bounds))
         if not 0 <= k < len(options):

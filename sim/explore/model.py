@@ -203,7 +203,7 @@ def successors(model: Model, state: XState, bounds: Bounds,
         after, effects = rules.deliver(cs, k)
         i = index.get(m.dst)
         stepped = i is not None and nodes[i].up
-        event = Receive(m.src, m.msg) if stepped else None
+        event: Any = Receive(m.src, m.msg) if stepped else None
         yield (label, after, m.dst if stepped else None, event, effects,
                XState(_cut_state(after, cut), spent, cut, state.ghost))
         if can_crash and bounds.mid_step and stepped:

@@ -29,8 +29,12 @@ def raft_model(n: int = 3, step: StepFn | None = None) -> Model:
     """``n`` Raft peers ``s0..``; operation ``k`` is ``Propose("v<k>")`` to a leader."""
     peers = tuple(f"s{i}" for i in range(n))
     configs = tuple(raft.RaftConfig(i, peers) for i in range(n))
-    fn = raft.step if step is None else step
-    cluster = Cluster({a: (fn, lambda i=i: raft.init(configs[i])) for i, a in enumerate(peers)})
+    fn: StepFn = raft.step if step is None else step
+
+    def boot(i: int) -> Callable[[], Any]:
+        return lambda: raft.init(configs[i])
+
+    cluster = Cluster({a: (fn, boot(i)) for i, a in enumerate(peers)})
 
     def requests(state: Any, addr: str, k: int) -> list[Any]:
         # a proposal to a follower is refused and changes nothing: only leaders are asked
@@ -125,7 +129,7 @@ def _rename_hard(hard: raft.HardState, perm: tuple[int, ...]) -> raft.HardState:
     return _replace(hard, voted_for=perm[hard.voted_for])
 
 
-_PEER_FIELD = {raft.RequestVote: "candidate", raft.RequestVoteReply: "voter",
+_PEER_FIELD: dict[type, str] = {raft.RequestVote: "candidate", raft.RequestVoteReply: "voter",
                raft.AppendEntries: "leader", raft.AppendEntriesReply: "follower",
                raft.InstallSnapshot: "leader", raft.InstallSnapshotReply: "follower"}
 
