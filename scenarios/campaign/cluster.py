@@ -4,7 +4,8 @@ The client keeps a sliding window of submitted seeds (a few per worker thread, n
 range), takes results as they complete (``as_completed``) and hands each to the same ``Ledger``
 as the local pool: one writer of the database, the same spot-check. A worker that dies mid-seed
 makes the scheduler run the seed elsewhere; after ``allowed-failures`` deaths it is given up
-(``KilledWorker``) and recorded as a crash. Before anything runs, every worker must be running
+(``KilledWorker``), submitted once more (Dask blames the innocent seeds a dying worker held too)
+and, given up again, recorded as a crash. Before anything runs, every worker must be running
 the client's raftsim (same version and source fingerprint): a worker with other code would
 produce other digests, silently. Only this module imports Dask.
 """
@@ -12,6 +13,7 @@ produce other digests, silently. Only this module imports Dask.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import signal
 import socket
@@ -26,6 +28,8 @@ __all__ = ["run_campaign_dask", "connect", "parse_scheduler"]
 #: Seeds in flight per worker thread: enough to keep workers busy between round trips.
 WINDOW_PER_THREAD = 4
 CONNECT_TIMEOUT_S = 10
+#: Times Dask must give a task up (KilledWorker) before it is recorded as a crash.
+VERDICTS_FOR_CRASH = 2
 
 
 def parse_scheduler(text: str) -> tuple[str, int]:
@@ -140,14 +144,17 @@ def run_campaign_dask(client: Any, scenario: str, seeds: Iterable[int], db: Camp
     threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
     window = max(2, WINDOW_PER_THREAD * threads)
     tasks: dict[Any, Task] = {}
+    verdicts: dict[Task, int] = {}           # tasks Dask has given up on, and how often
     flight = as_completed()
+    serial = itertools.count()               # a resubmitted task needs a new key
 
     def submit(task: Task, first: str | None = None) -> None:
         others = [w for w in client.scheduler_info()["workers"] if w != first]
         where = dict(workers=others, allow_other_workers=True) if first and others else {}
         kind = "seed" if task[1] is None else "recheck"
-        future = client.submit(perform, scenario, params, task, source, pure=False,
-                               key=f"raftsim-{kind}-{task[0]}-{client.id}", **where)
+        key = f"raftsim-{kind}-{task[0]}-{next(serial)}-{client.id}"
+        future = client.submit(perform, scenario, params, task, source, pure=False, key=key,
+                               **where)
         tasks[future] = task
         flight.add(future)
 
@@ -167,12 +174,20 @@ def run_campaign_dask(client: Any, scenario: str, seeds: Iterable[int], db: Camp
             task = tasks.pop(future)
             try:
                 answer = future.result()
-            except Exception as exc:             # KilledWorker: it took workers down with it
+            except Exception as exc:             # KilledWorker: workers died holding it
                 if _other_code(exc):
                     raise CampaignError(f"a Dask worker runs other raftsim code: {exc}") from None
-                ledger.lost(task, f"Dask gave up on it: {type(exc).__name__}: "
-                            f"{' '.join(str(exc).split())[:300]}")
+                # Dask blames every task a dying worker held, the innocent queued ones too:
+                # one more chance tells them from the seed that kills its workers.
+                verdicts[task] = verdicts.get(task, 0) + 1
+                if verdicts[task] < VERDICTS_FOR_CRASH:
+                    submit(task)
+                else:
+                    del verdicts[task]
+                    ledger.lost(task, f"Dask gave up on it twice: {type(exc).__name__}: "
+                                f"{' '.join(str(exc).split())[:300]}")
             else:
+                verdicts.pop(task, None)
                 follow = ledger.accept(answer)
                 if follow is not None:
                     submit(follow, getattr(answer, "worker", None))
