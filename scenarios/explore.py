@@ -14,11 +14,16 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from checkers.invariants.raft import InvariantViolation, RaftInvariants
+from checkers.linearizability import (
+    INFINITY, UNKNOWN, KvInput, Operation, Verdict, check, kv_model as kv_spec,
+)
 from protocols import raft
-from protocols.core import Apply, ApplySnapshot, ClientDone, Receive, Restart, RoleChanged
+from protocols.core import (
+    Apply, ApplySnapshot, ClientDone, ClientRequest, Receive, Restart, RoleChanged,
+)
 from sim.explore import CRASHES, Goal, Model, Step, Violation
 
-__all__ = ["RaftSafety", "raft_goals", "GOALS"]
+__all__ = ["RaftSafety", "Linearizable", "raft_goals", "GOALS"]
 
 _LEADER = raft.ROLE_NAMES[raft.LEADER]
 _SNAPSHOT = ("<snapshot>",)      # a committed command known only through a snapshot
@@ -177,6 +182,71 @@ def _first_difference(old: Any, new: Any) -> int:
     return pos
 
 
+class Linearizable:
+    """The clerks' history is linearizable (``checkers.linearizability`` with its kv model),
+    judged whenever an operation completes; an operation still in progress has an unknown
+    outcome.
+
+    Ghost: the history as a sorted tuple of ``(call, client, kind, key, value, result,
+    return)``, where ``call`` and ``return`` count the history's events before them (real-time
+    order is all that matters) and ``return`` is -1 while in progress."""
+
+    name = "linearizability"
+
+    def __init__(self, model: Model) -> None:
+        self.clients = frozenset(model.clients)
+
+    def start(self, state: Any) -> Any:
+        return ()
+
+    def rename(self, ghost: Any, names: dict[str, str]) -> Any:
+        return ghost         # clients are never renamed
+
+    def check(self, ghost: Any, step: Step) -> Any:
+        addr = step.addr
+        if addr is None or addr not in self.clients:
+            return ghost
+        event = step.event
+        history = ghost
+        if type(event) is ClientRequest:
+            op = event.op
+            history = history + ((_events(history), addr, op.kind, op.key, op.value, None, -1),)
+        done = [e for e in step.effects if type(e) is ClientDone]
+        if not done:
+            return history
+        entries = list(history)
+        for effect in done:
+            for i, h in enumerate(entries):
+                if h[1] == addr and h[6] < 0:
+                    entries[i] = h[:5] + (effect.result, _events(tuple(entries)))
+                    break
+        history = tuple(entries)
+        self._judge(history)
+        return history
+
+    def _judge(self, history: tuple[Any, ...]) -> None:
+        ops = []
+        for call, client, kind, key, value, result, ret in history:
+            inp = KvInput(kind, key, value if kind != "get" else None)
+            if ret < 0:
+                ops.append(Operation(client, inp, float(call), UNKNOWN, INFINITY))
+            else:
+                out = result if kind == "get" else None
+                ops.append(Operation(client, inp, float(call), out, float(ret)))
+        verdict = check(kv_spec, ops).verdict
+        if verdict is Verdict.ILLEGAL:
+            shown = "; ".join(f"{c} {k} {key}{'' if k == 'get' else ' ' + repr(v)}"
+                              f" -> {r!r}" if ret >= 0 else f"{c} {k} {key} (pending)"
+                              for _, c, k, key, v, r, ret in history)
+            raise Violation("linearizability", f"the clerks' history is not linearizable: "
+                                               f"{shown}")
+
+
+def _events(history: tuple[Any, ...]) -> int:
+    """How many invocations and completions the history holds."""
+    return len(history) + sum(1 for h in history if h[6] >= 0)
+
+
 # ---------------------------------------------------------------- sometimes goals
 
 def _leader_term_2(step: Step, ghosts: tuple[Any, ...]) -> bool:
@@ -202,6 +272,10 @@ def _snapshot_installed(step: Step, ghosts: tuple[Any, ...]) -> bool:
             and any(type(e) is ApplySnapshot for e in step.effects))
 
 
+def _op_completed(step: Step, ghosts: tuple[Any, ...]) -> bool:
+    return any(type(e) is ClientDone for e in step.effects)
+
+
 def _op_after_crash(step: Step, ghosts: tuple[Any, ...]) -> bool:
     return step.pre.spent[CRASHES] > 0 and any(type(e) in (Apply, ClientDone)
                                                for e in step.effects)
@@ -223,12 +297,15 @@ GOALS: dict[str, Goal] = {g.name: g for g in (
          _commit_then_leader_change),
     Goal("snapshot-installed", "a follower installs a leader's snapshot", _snapshot_installed),
     Goal("op-after-crash", "an operation completes after a crash", _op_after_crash),
+    Goal("op-completed", "a clerk's operation completes", _op_completed),
 )}
 
 
-def raft_goals(snapshots: bool, crashes: bool) -> Sequence[Goal]:
+def raft_goals(snapshots: bool, crashes: bool, clients: bool = False) -> Sequence[Goal]:
     """The goals that can be reached under the given options."""
     names = ["leader-term-2", "commit", "commit-then-leader-change"]
+    if clients:
+        names.append("op-completed")
     if snapshots:
         names.append("snapshot-installed")
     if crashes:

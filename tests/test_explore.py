@@ -265,3 +265,42 @@ def test_the_search_is_the_same_under_any_hash_seed() -> None:
             del run["seconds"]
         outs.append(out)
     assert outs[0] == outs[1]
+
+
+# ---------------------------------------------------------------- KV: linearizability
+
+def test_linearizability_judges_the_clerks_history_when_an_operation_completes() -> None:
+    """A read that misses a completed append is reported; the right read is not."""
+    from protocols.core import ClientDone, ClientRequest
+    from protocols.kv import clerk
+    from scenarios.explore import Linearizable
+    from sim.explore import Label, Step, kv_model
+
+    model = kv_model(3, 1)
+    prop = Linearizable(model)
+    state = model.initial()
+
+    def step(ghost: Any, event: Any, effects: list) -> Any:
+        return prop.check(ghost, Step(Label("request", "c0"), state, state, "c0", event,
+                                      effects, 1))
+
+    append, get = clerk.append("x", "1"), clerk.get("x")
+    ghost = step(prop.start(state), ClientRequest(append), [])
+    ghost = step(ghost, None, [ClientDone(append, "")])
+    ghost = step(ghost, ClientRequest(get), [])
+    assert step(ghost, None, [ClientDone(get, "1")])[-1][5] == "1"
+    with pytest.raises(Exception, match="linearizability.*not linearizable"):
+        step(ghost, None, [ClientDone(get, "")])
+
+
+def test_kv_walks_complete_operations_and_stay_linearizable() -> None:
+    """Seeded random walks over 3 KV servers and a clerk: operations complete (the goal is
+    reached), no Raft invariant breaks and the history stays linearizable."""
+    from scenarios.cli.explore import build
+    config = {"target": "kv", "nodes": 3, "clients": 1, "step": None, "properties": None,
+              "bounds": {"max_term": 1, "max_log": 2, "ops": 2, "depth": 40}}
+    model, bounds, props, goals = build(config)
+    assert [p.name for p in props] == ["raft", "linearizability"]
+    r = explore(model, bounds, props, goals, "random", seed=2, walks=50)
+    assert r.violation is None
+    assert r.goals["op-completed"] is not None

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 from scenarios.cli.common import check_writable
 from scenarios.errors import EXIT_FAIL, EXIT_OK, BadInput
-from scenarios.explore import RaftSafety, raft_goals
+from scenarios.explore import Linearizable, RaftSafety, raft_goals
 from sim.explore import (
     STRATEGIES, TARGETS, Bounds, BoundsError, Counterexample, Model, Progress, Result,
     Violation, describe, encode_state, explore, raft_model, successors,
@@ -27,7 +27,7 @@ from sim.explore import (
 __all__ = ["add_parser", "run", "build", "is_counterexample", "replay", "PROPERTIES"]
 
 #: Properties by name, and the targets each applies to.
-PROPERTIES = {"raft": ("raft", "kv")}
+PROPERTIES = {"raft": ("raft", "kv"), "linearizability": ("kv",)}
 FORMAT = "raftsim-explore-counterexample/1"
 _MAX_NODES = {"raft": (1, 7), "kv": (1, 5)}
 
@@ -136,8 +136,8 @@ def build(config: dict[str, Any]) -> tuple[Model, Bounds, list[Any], list[Any]]:
             raise BadInput(f"unknown property {name!r} (known: {', '.join(PROPERTIES)})")
         if target not in PROPERTIES[name]:
             raise BadInput(f"property {name!r} does not apply to target {target!r}")
-        properties.append(RaftSafety(model))
-    goals = list(raft_goals(bounds.snapshots, bounds.crashes > 0))
+        properties.append(RaftSafety(model) if name == "raft" else Linearizable(model))
+    goals = list(raft_goals(bounds.snapshots, bounds.crashes > 0, bool(model.clients)))
     return model, bounds, properties, goals
 
 
