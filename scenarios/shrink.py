@@ -38,6 +38,7 @@ class ShrinkResult:
     params: dict[str, Any]
     runs: int
     steps: list[str] = field(default_factory=list)
+    interrupted: bool = False          # Ctrl-C: ``params`` is the smallest failure found so far
 
 
 def signature(result: RunResult) -> tuple[str, str]:
@@ -76,6 +77,7 @@ class _Shrinker:
         self.runs = 0
         self.target: tuple[str, str] | None = None
         self.best: RunResult | None = None
+        self.best_params: dict[str, Any] = {}
 
     def run(self, params: dict[str, Any] | None) -> RunResult:
         self.runs += 1
@@ -90,7 +92,7 @@ class _Shrinker:
             return False        # Join was removed): not the same failure
         same = not result.passed and signature(result) == self.target
         if same:
-            self.best = result
+            self.best, self.best_params = result, params
         return same
 
 
@@ -109,7 +111,20 @@ def shrink(scenario: str, seed: int, params: dict[str, Any] | None = None,
     s.target = signature(original)
     s.best = original
     current = {k: v for k, v in drawn.items()}
+    s.best_params = current
     steps: list[str] = []
+    try:
+        _reduce(s, current, steps, original, max_runs, progress)
+    except KeyboardInterrupt:       # keep what was found: the last candidate that failed alike
+        return ShrinkResult(scenario, seed, original, s.best or original, s.best_params,
+                            s.runs, steps, interrupted=True)
+    final = s.best if s.best is not None else original
+    return ShrinkResult(scenario, seed, original, final, s.best_params, s.runs, steps)
+
+
+def _reduce(s: _Shrinker, current: dict[str, Any], steps: list[str], original: RunResult,
+            max_runs: int, progress: Callable[[str], None]) -> None:
+    """Reduce until nothing more fails alike; the result is ``s.best_params``."""
     changed = True
     while changed and s.runs < max_runs:      # a smaller workload often lets more faults go
         changed = False
@@ -135,8 +150,6 @@ def shrink(scenario: str, seed: int, params: dict[str, Any] | None = None,
                     steps.append(f"{label}: {_describe(candidate)}")
                     progress(steps[-1])
                     break
-    final = s.best if s.best is not None else original
-    return ShrinkResult(scenario, seed, original, final, current, s.runs, steps)
 
 
 def _knobs(params: dict[str, Any], original: RunResult) -> list[tuple[str, list[dict]]]:

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from scenarios.cli.common import check_outputs, exit_code, find_scenario, parse_seeds, read_trace
-from scenarios.errors import EXIT_OK, BadInput, printable
+from scenarios.errors import EXIT_INTERRUPTED, EXIT_OK, BadInput, printable
 from scenarios.runner import RunResult, run_scenario
 from scenarios.shrink import NothingToShrink, shrink
 
@@ -47,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     except NothingToShrink as exc:                # the run passes
         print(f"nothing to shrink: {exc}")     # e.g. "random seed 3 passes"
         return EXIT_OK
+    if result.interrupted:
+        print(f"interrupted after {result.runs} runs: the smallest failing run so far follows")
     print(f"original failure {_failure(result.original)}")
     count = len(result.params["schedule"])
     print(f"{result.runs} runs; minimal schedule ({count} fault{'s' if count != 1 else ''}):")
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"shrunk failure {_failure(replayed)}")
     print(f"trace: {out}")
     print(f"replay with: raftsim replay {out}")
-    return exit_code([replayed.outcome])
+    return EXIT_INTERRUPTED if result.interrupted else exit_code([replayed.outcome])
 
 
 def _trace_path(args: argparse.Namespace) -> str | None:
