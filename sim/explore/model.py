@@ -147,13 +147,16 @@ class Model:
         """Every node booted with ``Restart(None)``, nothing spent."""
         return XState(self.cluster.start())
 
-    def beyond(self, state: XState, bounds: Bounds) -> str | None:
+    def beyond(self, state: XState, bounds: Bounds, pre: XState | None = None) -> str | None:
         """The state constraint ``state`` breaks (``max-term``, ``max-log``, ``per-link``), if
-        any."""
+        any. Given ``pre``, a state within the constraints that ``state`` follows, only what
+        changed is looked at (nodes that are not the same objects; a longer wire)."""
         raft_of = self.raft_of
+        before = pre.cluster.nodes if pre is not None else None
         if raft_of is not None:
-            for addr, node in zip(self.cluster.addrs, state.cluster.nodes):
-                if node.state is None or addr not in self.servers:
+            for i, (addr, node) in enumerate(zip(self.cluster.addrs, state.cluster.nodes)):
+                if (node.state is None or (before is not None and before[i] is node)
+                        or addr not in self.servers):
                     continue
                 hard = raft_of(node.state).hard
                 if hard.term > bounds.max_term:
@@ -161,6 +164,16 @@ class Model:
                 if hard.log_start + len(hard.log) - 1 > bounds.max_log:
                     return "max-log"
         inflight = state.cluster.inflight
+        if pre is not None:
+            # a transition removes at most one message and appends what it sends at the end
+            fresh = len(inflight) - len(pre.cluster.inflight) + 1
+            if fresh <= 0:
+                return None
+            links = {(m.src, m.dst) for m in inflight[-fresh:]}
+            for link in links:
+                if sum(1 for m in inflight if (m.src, m.dst) == link) > bounds.per_link:
+                    return "per-link"
+            return None
         if len(inflight) > bounds.per_link:
             seen: dict[tuple[str, str], int] = {}
             for m in inflight:

@@ -140,7 +140,9 @@ class _Search:
                 after = XState(after.cluster, after.spent, after.cut, ghost)
             if self.goals and broken is None:
                 self._goals(step, ghost, depth + 1)
-            yield label, after, broken, model.beyond(after, bounds)
+            # a restart may drop several messages and send some: judged whole
+            yield label, after, broken, model.beyond(
+                after, bounds, state if label.kind != "restart" else None)
 
     def _goals(self, step: Step, ghost: tuple[Any, ...], depth: int) -> None:
         for goal in list(self.goals):
