@@ -252,7 +252,7 @@ def test_check_imports_nothing_of_the_simulator(tmp_path: Path) -> None:
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('sim', 'protocols', 'harness', 'simpy', 'scenarios') and m not in "
             "('scenarios', 'scenarios.cli', 'scenarios.cli.check', 'scenarios.cli.common', "
-            "'scenarios.errors', 'scenarios.registry')))\n")
+            "'scenarios.errors', 'scenarios.registry', 'scenarios.cli.style')))\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -25,6 +25,7 @@ from checkers.linearizability import (DEFAULT_MAX_CACHE, FORMATS, MODELS, CheckR
 from checkers.linearizability.report import describe_failure
 
 from scenarios.cli.common import check_outputs, print_error, worst, write_atomically
+from scenarios.cli.style import verdict as paint
 from scenarios.errors import (EXIT_BAD_INPUT, EXIT_FAIL, EXIT_OK, EXIT_UNKNOWN, BadInput,
                               printable)
 
@@ -151,7 +152,8 @@ def _print_result(path: str, fmt: str, result: CheckResult, parse_s: float, chec
     counts = ", ".join(f"{n} {'not searched' if name == 'skipped' else name}"
                        for name, n in result.counts().items() if n) or "none"
     ops = sum(len(p.operations) for p in result.partitions)
-    lines = [f"{path}: {_HEADLINE[result.verdict]}",
+    colour = {Verdict.OK: "green", Verdict.ILLEGAL: "red"}.get(result.verdict, "yellow")
+    lines = [f"{path}: {paint(_HEADLINE[result.verdict], colour)}",
              f"  model {result.model.name}, format {fmt}; {ops} operations in "
              f"{len(result.partitions)} partitions ({counts})",
              f"  parse {parse_s * 1000:.1f} ms, check {check_s * 1000:.1f} ms"]

@@ -14,6 +14,7 @@ from typing import Any
 from sim import first_difference
 
 from scenarios.cli.common import add_verbosity, exit_code, read_trace
+from scenarios.cli.style import verdict as paint
 from scenarios.errors import EXIT_FAIL, printable
 from scenarios.runner import run_scenario
 
@@ -53,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     if args.verbosity > 0 and target.params:
         print(f"  params: {printable(json.dumps(target.params, sort_keys=True))}")
     if not matches:
-        print(f"REPLAY DIVERGED: digest {result.digest} != recorded {loaded.digest}")
+        print(f"{paint('REPLAY DIVERGED', 'red')}: digest {result.digest} != recorded "
+              f"{loaded.digest}")
         if diff is not None:
             print(f"  first difference at line {diff.line}:")
             print(f"    recorded: {_show_line(diff.a)}")
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     verdict = result.outcome.upper()
     if result.failure is not None:
         verdict += f" ({result.failure.kind}): {printable(result.failure.message)}"
-    print(f"outcome: {verdict}")
+    print(f"outcome: {paint(verdict)}")
     return exit_code([result.outcome])
 
 

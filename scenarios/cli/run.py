@@ -20,6 +20,7 @@ import msgspec
 
 from scenarios.cli.common import (add_verbosity, check_outputs, exit_code, find_scenario,
                                   parse_seeds, write_atomically)
+from scenarios.cli.style import verdict
 from scenarios.errors import BadInput, printable
 from scenarios.runner import BadParams, RunResult, replay_command, run_scenario, validate_params
 
@@ -148,7 +149,7 @@ def _print_result(r: RunResult, trace: str | None, dumped: str | None,
     if args.verbosity < 0:
         _print_result_line(r, args)
         return
-    print(f"{r.scenario} seed {r.seed}: {r.outcome.upper()}")
+    print(f"{r.scenario} seed {r.seed}: {verdict(r.outcome.upper())}")
     if r.failure is not None:
         print(f"  failure ({r.failure.kind}): {printable(r.failure.message)}")
     print(f"  virtual time  {r.virtual_ms / 1000:.3f} s")
@@ -172,7 +173,7 @@ def _print_result(r: RunResult, trace: str | None, dumped: str | None,
 
 
 def _print_result_line(r: RunResult, args: argparse.Namespace) -> None:
-    print(f"{r.scenario} seed {r.seed}: {r.outcome.upper()}  {r.virtual_ms / 1000:.3f} s virtual  "
+    print(f"{r.scenario} seed {r.seed}: {verdict(r.outcome.upper())}  {r.virtual_ms / 1000:.3f} s virtual  "
           f"{r.messages:,} msgs  {r.bytes:,} bytes  digest: {r.digest}")
     if r.failure is not None:
         print(f"  failure ({r.failure.kind}): {printable(r.failure.message)}")
