@@ -85,9 +85,8 @@ def test_bfs_finds_a_vote_without_the_log_check_with_a_shortest_path() -> None:
 
 
 def test_the_real_raft_passes_where_the_planted_bug_fails() -> None:
-    """Up to depth 9 (a path of 10 breaks the planted bug), the real Raft breaks nothing,
-    and the
-    search was meaningful: a leader of term 2 and a commit were reached."""
+    """Up to depth 9 (a path of 10 breaks the planted bug), the real Raft breaks nothing, and
+    the search was meaningful: a leader of term 2 and a commit were reached."""
     r = search(None, msgspec.structs.replace(VOTE_BUG, depth=9), symmetry=True)
     assert r.violation is None
     assert r.goals["leader-term-2"] is not None and r.goals["commit"] is not None
@@ -304,3 +303,20 @@ def test_kv_walks_complete_operations_and_stay_linearizable() -> None:
     r = explore(model, bounds, props, goals, "random", seed=2, walks=50)
     assert r.violation is None
     assert r.goals["op-completed"] is not None
+
+
+def test_five_nodes_with_symmetry() -> None:
+    """Five peers, one term, no entries: the reduced state count is golden."""
+    bounds = Bounds(max_term=1, max_log=0)
+    reduced = search(bounds=bounds, symmetry=True, n=5)
+    assert reduced.violation is None
+    assert reduced.distinct == 600
+
+
+def test_snapshots_are_installed_along_random_walks() -> None:
+    """With --snapshots, a lagging follower installs its leader's snapshot (the goal is
+    reached) and no Raft invariant breaks."""
+    bounds = Bounds(max_term=1, max_log=2, ops=2, per_link=2, depth=40, snapshots=True)
+    r = search(bounds=bounds, strategy="random", seed=0, walks=300)
+    assert r.violation is None
+    assert r.goals["snapshot-installed"] is not None
