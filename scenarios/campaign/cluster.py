@@ -18,15 +18,19 @@ import logging
 import signal
 import socket
 import warnings
-from typing import Any, Callable, Generator, Iterable, Iterator
+from typing import Any, Callable, Generator, Iterable, Iterator, Sized
 
 from scenarios.campaign.db import CampaignDB, CampaignError, SeedResult
-from scenarios.campaign.work import Ledger, Task, fingerprint, perform
+from scenarios.campaign.work import Ledger, Task, fingerprint, perform_batch
 
 __all__ = ["run_campaign_dask", "connect", "parse_scheduler"]
 
 #: Seeds in flight per worker thread: enough to keep workers busy between round trips.
-WINDOW_PER_THREAD = 4
+WINDOW_PER_THREAD = 2
+#: Seeds per Dask task. A seed of a random scenario takes tens of milliseconds; the scheduler's
+#: cost per task (its loop shares the client's machine) is paid once for a batch. A batch that
+#: Dask gives up on twice is split, so only the seed that kills its workers is a crash.
+BATCH = 8
 CONNECT_TIMEOUT_S = 10
 #: Times Dask must give a task up (KilledWorker) before it is recorded as a crash.
 VERDICTS_FOR_CRASH = 2
@@ -143,54 +147,63 @@ def run_campaign_dask(client: Any, scenario: str, seeds: Iterable[int], db: Camp
     source = fingerprint()
     threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
     window = max(2, WINDOW_PER_THREAD * threads)
-    tasks: dict[Any, Task] = {}
-    verdicts: dict[Task, int] = {}           # tasks Dask has given up on, and how often
+    # A short campaign still spreads over every worker: batches of at most half a share.
+    size = len(seeds) if isinstance(seeds, Sized) else BATCH * 2 * threads
+    batch_size = max(1, min(BATCH, -(-size // (2 * threads))))
+    tasks: dict[Any, tuple[Task, ...]] = {}
+    verdicts: dict[tuple[Task, ...], int] = {}   # batches Dask has given up on, how often
     flight = as_completed()
     serial = itertools.count()               # a resubmitted task needs a new key
 
-    def submit(task: Task, first: str | None = None) -> None:
-        others = [w for w in client.scheduler_info()["workers"] if w != first]
-        where = dict(workers=others, allow_other_workers=True) if first and others else {}
-        kind = "seed" if task[1] is None else "recheck"
-        key = f"raftsim-{kind}-{task[0]}-{next(serial)}-{client.id}"
-        future = client.submit(perform, scenario, params, task, source, pure=False, key=key,
-                               **where)
-        tasks[future] = task
+    def submit(batch: tuple[Task, ...], first: str | None = None) -> None:
+        others = [w for w in client.scheduler_info()["workers"] if w != first] if first else []
+        where = dict(workers=others, allow_other_workers=True) if others else {}
+        kind = "seeds" if batch[0][1] is None else "recheck"
+        key = f"raftsim-{kind}-{batch[0][0]}-{len(batch)}-{next(serial)}-{client.id}"
+        future = client.submit(perform_batch, scenario, params, batch, source, pure=False,
+                               key=key, **where)
+        tasks[future] = batch
         flight.add(future)
 
     def top_up() -> None:
         while len(tasks) < window:
-            seed = next(todo, None)
-            if seed is None:
+            batch = tuple((seed, None) for seed in itertools.islice(todo, batch_size))
+            if not batch:
                 return
-            submit((seed, None))
+            submit(batch)
 
     for r in rechecks:
         if r.digest is not None:
-            submit((r.seed, r.digest), r.worker)
+            submit(((r.seed, r.digest),), r.worker)
     top_up()
     try:
         for future in flight:
-            task = tasks.pop(future)
+            batch = tasks.pop(future)
             try:
-                answer = future.result()
+                answers = future.result()
             except Exception as exc:             # KilledWorker: workers died holding it
                 if _other_code(exc):
                     raise CampaignError(f"a Dask worker runs other raftsim code: {exc}") from None
                 # Dask blames every task a dying worker held, the innocent queued ones too:
-                # one more chance tells them from the seed that kills its workers.
-                verdicts[task] = verdicts.get(task, 0) + 1
-                if verdicts[task] < VERDICTS_FOR_CRASH:
-                    submit(task)
+                # one more chance tells them from the seed that kills its workers, and a
+                # batch given up on twice is split so that only that seed is a crash.
+                verdicts[batch] = verdicts.get(batch, 0) + 1
+                if verdicts[batch] < VERDICTS_FOR_CRASH:
+                    submit(batch)
+                elif len(batch) > 1:
+                    del verdicts[batch]
+                    for task in batch:
+                        submit((task,))
                 else:
-                    del verdicts[task]
-                    ledger.lost(task, f"Dask gave up on it twice: {type(exc).__name__}: "
+                    del verdicts[batch]
+                    ledger.lost(batch[0], f"Dask gave up on it twice: {type(exc).__name__}: "
                                 f"{' '.join(str(exc).split())[:300]}")
             else:
-                verdicts.pop(task, None)
-                follow = ledger.accept(answer)
-                if follow is not None:
-                    submit(follow, getattr(answer, "worker", None))
+                verdicts.pop(batch, None)
+                for answer in answers:
+                    follow = ledger.accept(answer)
+                    if follow is not None:
+                        submit((follow,), getattr(answer, "worker", None))
             future.release()
             top_up()
             yield

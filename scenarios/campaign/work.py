@@ -23,7 +23,8 @@ from typing import Any, Callable
 from scenarios.campaign.db import CampaignDB, SeedResult
 from scenarios.runner import run_scenario
 
-__all__ = ["Task", "Recheck", "run_one", "perform", "sampled", "fingerprint", "Ledger",
+__all__ = ["Task", "Recheck", "run_one", "perform", "perform_batch", "sampled", "fingerprint",
+           "Ledger",
            "MAX_SEED"]
 
 #: Seeds are stored as SQLite integers (signed 64-bit): larger ones are refused up front.
@@ -91,6 +92,13 @@ def perform(scenario: str, params: dict[str, Any] | None, task: Task,
         return Recheck(seed, expect, None, worker_name(), problem=_describe(exc))
     lines = r.lines if r.digest != expect else None     # send the lines only when needed
     return Recheck(seed, expect, r.digest, worker_name(), lines)
+
+
+def perform_batch(scenario: str, params: dict[str, Any] | None, batch: tuple[Task, ...],
+                  source: str | None = None) -> list[SeedResult | Recheck]:
+    """``perform`` each task of ``batch`` in order: one Dask task for several seeds, so the
+    scheduler's cost per task is shared by them."""
+    return [perform(scenario, params, task, source) for task in batch]
 
 
 def sampled(seed: int, fraction: float) -> bool:
