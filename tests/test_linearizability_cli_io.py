@@ -257,3 +257,19 @@ def test_check_imports_nothing_of_the_simulator(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_quiet_and_verbose(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """-q: the verdict line, and for an illegal history the failure; -v: every partition
+    (the default shows the first dozen and says how many more there are)."""
+    bad = keyed_history(tmp_path, "bad.jsonl", keys=3, bad_key="k1")
+    code, out, _ = run(capsys, str(bad), "-q")
+    assert code == 1 and out.splitlines()[0].endswith("NOT linearizable")
+    assert len(out.splitlines()) == 2 and "could not place get('k1')" in out
+    many = keyed_history(tmp_path, "many.jsonl", keys=20, bad_key=None)
+    code, out, _ = run(capsys, str(many), "-q")
+    assert code == 0 and out.splitlines() == [f"{many}: linearizable"]
+    code, out, _ = run(capsys, str(many))
+    assert out.count("partition key=") == 12 and "8 more partitions (-v shows them all)" in out
+    code, out, _ = run(capsys, str(many), "-v")
+    assert code == 0 and out.count("partition key=") == 20 and "more partitions" not in out

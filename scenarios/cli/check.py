@@ -24,7 +24,8 @@ from checkers.linearizability import (DEFAULT_MAX_CACHE, FORMATS, MODELS, CheckR
                                       Model, PartitionResult, Verdict, check, load_history)
 from checkers.linearizability.report import describe_failure
 
-from scenarios.cli.common import check_outputs, print_error, worst, write_atomically
+from scenarios.cli.common import (add_verbosity, check_outputs, print_error, worst,
+                                   write_atomically)
 from scenarios.cli.style import verdict as paint
 from scenarios.errors import (EXIT_BAD_INPUT, EXIT_FAIL, EXIT_OK, EXIT_UNKNOWN, BadInput,
                               printable)
@@ -59,6 +60,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--all-partitions", action="store_true",
                         help="search every partition, even after one was found illegal")
     parser.add_argument("--html", default=None, metavar="OUT", help="write an HTML report")
+    add_verbosity(parser)
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object per file (one line each) instead of text")
     parser.set_defaults(func=run)
@@ -120,7 +122,8 @@ def _check_file(path: str, model: Model | None, args: argparse.Namespace,
         _print_json(_json_record(path, history.format, result, code, parsed - started,
                                  checked - parsed))
     else:
-        _print_result(path, history.format, result, parsed - started, checked - parsed)
+        _print_result(path, history.format, result, parsed - started, checked - parsed,
+                      args.verbosity)
     view = None
     if args.html:
         from checkers.linearizability.report import build_view
@@ -148,7 +151,10 @@ def _progress(path: str, position: str, started: float) -> Callable[[int, int], 
     return show
 
 
-def _print_result(path: str, fmt: str, result: CheckResult, parse_s: float, check_s: float) -> None:
+def _print_result(path: str, fmt: str, result: CheckResult, parse_s: float, check_s: float,
+                  verbosity: int = 0) -> None:
+    """The verdict of one file; ``-q``: the verdict line and the failure only; ``-v``: every
+    partition, not only the first few."""
     counts = ", ".join(f"{n} {'not searched' if name == 'skipped' else name}"
                        for name, n in result.counts().items() if n) or "none"
     ops = sum(len(p.operations) for p in result.partitions)
@@ -159,14 +165,20 @@ def _print_result(path: str, fmt: str, result: CheckResult, parse_s: float, chec
              f"  parse {parse_s * 1000:.1f} ms, check {check_s * 1000:.1f} ms"]
     rank = {Verdict.ILLEGAL: 0, Verdict.UNKNOWN: 1, Verdict.OK: 2, None: 3}
     order = sorted(result.partitions, key=lambda p: rank[p.verdict])
-    for part in order[:_SHOWN_PARTITIONS]:
+    if verbosity < 0:
+        lines = lines[:1] + [f"  partition {p.label}: {describe_failure(result.model, p)}"
+                             for p in order if p.verdict is Verdict.ILLEGAL]
+        print("\n".join(printable(line) for line in lines))
+        return
+    shown = len(order) if verbosity > 0 else _SHOWN_PARTITIONS
+    for part in order[:shown]:
         verdict = part.verdict.value if part.verdict else "not searched"
         extra = f" ({part.reason})" if part.reason else ""
         lines.append(f"  partition {part.label}: {len(part.operations)} ops, {verdict}{extra}")
         if part.verdict is Verdict.ILLEGAL:
             lines.append(f"    {describe_failure(result.model, part)}")
-    if len(order) > _SHOWN_PARTITIONS:
-        lines.append(f"  ... {len(order) - _SHOWN_PARTITIONS} more partitions")
+    if len(order) > shown:
+        lines.append(f"  ... {len(order) - shown} more partitions (-v shows them all)")
     if result.counts()["skipped"]:
         lines.append("  (the verdict was settled by an illegal partition; --all-partitions "
                      "searches the others too)")
