@@ -16,29 +16,32 @@ from checkers.linearizability import Verdict, check, history_from_events, kv_mod
 from protocols import kv
 from sim import NetParams
 
-from scenarios.harness.service import (ELECTION_TIMEOUT, RELIABLE_DELAY, ServiceClerk,
-                                       ServiceCluster)
+from scenarios.harness.service import (ELECTION_TIMEOUT, RELIABLE_DELAY, ClientHost,
+                                       ServiceClerk, ServiceCluster)
 from scenarios.registry import scenario
 from scenarios.runner import Gen, RunContext, ScenarioFailure, ScenarioUnknown, fail
 
-__all__ = ["KVCluster", "Clerk", "ELECTION_TIMEOUT", "CHECK_BUDGET", "RELIABLE_DELAY",
-           "check_appends", "generic_test", "speed_test", "register_generic_tests"]
+__all__ = ["KVCluster", "Clerk", "KVOps", "ELECTION_TIMEOUT", "CHECK_BUDGET", "RELIABLE_DELAY",
+           "check_appends", "check_kv_history", "generic_test", "speed_test", "register_generic_tests"]
 
 CHECK_BUDGET = 2_000_000        # linearizability search budget (cache entries): deterministic
 
 
-class Clerk(ServiceClerk):
-    """A KV client: get / put / append, each recorded (invocation and completion, virtual
-    time) in the run's history unless ``log`` is False."""
+class KVOps(ClientHost):
+    """Get / put / append for a client of a key-value service, each recorded (invocation and
+    completion, virtual time) in the run's history unless ``log`` is False. ``op_type`` builds
+    the service's operation from (kind, key, value)."""
+
+    op_type: Any = kv.KVOp
 
     def _op(self, kind: str, key: str, value: str, log: bool) -> Generator[Any, Any, str]:
         record = self.cluster.ctx.record_history if log else None
         if record is not None:
             record(self.name, "invoke", kind, key, value if kind != "get" else None)
-        result = yield from self.call(kv.KVOp(kind, key, value))
+        result = yield from self.call(self.op_type(kind, key, value))
         if record is not None:
             record(self.name, "ok", kind, key, result if kind == "get" else value)
-        return result
+        return str(result)
 
     def get(self, key: str, log: bool = True) -> Generator[Any, Any, str]:
         return (yield from self._op("get", key, "", log))
@@ -53,6 +56,10 @@ class Clerk(ServiceClerk):
         got = yield from self.get(key)
         if got != want:
             raise ScenarioFailure(f"Get({key!r}): expected {want!r}, received {got!r}")
+
+
+class Clerk(KVOps, ServiceClerk):
+    """A client of the KV service (kvraft's Clerk)."""
 
 
 class KVCluster(ServiceCluster):
@@ -71,28 +78,33 @@ class KVCluster(ServiceCluster):
         return clerk
 
     def check_linearizable(self) -> None:
-        """Porcupine over the whole history (the lab gives up after 1 s and passes; an
-        inconclusive search here is reported as unknown, never as a pass)."""
-        ops = history_from_events(self.history, kv_model, source="history")
-        result = check(kv_model, ops, max_cache=CHECK_BUDGET)
-        if result.verdict is Verdict.ILLEGAL:
-            # Once more with the partial linearizations recorded, for the failure's report:
-            # only failing runs pay for them.
-            result = check(kv_model, ops, max_cache=CHECK_BUDGET, verbose=True)
-        self.ctx.check = result                 # on the RunResult, for reports
-        self.ctx.facts["operations"] = len(ops)
-        if result.verdict is Verdict.ILLEGAL:
-            bad = [p for p in result.partitions if p.verdict is Verdict.ILLEGAL]
-            raise ScenarioFailure(f"history is not linearizable ({len(ops)} operations; "
-                                  f"partition {bad[0].label if bad else '?'})",
-                                  kind="linearizability")
-        if result.verdict is Verdict.UNKNOWN:
-            raise ScenarioUnknown(f"linearizability check gave up after {CHECK_BUDGET:,} "
-                                  f"cache entries ({len(ops)} operations)")
+        check_kv_history(self.ctx)
 
     def end(self) -> None:
         self.ctx.facts.update(servers=self.n, max_log_size=self.log_size(),
                               max_snapshot=self.snapshot_size())
+
+
+def check_kv_history(ctx: RunContext) -> None:
+    """Porcupine over the run's whole KV history (the lab gives up after 1 s and passes; an
+    inconclusive search here is reported as unknown, never as a pass). The CheckResult goes on
+    the RunResult, with the partial linearizations when the history is not linearizable."""
+    ops = history_from_events(ctx.history, kv_model, source="history")
+    result = check(kv_model, ops, max_cache=CHECK_BUDGET)
+    if result.verdict is Verdict.ILLEGAL:
+        # Once more with the partial linearizations recorded, for the failure's report:
+        # only failing runs pay for them.
+        result = check(kv_model, ops, max_cache=CHECK_BUDGET, verbose=True)
+    ctx.check = result
+    ctx.facts["operations"] = len(ops)
+    if result.verdict is Verdict.ILLEGAL:
+        bad = [p for p in result.partitions if p.verdict is Verdict.ILLEGAL]
+        raise ScenarioFailure(f"history is not linearizable ({len(ops)} operations; "
+                              f"partition {bad[0].label if bad else '?'})",
+                              kind="linearizability")
+    if result.verdict is Verdict.UNKNOWN:
+        raise ScenarioUnknown(f"linearizability check gave up after {CHECK_BUDGET:,} "
+                              f"cache entries ({len(ops)} operations)")
 
 
 def check_appends(clerk_index: int, value: str, count: int) -> None:

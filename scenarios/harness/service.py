@@ -22,36 +22,24 @@ from sim import Host, NetParams, Network
 from scenarios.harness.observe import RaftObserver
 from scenarios.runner import RunContext
 
-__all__ = ["ServiceCluster", "ServiceClerk", "ELECTION_TIMEOUT", "RELIABLE_DELAY"]
+__all__ = ["ServiceCluster", "ServiceClerk", "ClientHost", "ELECTION_TIMEOUT", "RELIABLE_DELAY"]
 
 ELECTION_TIMEOUT = 1000.0
 RELIABLE_DELAY = 1.0            # ms per message on the "reliable" network (see docs/scenarios.md)
 
 
-class ServiceClerk:
-    """One client: a clerk host plus the application loop that waits for its answers."""
+class ClientHost:
+    """A client host (a clerk's step function on the network) plus the application loop that
+    waits for its answers: ``result = yield from client.call(op)``."""
 
-    def __init__(self, cluster: "ServiceCluster", name: str, servers: Sequence[str]) -> None:
+    def __init__(self, cluster: Any, name: str, step: Any, init: Any) -> None:
         self.cluster = cluster
         self.name = name
         self.env = cluster.env
-        order = list(cluster.addrs)
-        cluster.rng.shuffle(order)          # the lab hands clerks a random permutation
-        module = cluster.clerk_module
-        config = module.ClerkConfig(name, tuple(order))
-        self.host = Host(cluster.world, name, module.step, lambda: module.init(config),
-                         network=cluster.net, client=True)
+        self.host = Host(cluster.world, name, step, init, network=cluster.net, client=True)
         self.host.handle(ClientDone, self._done)
         self.host.boot()
         self._waiting: simpy.Event | None = None
-        self.connect_only(servers)
-
-    def connect_only(self, servers: Sequence[str]) -> None:
-        """Links to ``servers`` only (the lab's makeClient(to) / ConnectClient)."""
-        for addr in self.cluster.addrs:
-            up = addr in servers
-            for a, b in ((self.name, addr), (addr, self.name)):
-                (self.cluster.net.uncut if up else self.cluster.net.cut)(a, b)
 
     def _done(self, host: Host, effect: ClientDone) -> None:
         event, self._waiting = self._waiting, None
@@ -65,6 +53,25 @@ class ServiceClerk:
         self._waiting = event = self.env.event()
         self.host.call(ClientRequest(op))
         return (yield event)
+
+
+class ServiceClerk(ClientHost):
+    """A clerk of the cluster's service, trying the servers in a permutation of its own."""
+
+    def __init__(self, cluster: "ServiceCluster", name: str, servers: Sequence[str]) -> None:
+        order = list(cluster.addrs)
+        cluster.rng.shuffle(order)          # the lab hands clerks a random permutation
+        module = cluster.clerk_module
+        config = module.ClerkConfig(name, tuple(order))
+        super().__init__(cluster, name, module.step, lambda: module.init(config))
+        self.connect_only(servers)
+
+    def connect_only(self, servers: Sequence[str]) -> None:
+        """Links to ``servers`` only (the lab's makeClient(to) / ConnectClient)."""
+        for addr in self.cluster.addrs:
+            up = addr in servers
+            for a, b in ((self.name, addr), (addr, self.name)):
+                (self.cluster.net.uncut if up else self.cluster.net.cut)(a, b)
 
 
 class ServiceCluster:

@@ -12,73 +12,27 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, Callable, Generator, Sequence
 
-import simpy
-
 from checkers.invariants.shards import ShardInvariants
-from checkers.linearizability import Verdict, check, history_from_events, kv_model
 from protocols import raft, shardctrler as sc, shardkv
-from protocols.core import ClientDone, ClientRequest, Note
+from protocols.core import Note
 from protocols.rsm import clerk as rsm_clerk
 from protocols.shardkv import clerk as kv_clerk
 from sim import Host, NetParams, Network
 
-from scenarios.harness.kv import CHECK_BUDGET
+from scenarios.harness.kv import KVOps, check_kv_history
 from scenarios.harness.observe import RaftObserver
-from scenarios.harness.service import RELIABLE_DELAY
-from scenarios.runner import RunContext, ScenarioFailure, ScenarioUnknown, fail
+from scenarios.harness.service import RELIABLE_DELAY, ClientHost
+from scenarios.runner import RunContext, fail
 
 __all__ = ["ShardKVCluster", "ShardClerk", "GIDS", "keys"]
 
 GIDS = (100, 101, 102)
 
 
-class _Client:
-    """A clerk host plus the application loop that waits for its answers."""
-
-    def __init__(self, c: "ShardKVCluster", name: str, step: Callable[[Any, Any], Any],
-                 init: Callable[[], Any]) -> None:
-        self.cluster, self.name, self.env = c, name, c.env
-        self.host = Host(c.world, name, step, init, network=c.net, client=True)
-        self.host.handle(ClientDone, self._done)
-        self.host.boot()
-        self._waiting: simpy.Event | None = None
-
-    def _done(self, host: Host, effect: ClientDone) -> None:
-        event, self._waiting = self._waiting, None
-        if event is not None:
-            event.succeed(effect.result)
-
-    def call(self, op: Any) -> Generator[Any, Any, Any]:
-        if self._waiting is not None:
-            raise RuntimeError(f"{self.name}: one operation at a time")
-        self._waiting = event = self.env.event()
-        self.host.call(ClientRequest(op))
-        return (yield event)
-
-
-class ShardClerk(_Client):
+class ShardClerk(KVOps):
     """A sharded KV client: get / put / append, each recorded in the run's history."""
 
-    def _op(self, kind: str, key: str, value: str) -> Generator[Any, Any, str]:
-        record = self.cluster.ctx.record_history
-        record(self.name, "invoke", kind, key, value if kind != "get" else None)
-        result = yield from self.call(kv_clerk.KVOp(kind, key, value))
-        record(self.name, "ok", kind, key, result if kind == "get" else value)
-        return str(result)
-
-    def get(self, key: str) -> Generator[Any, Any, str]:
-        return (yield from self._op("get", key, ""))
-
-    def put(self, key: str, value: str) -> Generator[Any, Any, str]:
-        return (yield from self._op("put", key, value))
-
-    def append(self, key: str, value: str) -> Generator[Any, Any, str]:
-        return (yield from self._op("append", key, value))
-
-    def check(self, key: str, want: str) -> Generator[Any, Any, None]:
-        got = yield from self.get(key)
-        if got != want:
-            raise ScenarioFailure(f"Get({key!r}): expected {want!r}, received {got!r}")
+    op_type = kv_clerk.KVOp
 
 
 class ShardKVCluster:
@@ -102,7 +56,7 @@ class ShardKVCluster:
             self._make_group(peers, shardkv.step, self._group_init(gid, peers),
                              raft_of=_group_raft)
         self.clerks = 0
-        self.admin = _Client(self, "admin", sc.clerk.step, lambda: sc.clerk.init(
+        self.admin = ClientHost(self, "admin", sc.clerk.step, lambda: sc.clerk.init(
             rsm_clerk.ClerkConfig("admin", self.ctrlers)))
 
     def _group_init(self, gid: int, peers: tuple[str, ...]) -> Callable[[int], Any]:
@@ -167,10 +121,10 @@ class ShardKVCluster:
         self._make_group(ctrlers, sc.step, lambda i: sc.init(sc.server_config(i, ctrlers)))
         return ctrlers
 
-    def controller_clerk(self, ctrlers: tuple[str, ...]) -> "_Client":
+    def controller_clerk(self, ctrlers: tuple[str, ...]) -> "ClientHost":
         name = f"admin{len(self.hosts)}"
         config = rsm_clerk.ClerkConfig(name, ctrlers)
-        return _Client(self, name, sc.clerk.step, lambda: sc.clerk.init(config))
+        return ClientHost(self, name, sc.clerk.step, lambda: sc.clerk.init(config))
 
     def shutdown_server(self, gi: int, i: int) -> None:
         self.hosts[self.groups[self.gids[gi]][i]].crash()
@@ -251,21 +205,7 @@ class ShardKVCluster:
         return total
 
     def check_linearizable(self) -> None:
-        """Porcupine over the whole history, per key across groups (kvraft's check)."""
-        ops = history_from_events(self.ctx.history, kv_model, source="history")
-        result = check(kv_model, ops, max_cache=CHECK_BUDGET)
-        if result.verdict is Verdict.ILLEGAL:
-            result = check(kv_model, ops, max_cache=CHECK_BUDGET, verbose=True)
-        self.ctx.check = result
-        self.ctx.facts["operations"] = len(ops)
-        if result.verdict is Verdict.ILLEGAL:
-            bad = [p for p in result.partitions if p.verdict is Verdict.ILLEGAL]
-            raise ScenarioFailure(f"history is not linearizable ({len(ops)} operations; "
-                                  f"partition {bad[0].label if bad else '?'})",
-                                  kind="linearizability")
-        if result.verdict is Verdict.UNKNOWN:
-            raise ScenarioUnknown(f"linearizability check gave up after {CHECK_BUDGET:,} "
-                                  f"cache entries ({len(ops)} operations)")
+        check_kv_history(self.ctx)
 
     def end(self) -> None:
         self.ctx.facts.update(groups=len(self.gids), servers=sum(map(len, self.groups.values())))
