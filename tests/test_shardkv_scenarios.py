@@ -21,11 +21,10 @@ def test_the_lab_tests_are_all_here():
     assert len(SHARDKV) == 14
 
 
-@pytest.mark.parametrize("name", SHARDKV)
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("name, seed", [
+    pytest.param(name, seed, marks=[pytest.mark.slow] if name in LONG and seed != 1 else [])
+    for seed in (1, 2) for name in SHARDKV])
 def test_scenario_passes(name, seed):
-    if name in LONG and seed != 1:
-        pytest.skip("long: the slow sweep runs more seeds")
     result = run_scenario(name, seed)
     assert result.outcome == "pass", result.failure
     assert result.facts["operations"] > 0
