@@ -111,7 +111,7 @@ class _Search:
         self.generated = 0
         self.max_depth = 0
         self.hit: set[str] = set()
-        self.t0 = time.perf_counter()
+        self.t0 = time.perf_counter()      # wall time: progress and rates reported only
         self.next_report = self.t0 + every
 
     def _rename_ghost(self, ghost: tuple[Any, ...], names: dict[str, str]) -> tuple[Any, ...]:
