@@ -257,3 +257,28 @@ def _set_allowed_failures(n, dask_scheduler=None):
     previous = dask_scheduler.allowed_failures
     dask_scheduler.allowed_failures = n
     return previous
+
+
+def test_ctrl_c_while_the_local_cluster_starts_is_not_lost(monkeypatch):
+    """A Ctrl-C that lands while `local:N` starts its cluster (SIGINT ignored then, so that the
+    workers inherit the ignoring) interrupts as soon as start-up ends, and the cluster is
+    closed: it is neither thrown away nor leaves processes behind."""
+    import signal
+
+    from scenarios.campaign.cluster import connect
+    closed: list[bool] = []
+
+    class Starting:
+        def __init__(self, **options):
+            os.kill(os.getpid(), signal.SIGINT)          # the user presses Ctrl-C now
+
+        def close(self):
+            closed.append(True)
+
+    monkeypatch.setattr(distributed, "LocalCluster", Starting)
+    with pytest.raises(KeyboardInterrupt):
+        with connect("local:2"):
+            pytest.fail("the campaign went on after Ctrl-C")
+    assert closed == [True]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, set())

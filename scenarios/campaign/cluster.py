@@ -54,40 +54,57 @@ def parse_scheduler(text: str) -> tuple[str, int]:
 @contextlib.contextmanager
 def connect(scheduler: str) -> Iterator[Any]:
     """A ``distributed.Client`` for ``scheduler`` (starting a LocalCluster for local:N), whose
-    workers have been checked to run this raftsim; closed (and the cluster stopped) on exit."""
+    workers have been checked to run this raftsim; closed (and the cluster stopped) on exit.
+
+    While it starts, SIGINT is blocked in this thread, so every thread Dask starts meanwhile
+    inherits the block and a Ctrl-C can only reach the main thread: it stays pending and
+    interrupts as soon as the start-up is over (the cluster is then closed again), instead of
+    being taken by a Dask thread and lost."""
+    address, n = parse_scheduler(scheduler)
+    with contextlib.ExitStack() as stack:
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            client = _start(stack, address, n)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)   # a pending Ctrl-C lands here
+        yield client
+
+
+def _start(stack: contextlib.ExitStack, address: str, n: int) -> Any:
     try:
         import distributed
     except ImportError:
         raise CampaignError("--scheduler needs Dask: pip install 'raftsim[dask]'") from None
-    address, n = parse_scheduler(scheduler)
     logging.getLogger("distributed").setLevel(logging.CRITICAL)   # one line, never a log
-    with contextlib.ExitStack() as stack:
-        if address == "local":
-            # Its processes inherit an ignored SIGINT: Ctrl-C is the client's to handle (it
-            # stops them), and a worker never prints a traceback for it.
-            # The dashboard takes any free port: a busy 8787 (another cluster) is not worth a
-            # warning.
-            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1,
-                                                       processes=True, dashboard_address=":0",
-                                                       silence_logs=logging.CRITICAL)
-            finally:
-                signal.signal(signal.SIGINT, previous)
+    if address == "local":
+        # Its processes inherit an ignored SIGINT: Ctrl-C is the client's to handle (it stops
+        # them), and a worker never prints a traceback for it. Setting SIG_IGN would discard a
+        # Ctrl-C already pending: that one interrupts now.
+        # The dashboard takes any free port: a busy 8787 (another cluster) is not worth a
+        # warning.
+        if signal.SIGINT in signal.sigpending():
+            raise KeyboardInterrupt
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1,
+                                                   processes=True, dashboard_address=":0",
+                                                   silence_logs=logging.CRITICAL)
             stack.callback(_quietly, cluster.close)
-            client = distributed.Client(cluster)
-        else:
-            _probe(address)
-            try:
-                client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S)
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise CampaignError(f"cannot reach the Dask scheduler at {address} "
-                                    f"({' '.join(str(exc).split())[:200]})") from None
-        stack.callback(_quietly, client.close)
-        check_workers(client, address)
-        yield client
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        client = distributed.Client(cluster)
+    else:
+        _probe(address)
+        try:
+            client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise CampaignError(f"cannot reach the Dask scheduler at {address} "
+                                f"({' '.join(str(exc).split())[:200]})") from None
+    stack.callback(_quietly, client.close)
+    check_workers(client, address)
+    return client
 
 
 def _quietly(close: Callable[[], Any]) -> None:
