@@ -22,7 +22,7 @@ from scenarios.registry import scenario
 from scenarios.runner import Gen, RunContext, ScenarioFailure, ScenarioUnknown, fail
 
 __all__ = ["KVCluster", "Clerk", "KVOps", "ELECTION_TIMEOUT", "CHECK_BUDGET", "RELIABLE_DELAY",
-           "check_appends", "check_kv_history", "generic_test", "speed_test", "register_generic_tests"]
+           "check_appends", "check_kv_history", "random_client", "generic_test", "speed_test", "register_generic_tests"]
 
 CHECK_BUDGET = 2_000_000        # linearizability search budget (cache entries): deterministic
 
@@ -83,6 +83,28 @@ class KVCluster(ServiceCluster):
     def end(self) -> None:
         self.ctx.facts.update(servers=self.n, max_log_size=self.log_size(),
                               max_snapshot=self.snapshot_size())
+
+
+def random_client(ctx: RunContext, clerk: KVOps, keys: Sequence[str],
+                  think_ms: tuple[float, float], stop: list[bool],
+                  limit: int | None = None) -> Gen:
+    """The random scenarios' client: until ``stop[0]`` (or ``limit`` operations), a key
+    uniform over ``keys``; 40% Get, 10% Put, 50% Append of a unique value, with a think time
+    drawn from ``think_ms``; every draw from the clerk's own ``workload/<name>`` stream."""
+    rng = ctx.world.rng(f"workload/{clerk.name}")
+    n = 0
+    while not stop[0] and (limit is None or n < limit):
+        key = keys[rng.randrange(len(keys))]
+        roll = rng.random()
+        if roll < 0.4:
+            yield from clerk.get(key)
+        elif roll < 0.5:
+            yield from clerk.put(key, f"{clerk.name}.{n} ")
+        else:
+            yield from clerk.append(key, f"{clerk.name}.{n} ")
+        n += 1
+        lo, hi = think_ms
+        yield ctx.sleep(lo + (hi - lo) * rng.random())
 
 
 def check_kv_history(ctx: RunContext) -> None:

@@ -12,7 +12,7 @@ from sim import Nemesis
 
 from scenarios.harness.faults import (RandomKVParams, Workload, convert, draw_workload,
                                       fault_setup, validator)
-from scenarios.harness.kv import Clerk, KVCluster
+from scenarios.harness.kv import Clerk, KVCluster, random_client
 from scenarios.registry import scenario
 from scenarios.runner import Gen, RunContext, ScenarioFailure
 
@@ -33,21 +33,10 @@ def random_kv(ctx: RunContext) -> Gen:
     Nemesis(ctx.world, c.net, {h.addr: h for h in c.hosts}).run(schedule)
     stop = [False]
 
+    keys = [f"k{k}" for k in range(work.keys)]
+
     def client(i: int, clerk: Clerk) -> Gen:
-        rng = ctx.world.rng(f"workload/{clerk.name}")
-        n = 0
-        while not stop[0] and (work.ops_per_client is None or n < work.ops_per_client):
-            key = f"k{rng.randrange(work.keys)}"
-            roll = rng.random()
-            if roll < 0.4:
-                yield from clerk.get(key)
-            elif roll < 0.5:
-                yield from clerk.put(key, f"{clerk.name}.{n} ")
-            else:
-                yield from clerk.append(key, f"{clerk.name}.{n} ")
-            n += 1
-            lo, hi = work.think_ms
-            yield ctx.sleep(lo + (hi - lo) * rng.random())
+        yield from random_client(ctx, clerk, keys, work.think_ms, stop, work.ops_per_client)
 
     clients = c.spawn_clients(work.clients, client)
     yield ctx.sleep(work.duration_ms)

@@ -24,6 +24,7 @@ from protocols.shardctrler import clerk as ctrl_clerk
 from sim import FaultProfile, NetParams, Nemesis, Schedule
 
 from scenarios.harness.faults import MAX_DURATION_MS, fault_setup, schedule_from_params
+from scenarios.harness.kv import random_client
 from scenarios.harness.shardkv import ShardClerk, ShardKVCluster
 from scenarios.registry import scenario
 from scenarios.runner import BadParams, Gen, RunContext, ScenarioFailure
@@ -195,20 +196,7 @@ def random_shardkv(ctx: RunContext) -> Gen:
     keys = [str(k) for k in range(work.keys)]
 
     def client(clerk: ShardClerk) -> Gen:
-        rng = ctx.world.rng(f"workload/{clerk.name}")
-        n = 0
-        while not stop[0]:
-            key = keys[rng.randrange(len(keys))]
-            roll = rng.random()
-            if roll < 0.4:
-                yield from clerk.get(key)
-            elif roll < 0.5:
-                yield from clerk.put(key, f"{clerk.name}.{n} ")
-            else:
-                yield from clerk.append(key, f"{clerk.name}.{n} ")
-            n += 1
-            lo, hi = work.think_ms
-            yield ctx.sleep(lo + (hi - lo) * rng.random())
+        yield from random_client(ctx, clerk, keys, work.think_ms, stop)
 
     clients = [ctx.env.process(client(c.make_clerk())) for _ in range(work.clients)]
     yield ctx.sleep(work.duration_ms)

@@ -86,12 +86,7 @@ def static_shards(ctx: RunContext) -> Gen:
     ck = c.make_clerk()
     yield from c.join(0)
     yield from c.join(1)
-    ka = list(keys(10))
-    va = [_randstring(ctx, 20) for _ in ka]
-    for k, v in zip(ka, va):
-        yield from ck.put(k, v)
-    for k, v in zip(ka, va):
-        yield from ck.check(k, v)
+    ka, va = yield from _load(ctx, c, ck, 10, 20)
     # The data really is sharded: with group 1 down, only about half the Gets succeed.
     c.shutdown_group(1)
     c.checklogs()
@@ -125,12 +120,7 @@ def join_leave(ctx: RunContext) -> Gen:
     c = ShardKVCluster(ctx, 3)
     ck = c.make_clerk()
     yield from c.join(0)
-    ka = list(keys(10))
-    va = [_randstring(ctx, 5) for _ in ka]
-    for k, v in zip(ka, va):
-        yield from ck.put(k, v)
-    for k, v in zip(ka, va):
-        yield from ck.check(k, v)
+    ka, va = yield from _load(ctx, c, ck, 10, 5)
     yield from c.join(1)
     yield from _check_and_append(ctx, ck, ka, va, 5)
     yield from c.leave(0)
