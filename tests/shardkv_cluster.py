@@ -174,3 +174,30 @@ class ShardCluster(Driver):
         self.admin(op)
         self.settle(lambda: self.caught_up(gids))
         return self.latest()
+
+
+# ---------------------------------------------------------------- two planted bugs
+
+def plant_serving_before_arrival(monkeypatch: Any) -> None:
+    """A group serves a shard it is still pulling (before the data arrived)."""
+    from protocols.shardkv import machine as skm
+    monkeypatch.setattr(skm, "SERVES", frozenset((skm.SERVING, skm.GCING, skm.PULLING)))
+
+
+def plant_delete_before_install(monkeypatch: Any) -> None:
+    """The new owner also asks the old one to delete the shards it is still pulling."""
+    from protocols.core import Send
+    from protocols.shardkv import machine as skm, server
+    from protocols.shardkv.messages import DeleteShard
+    honest = server.handle_poll
+
+    def eager(state: Any, out: Effects) -> Any:
+        state = honest(state, out)
+        m = server.machine(state)
+        if server.is_leader(state):
+            for s, held in sorted(m.shards.items()):
+                if held.state == skm.PULLING:
+                    out.extend(Send(a, DeleteShard(m.config.num, s))
+                               for a in m.prev.servers(m.prev.shards[s]))
+        return state
+    monkeypatch.setattr(server, "handle_poll", eager)

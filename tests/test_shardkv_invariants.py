@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 from checkers.invariants.shards import InvariantViolation, ShardInvariants
-from protocols.core import Send
 from protocols.shardctrler import clerk as cc
-from protocols.shardkv import clerk, machine as skm, server
-from protocols.shardkv.messages import DeleteShard, PullReply
-from shardkv_cluster import GROUPS, KEYS, ShardCluster
+from protocols.shardkv import clerk
+from protocols.shardkv.messages import PullReply
+from shardkv_cluster import (GROUPS, KEYS, ShardCluster, plant_delete_before_install,
+                            plant_serving_before_arrival)
 
 C1 = (1,) * 10
 C2 = (1,) * 5 + (2,) * 5
@@ -109,7 +109,7 @@ def test_the_unplanted_service_passes_the_same_run():
 
 
 def test_serving_a_shard_before_it_arrived_is_caught(monkeypatch):
-    monkeypatch.setattr(skm, "SERVES", frozenset((skm.SERVING, skm.GCING, skm.PULLING)))
+    plant_serving_before_arrival(monkeypatch)
     d = _moved_shard_in_flight()
     d.start("c0", clerk.put(KEYS[0], "x"))
     with pytest.raises(InvariantViolation) as info:
@@ -121,19 +121,7 @@ def test_serving_a_shard_before_it_arrived_is_caught(monkeypatch):
 
 def test_deleting_a_shard_before_the_new_owner_installed_it_is_caught(monkeypatch):
     """The planted bug: the new owner also asks for deletions of the shards it still pulls."""
-    honest = server.handle_poll
-
-    def eager(state, out):
-        state = honest(state, out)
-        m = server.machine(state)
-        if server.is_leader(state):
-            for s, held in sorted(m.shards.items()):
-                if held.state == skm.PULLING:
-                    out.extend(Send(a, DeleteShard(m.config.num, s))
-                               for a in m.prev.servers(m.prev.shards[s]))
-        return state
-
-    monkeypatch.setattr(server, "handle_poll", eager)
+    plant_delete_before_install(monkeypatch)
     with pytest.raises(InvariantViolation) as info:
         _moved_shard_in_flight()
     assert info.value.rule == "gc-after-install"

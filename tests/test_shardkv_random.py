@@ -11,11 +11,10 @@ import sys
 
 import pytest
 
-from protocols.core import Send
-from protocols.shardkv import machine as skm, server
-from protocols.shardkv.messages import DeleteShard
 from scenarios.runner import BadParams, run_scenario
 from scenarios.shrink import shrink
+
+from shardkv_cluster import plant_delete_before_install, plant_serving_before_arrival
 
 NAME = "random-shardkv"
 
@@ -76,27 +75,8 @@ def test_bad_params_are_bad_input(params, message):
         run_scenario(NAME, 1, params=params)
 
 
-def _serve_early(monkeypatch):
-    monkeypatch.setattr(skm, "SERVES", frozenset((skm.SERVING, skm.GCING, skm.PULLING)))
-
-
-def _delete_early(monkeypatch):
-    honest = server.handle_poll
-
-    def eager(state, out):
-        state = honest(state, out)
-        m = server.machine(state)
-        if server.is_leader(state):
-            for s, held in sorted(m.shards.items()):
-                if held.state == skm.PULLING:
-                    out.extend(Send(a, DeleteShard(m.config.num, s))
-                               for a in m.prev.servers(m.prev.shards[s]))
-        return state
-    monkeypatch.setattr(server, "handle_poll", eager)
-
-
-@pytest.mark.parametrize("plant, rule", [(_serve_early, "serves-only-arrived"),
-                                         (_delete_early, "gc-after-install")])
+@pytest.mark.parametrize("plant, rule", [(plant_serving_before_arrival, "serves-only-arrived"),
+                                         (plant_delete_before_install, "gc-after-install")])
 def test_planted_bugs_are_caught_and_shrunk(monkeypatch, plant, rule):
     plant(monkeypatch)
     seed = next(seed for seed in range(1, 50)
@@ -109,7 +89,7 @@ def test_planted_bugs_are_caught_and_shrunk(monkeypatch, plant, rule):
 def test_the_reconfiguration_schedule_shrinks_too(monkeypatch):
     """Serving a shard before it arrived needs one migration: the shrinker keeps the initial
     Join and the operation that moves a shard, and drops the rest."""
-    _serve_early(monkeypatch)
+    plant_serving_before_arrival(monkeypatch)
     seed = next(seed for seed in range(1, 50)
                 if run_scenario(NAME, seed).outcome == "fail"
                 and len(run_scenario(NAME, seed).drawn["reconfig"]) >= 4)

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from protocols.core import Send
-from protocols.shardkv import machine as skm, server
+from protocols.shardkv import server
 from protocols.shardkv.messages import DeleteShard
 from scenarios.registry import all_scenarios
 from scenarios.runner import run_scenario
+
+from shardkv_cluster import plant_delete_before_install, plant_serving_before_arrival
 
 SHARDKV = [s.name for s in all_scenarios()
            if s.suite in ("5A", "5B") and not s.name.startswith("Controller")]
@@ -58,7 +59,7 @@ PLANTED = ["StaticShards5A", "JoinLeave5B"]
 
 
 def test_serving_before_arrival_fails_the_scenarios(monkeypatch):
-    monkeypatch.setattr(skm, "SERVES", frozenset((skm.SERVING, skm.GCING, skm.PULLING)))
+    plant_serving_before_arrival(monkeypatch)
     for name in PLANTED:
         result = run_scenario(name, 1)
         assert result.outcome == "fail" and result.failure is not None
@@ -66,19 +67,7 @@ def test_serving_before_arrival_fails_the_scenarios(monkeypatch):
 
 
 def test_deleting_before_the_new_owner_installed_fails_the_scenarios(monkeypatch):
-    honest = server.handle_poll
-
-    def eager(state, out):
-        state = honest(state, out)
-        m = server.machine(state)
-        if server.is_leader(state):
-            for s, held in sorted(m.shards.items()):
-                if held.state == skm.PULLING:
-                    out.extend(Send(a, DeleteShard(m.config.num, s))
-                               for a in m.prev.servers(m.prev.shards[s]))
-        return state
-
-    monkeypatch.setattr(server, "handle_poll", eager)
+    plant_delete_before_install(monkeypatch)
     for name in PLANTED:
         result = run_scenario(name, 1)
         assert result.outcome == "fail" and result.failure is not None
