@@ -49,8 +49,7 @@ def _load(ctx: RunContext, c: ShardKVCluster, ck: ShardClerk, n: int,
     va = [_randstring(ctx, size) for _ in ka]
     for k, v in zip(ka, va):
         yield from ck.put(k, v)
-    for k, v in zip(ka, va):
-        yield from ck.check(k, v)
+    yield from _check_all(ck, ka, va)
     return ka, va
 
 
@@ -128,11 +127,8 @@ def join_leave(ctx: RunContext) -> Gen:
     yield ctx.sleep(1000)
     c.checklogs()
     c.shutdown_group(0)
-    for k, v in zip(ka, va):
-        yield from ck.check(k, v)
-    c.end()
-    c.check_linearizable()
-
+    yield from _check_all(ck, ka, va)
+    _finish(c)
 
 
 
