@@ -1,25 +1,28 @@
-"""Raft figures of the foundation, on one core, tracing and safety invariants on (as always):
+"""Raft figures, on one core, tracing and safety invariants on (as always), in CPU seconds
+(``time.process_time``) beside wall time, each the median of ``--repeat`` runs:
 
-(a) delivered messages per wall second, 5-node cluster under client load;
-(b) wall time of the whole Raft suite (28 lab tests) at seed 1;
-(c) seeds per minute of ``random-raft`` (5 nodes, 10 virtual seconds, random faults).
+(a) delivered messages per CPU second, 5-node cluster under client load;
+(b) ReliableChurn3C at seed 1: delivered messages per CPU second;
+(c) CPU seconds of the whole Raft suite (the 3A-3D lab tests) at seed 1;
+(d) seeds per CPU minute of ``random-raft`` (5 nodes, 10 virtual seconds, random faults);
+(e) CLI start-up: CPU seconds of ``raftsim list`` (a fresh interpreter each time).
 
-Targets: (a) >= 150,000 msgs/s, (b) <= 10 s, (c) >= 3,000 seeds/min. The machine is shared:
-the load average is printed with the figures.
+Targets: (a), (b) >= 150,000 msgs/s, (c) <= 1 s, (d) >= 5,000 seeds/min, (e) <= 0.15 s.
+The machine is shared: the load average is printed with the figures. See docs/performance.md.
 
-    python bench/bench_raft.py [--seeds 200] [--load-ms 20000]
+    python bench/bench_raft.py [--repeat 3] [--seeds 200] [--load-ms 20000] [--only a|b|c|d|e]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import time
 from pathlib import Path
 from typing import Any, Generator
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _cpu import cli_startup, load, run_delivered, timed, track_worlds  # noqa: E402
 
 from scenarios.harness.raft import RaftCluster  # noqa: E402
 from scenarios.registry import Scenario, all_scenarios  # noqa: E402
@@ -27,7 +30,7 @@ from scenarios.runner import RunContext, run_scenario  # noqa: E402
 from sim import NetParams  # noqa: E402
 
 
-def client_load(duration_ms: float, every_ms: float):
+def client_load(duration_ms: float, every_ms: float) -> Scenario:
     def body(ctx: RunContext) -> Generator[Any, Any, None]:
         c = RaftCluster(ctx, 5, net_params=NetParams(reliable_delay=1.0))
         leader = yield from c.check_one_leader()
@@ -42,57 +45,65 @@ def client_load(duration_ms: float, every_ms: float):
     return Scenario("bench-load", "bench", "client load", body, time_limit_ms=duration_ms * 2)
 
 
-def bench_load(duration_ms: float) -> None:
-    best = None
-    for _ in range(3):
-        started = time.perf_counter()
-        r = run_scenario(client_load(duration_ms, 1.0), 1)
-        wall = time.perf_counter() - started
-        delivered = r.messages
-        rate = delivered / wall
-        best = max(best or 0, rate)
-        print(f"  {delivered:,} messages ({r.facts.get('committed', 0):,} entries committed) "
-              f"in {wall:.2f} s: {rate:,.0f} msgs/s")
-    print(f"(a) client load, 5 nodes, traced: best {best:,.0f} msgs/s (target >= 150,000)")
+def bench_rate(label: str, scenario: Any, repeat: int) -> None:
+    t = timed(lambda: run_delivered(scenario, 1), repeat)
+    result, delivered = t.value
+    print(f"{label}: {delivered / t.cpu:,.0f} delivered msgs per CPU s (target >= 150,000); "
+          f"{delivered:,} delivered, {t.spread()}, {result.outcome}, digest {result.digest}")
 
 
-def bench_suite() -> None:
+def bench_suite(repeat: int) -> None:
     names = [s.name for s in all_scenarios() if s.suite in ("3A", "3B", "3C", "3D")]
-    started = time.perf_counter()
-    failed = [n for n in names if not run_scenario(n, 1).passed]
-    wall = time.perf_counter() - started
-    print(f"(b) Raft suite, {len(names)} tests at seed 1: {wall:.2f} s wall (target <= 10 s)"
-          + (f"; FAILED: {failed}" if failed else ""))
+    t = timed(lambda: [n for n in names if not run_scenario(n, 1).passed], repeat)
+    print(f"(c) Raft suite, {len(names)} tests at seed 1: {t.cpu:.2f} CPU s (target <= 1 s); "
+          f"{t.spread()}" + (f"; FAILED: {t.value}" if t.value else ""))
 
 
-def bench_random(seeds: int) -> None:
-    started = time.perf_counter()
-    msgs = 0
-    for seed in range(1, seeds + 1):
-        r = run_scenario("random-raft", seed)
-        msgs += r.messages
-        if not r.passed:
-            print(f"  seed {seed}: {r.outcome} {r.failure}")
-    wall = time.perf_counter() - started
-    print(f"(c) random-raft, {seeds} seeds: {wall / seeds * 1000:.1f} ms/seed, "
-          f"{seeds / wall * 60:,.0f} seeds/min on one core, {msgs / seeds:,.0f} msgs/seed "
-          f"(target >= 3,000 seeds/min)")
+def bench_random(seeds: int, repeat: int) -> None:
+    def work() -> tuple[int, list[str]]:
+        msgs, bad = 0, []
+        for seed in range(1, seeds + 1):
+            r = run_scenario("random-raft", seed)
+            msgs += r.messages
+            if not r.passed:
+                bad.append(f"seed {seed}: {r.outcome} {r.failure}")
+        return msgs, bad
+    t = timed(work, repeat)
+    msgs, bad = t.value
+    print(f"(d) random-raft, {seeds} seeds: {seeds / t.cpu * 60:,.0f} seeds per CPU minute "
+          f"(target >= 5,000); {t.cpu / seeds * 1000:.1f} CPU ms/seed, {msgs / seeds:,.0f} "
+          f"msgs sent/seed; {t.spread()}")
+    for line in bad:
+        print("   ", line)
+
+
+def bench_cli(repeat: int) -> None:
+    cpu, wall = cli_startup(["list"], max(repeat, 5))
+    print(f"(e) CLI start-up, raftsim list: {cpu:.3f} CPU s (target <= 0.15 s), "
+          f"wall {wall:.3f} s")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
     parser.add_argument("--seeds", type=int, default=200)
     parser.add_argument("--load-ms", type=float, default=20_000)
-    parser.add_argument("--only", choices=("a", "b", "c"))
+    parser.add_argument("--only", choices=("a", "b", "c", "d", "e"))
     args = parser.parse_args()
-    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    track_worlds()
+    print(f"medians of {args.repeat} runs; {load()}")
     if args.only in (None, "a"):
-        bench_load(args.load_ms)
+        bench_rate(f"(a) client load, 5 nodes, {args.load_ms:g} virtual ms",
+                   client_load(args.load_ms, 1.0), args.repeat)
     if args.only in (None, "b"):
-        bench_suite()
+        bench_rate("(b) ReliableChurn3C seed 1", "ReliableChurn3C", args.repeat)
     if args.only in (None, "c"):
-        bench_random(args.seeds)
-    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+        bench_suite(args.repeat)
+    if args.only in (None, "d"):
+        bench_random(args.seeds, args.repeat)
+    if args.only in (None, "e"):
+        bench_cli(args.repeat)
+    print(load())
 
 
 if __name__ == "__main__":

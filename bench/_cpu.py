@@ -1,0 +1,114 @@
+"""What the bench scripts share: CPU and wall time of a piece of work, medians of repeats,
+the messages a run delivered, and CLI start-up.
+
+CPU seconds (``time.process_time``: this process, user + system) are the figure to compare on
+a shared machine: wall time grows with the load of other processes, CPU time much less. Every
+figure is the median of ``repeat`` runs, printed with its spread (min..max).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, NamedTuple, TypeVar
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+T = TypeVar("T")
+
+
+class Timed(NamedTuple):
+    """The medians (and ranges) of ``repeat`` runs of one piece of work, and its last value."""
+
+    cpu: float
+    wall: float
+    cpu_range: tuple[float, float]
+    wall_range: tuple[float, float]
+    value: Any
+
+    def spread(self) -> str:
+        lo, hi = self.cpu_range
+        return f"cpu {lo:.3f}..{hi:.3f} s, wall median {self.wall:.3f} s"
+
+
+def timed(work: Callable[[], T], repeat: int) -> Timed:
+    """Run ``work`` ``repeat`` times; medians of CPU and wall seconds, and the last result."""
+    cpus, walls = [], []
+    value: Any = None
+    for _ in range(max(1, repeat)):
+        c0, w0 = time.process_time(), time.perf_counter()
+        value = work()
+        cpus.append(time.process_time() - c0)
+        walls.append(time.perf_counter() - w0)
+    return Timed(statistics.median(cpus), statistics.median(walls), (min(cpus), max(cpus)),
+                 (min(walls), max(walls)), value)
+
+
+# ---------------------------------------------------------------- delivered messages
+
+_worlds: list[Any] = []
+
+
+def track_worlds() -> None:
+    """Remember every ``World`` made from now on, so that a bench can read the messages its
+    networks delivered (``RunResult.messages`` counts messages sent)."""
+    from sim.world import World
+    if getattr(World, "_bench_tracked", False):
+        return
+    original = World.__init__
+
+    def init(self: Any, seed: int) -> None:
+        original(self, seed)
+        _worlds.append(self)
+
+    World.__init__ = init  # type: ignore[method-assign]
+    World._bench_tracked = True  # type: ignore[attr-defined]
+
+
+def delivered_since(mark: int) -> int:
+    """Messages delivered by the networks of the worlds made after ``len(worlds)`` was ``mark``."""
+    return sum(net.delivered for w in _worlds[mark:] for net in w.networks)
+
+
+def world_mark() -> int:
+    return len(_worlds)
+
+
+def run_delivered(name: Any, seed: int) -> tuple[Any, int]:
+    """``run_scenario(name, seed)`` and the messages its networks delivered."""
+    from scenarios.runner import run_scenario
+    mark = world_mark()
+    result = run_scenario(name, seed)
+    delivered = delivered_since(mark)
+    del _worlds[mark:]
+    return result, delivered
+
+
+# ---------------------------------------------------------------- CLI start-up
+
+def cli_startup(args: list[str], repeat: int) -> tuple[float, float]:
+    """Median CPU seconds (user + system of the child) and wall seconds of ``raftsim ARGS``,
+    run as ``python -m scenarios.cli`` with this tree first on the path."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+    cpus, walls = [], []
+    for _ in range(max(1, repeat)):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        w0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "scenarios.cli", *args], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        walls.append(time.perf_counter() - w0)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(cpus), statistics.median(walls)
+
+
+def load() -> str:
+    return f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cpus"
