@@ -1,7 +1,8 @@
 """A host: one node's step function, its timers, its disk, and how it crashes and reboots.
 
 The host feeds events to ``step(state, event) -> (state, effects)`` and performs the effects in
-list order: ``Send`` goes to the network, ``Persist`` to the disk, ``SetTimer`` /
+list order: ``Send`` goes to the network (after the ``on_send`` hook, if given: an
+oracle that reads the disk at the moment of sending), ``Persist`` to the disk, ``SetTimer`` /
 ``CancelTimer`` arm and disarm timers, ``Apply`` / ``ApplySnapshot`` / ``RoleChanged`` /
 ``Note`` are traced and passed to the hooks it was given, and ``Proposed`` is handed back to
 the caller of ``propose`` / ``call``. Dispatch is a dict from effect type to bound method.
@@ -52,7 +53,8 @@ class Host:
                  on_apply: Hook | None = None, on_apply_snapshot: Hook | None = None,
                  on_role: Hook | None = None, on_note: Hook | None = None,
                  on_boot: Callable[["Host"], None] | None = None,
-                 on_crash: Callable[["Host"], None] | None = None) -> None:
+                 on_crash: Callable[["Host"], None] | None = None,
+                 on_send: Hook | None = None) -> None:
         self.world = world
         self.addr = addr
         self.step = step
@@ -78,6 +80,8 @@ class Host:
         self._add = self.trace.add
         self._env = world.env
         send = partial(network.transmit, self)  # no wrapper frame on the hot path
+        if on_send is not None:                 # an oracle sees each Send (and the disk) first
+            send = partial(_checked_send, self, on_send, send)
         self._handlers: dict[type, Callable[[Any], None]] = {
             Send: send, Persist: self._persist,
             SetTimer: self._set_timer, CancelTimer: self._cancel_timer,
@@ -287,3 +291,11 @@ class Host:
 
     def __repr__(self) -> str:
         return f"Host({self.addr!r}, up={self.up}, incarnation={self.incarnation})"
+
+
+def _checked_send(host: Host, on_send: Hook, transmit: Callable[[Send], None],
+                  effect: Send) -> None:
+    """``on_send(host, effect)`` before the network gets the message: the hook may read
+    ``host.disk`` (what the node has persisted at the moment it sends) and raise."""
+    on_send(host, effect)
+    transmit(effect)
