@@ -35,12 +35,14 @@ class RaftCluster:
 
     def __init__(self, ctx: RunContext, n: int, *, reliable: bool = True,
                  snapshot: bool = False, long_reordering: bool = False,
-                 net_params: NetParams | None = None) -> None:
+                 net_params: NetParams | None = None,
+                 snapshot_interval: int = SNAPSHOT_INTERVAL) -> None:
         self.ctx = ctx
         self.world = ctx.world
         self.env = ctx.world.env
         self.n = n
         self.snapshot = snapshot
+        self.snapshot_interval = snapshot_interval
         self.rng = ctx.world.rng("workload")
         self.fault_rng = ctx.world.rng("faults")
         params = net_params or NetParams(reliable=reliable, long_delays=True,
@@ -91,7 +93,7 @@ class RaftCluster:
         self.logs[i][index] = command
         self.last_applied[i] = index
         self.max_index = max(self.max_index, index)
-        if self.snapshot and (index + 1) % SNAPSHOT_INTERVAL == 0:
+        if self.snapshot and (index + 1) % self.snapshot_interval == 0:
             log = self.logs[i]
             data = _encode([index, [log.get(k) for k in range(1, index + 1)]])
             host.defer(TakeSnapshot(index, data))
