@@ -20,6 +20,9 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 CONFIGS = [
     # name, bounds, symmetry, properties

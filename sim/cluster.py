@@ -16,8 +16,9 @@ disarms; everything else (``Apply``, ``ApplySnapshot``, ``ClientDone``, ``Propos
 ``RoleChanged``, ``Note`` and any type given as ``observe``) is returned to the caller.
 
 A crash drops the node's protocol state, its timers and every message to or from it (sent by
-or owed to the old incarnation); only its disk survives. A restart runs
-``step(init(), Restart(durable))``.
+or owed to the old incarnation, as the SimPy network does); only its disk survives. With
+``keep_sent`` the messages it sent stay on the wire: a network where what was sent outlives its
+sender. A restart runs ``step(init(), Restart(durable))``.
 
 Never imports simpy, never reads a clock or a random source; knows no protocol.
 """
@@ -91,15 +92,13 @@ def _ignore(effect: Any) -> None:
 class _Performer:
     """Performs one step's effects of node ``addr`` into fresh values."""
 
-    __slots__ = ("addr", "durable", "timers", "sent", "_me", "_index", "_nodes")
+    __slots__ = ("addr", "durable", "timers", "sent")
 
-    def __init__(self, addr: str, durable: Durable | None, timers: tuple[str, ...], me: int,
-                 index: Mapping[str, int], nodes: tuple[Node, ...]) -> None:
+    def __init__(self, addr: str, durable: Durable | None, timers: tuple[str, ...]) -> None:
         self.addr = addr
         self.durable = durable
         self.timers = timers
         self.sent: list[InFlight] = []
-        self._me, self._index, self._nodes = me, index, nodes
 
     def handlers(self, observe: Mapping[type, Callable[[Any], None]]) -> dict[type, Any]:
         return {**observe, Persist: self.persist, Send: self.send,
@@ -109,9 +108,6 @@ class _Performer:
         self.durable = persisted(self.durable, effect)
 
     def send(self, effect: Send) -> None:
-        j = self._index.get(effect.dst)
-        if j is not None and j != self._me and not self._nodes[j].up:
-            return  # to a node that is down: lost (the SimPy network drops it at send)
         self.sent.append(InFlight(self.addr, effect.dst, effect.msg))
 
     def set_timer(self, effect: SetTimer) -> None:
@@ -121,20 +117,40 @@ class _Performer:
         self.timers = _without(self.timers, effect.kind)
 
 
+#: What a step does to its node: the node after it (down after a crash), every message it
+#: sent (before those to a node that is down are lost) and the effects that happened.
+_Outcome = tuple[Node, tuple[InFlight, ...], Effects]
+
+
 class Cluster:
     """The rule book of a synchronous cluster: which step function runs at each address.
 
     Holds no state: every operation takes a ``ClusterState`` and returns a new one (the old
     one is unchanged, so branching is free). Choices the caller must not make (stepping a
     node that is down, firing a timer that is not armed) raise ``ValueError``.
+
+    ``keep_sent``: the messages a node sent before it crashed stay on the wire (only those to
+    it are lost). By default they are lost too, as on the SimPy network, which never delivers
+    a message from or to an incarnation that has ended.
+
+    ``memo=N`` remembers what a step did to a node (step functions are deterministic: the
+    same node and event always give the same node, messages and effects), for up to N steps
+    at a time, and shares equal nodes: a search that meets the same node again and again (the
+    explorer) then runs its step function once. The effects returned are shared with later
+    calls: read them, never change them.
     """
 
     def __init__(self, nodes: Mapping[str, NodeSpec | tuple[StepFn, Callable[[], Any]]],
-                 observe: Iterable[type] = OBSERVATIONS) -> None:
+                 observe: Iterable[type] = OBSERVATIONS, *, keep_sent: bool = False,
+                 memo: int = 0) -> None:
         self.addrs: tuple[str, ...] = tuple(nodes)
         self.specs: tuple[NodeSpec, ...] = tuple(NodeSpec(*nodes[a]) for a in self.addrs)
         self.index: dict[str, int] = {a: i for i, a in enumerate(self.addrs)}
+        self.keep_sent = keep_sent
         self._observe: dict[type, Callable[[Any], None]] = {t: _ignore for t in observe}
+        self._memo_limit = max(0, memo)
+        self._memo: dict[Any, _Outcome] = {}
+        self._shared: dict[Node, Node] = {}
 
     # ------------------------------------------------------------ states
 
@@ -167,22 +183,23 @@ class Cluster:
         by effects: ``fire`` is the timer transition.)"""
         i = self._up(state, addr)
         node = state.nodes[i]
-        return self._step(state.nodes, state.inflight, i, node.state, node.durable, node.timers,
-                          event, crash_after)
+        out = self._outcome(i, node, event, node.timers, crash_after, False)
+        return self._apply(state.nodes, state.inflight, i, out)
 
     def deliver(self, state: ClusterState, k: int,
                 crash_after: int | None = None) -> tuple[ClusterState, Effects]:
         """Take the ``k``-th message off the wire and step its destination with ``Receive``.
         A message to an address outside the cluster is only taken off the wire."""
-        k = _position(state.inflight, k)
-        src, dst, msg = state.inflight[k]
-        rest = state.inflight[:k] + state.inflight[k + 1:]
+        inflight = state.inflight
+        k = _position(inflight, k)
+        src, dst, msg = inflight[k]
+        rest = inflight[:k] + inflight[k + 1:]
         i = self.index.get(dst)
         if i is None or not state.nodes[i].up:
             return ClusterState(state.nodes, rest), []
         node = state.nodes[i]
-        return self._step(state.nodes, rest, i, node.state, node.durable, node.timers,
-                          Receive(src, msg), crash_after)
+        out = self._outcome(i, node, Receive(src, msg), node.timers, crash_after, False)
+        return self._apply(state.nodes, rest, i, out)
 
     def drop(self, state: ClusterState, k: int) -> ClusterState:
         """Lose the ``k``-th message in flight."""
@@ -202,26 +219,27 @@ class Cluster:
         node = state.nodes[i]
         if kind not in node.timers:
             raise ValueError(f"{addr}: timer {kind!r} is not armed")
-        return self._step(state.nodes, state.inflight, i, node.state, node.durable,
-                          _without(node.timers, kind), TimerFired(kind), crash_after)
+        out = self._outcome(i, node, TimerFired(kind), _without(node.timers, kind),
+                            crash_after, True)
+        return self._apply(state.nodes, state.inflight, i, out)
 
     def crash(self, state: ClusterState, addr: str) -> ClusterState:
-        """Crash ``addr`` (no-op if down): it keeps only its disk; its timers and every
-        message to or from it are gone."""
+        """Crash ``addr`` (no-op if down): it keeps only its disk; its timers and the messages
+        to it are gone, and so are those it sent unless ``keep_sent``."""
         i = self._at(addr)
         node = state.nodes[i]
         if not node.up:
             return state
-        return self._crashed(state.nodes, state.inflight, i, node.durable)
+        return self._crashed(state.nodes, state.inflight, i, Node(None, node.durable))
 
     def restart(self, state: ClusterState, addr: str,
                 crash_after: int | None = None) -> tuple[ClusterState, Effects]:
         """Crash ``addr`` if up, then boot it: ``step(init(), Restart(durable))``."""
         state = self.crash(state, addr)
         i = self.index[addr]
-        node = state.nodes[i]
-        return self._step(state.nodes, state.inflight, i, self.specs[i].init(), node.durable,
-                          (), Restart(node.durable), crash_after)
+        durable = state.nodes[i].durable
+        out = self._run(i, self.specs[i].init(), durable, (), Restart(durable), crash_after)
+        return self._apply(state.nodes, state.inflight, i, out)
 
     def put_state(self, state: ClusterState, addr: str, proto: Any) -> ClusterState:
         """The same cluster with ``proto`` as the protocol state of the up node ``addr``."""
@@ -248,30 +266,68 @@ class Cluster:
             raise ValueError(f"{addr} is down")
         return i
 
-    def _step(self, nodes: tuple[Node, ...], inflight: tuple[InFlight, ...], i: int,
-              proto: Any, durable: Durable | None, timers: tuple[str, ...], event: Any,
-              crash_after: int | None) -> tuple[ClusterState, Effects]:
+    def _outcome(self, i: int, node: Node, event: Any, timers: tuple[str, ...],
+                 crash_after: int | None, fired: bool) -> _Outcome:
+        """What stepping ``event`` does to ``node`` (remembered with ``memo``)."""
+        if not self._memo_limit:
+            return self._run(i, node.state, node.durable, timers, event, crash_after)
+        key = (i, node, event, crash_after, fired)
+        try:
+            return self._memo[key]
+        except KeyError:
+            pass
+        except TypeError:          # a state that cannot be hashed: nothing is remembered
+            return self._run(i, node.state, node.durable, timers, event, crash_after)
+        out = self._run(i, node.state, node.durable, timers, event, crash_after)
+        memo, shared = self._memo, self._shared
+        if len(memo) >= self._memo_limit:
+            memo.clear()
+            shared.clear()
+        after = shared.setdefault(out[0], out[0])
+        memo[key] = out = (after, out[1], out[2])
+        return out
+
+    def _run(self, i: int, proto: Any, durable: Durable | None, timers: tuple[str, ...],
+             event: Any, crash_after: int | None) -> _Outcome:
         addr = self.addrs[i]
         proto, effects = self.specs[i].step(proto, event)
         if type(effects) is not list:
             effects = list(effects)
-        out = _Performer(addr, durable, timers, i, self.index, nodes)
+        out = _Performer(addr, durable, timers)
         handlers = out.handlers(self._observe)
         if crash_after is not None:
             lost = perform_until_crash(handlers, effects, crash_after, addr)
-            return (self._crashed(nodes, inflight, i, out.durable),
+            return (Node(None, out.durable), tuple(out.sent) if self.keep_sent else (),
                     effects[:len(effects) - lost])
         perform(handlers, effects, addr)
-        node = Node(proto, out.durable, True, out.timers)
-        if out.sent:
-            inflight = inflight + tuple(out.sent)
+        return Node(proto, out.durable, True, out.timers), tuple(out.sent), effects
+
+    def _apply(self, nodes: tuple[Node, ...], inflight: tuple[InFlight, ...], i: int,
+               out: _Outcome) -> tuple[ClusterState, Effects]:
+        node, sent, effects = out
+        if sent:
+            # to a node that is down: lost (the SimPy network drops it at send)
+            index = self.index
+            for m in sent:
+                j = index.get(m.dst)
+                if j is not None and j != i and not nodes[j].up:
+                    sent = tuple(m for m in sent if (j := index.get(m.dst)) is None or j == i
+                                 or nodes[j].up)
+                    break
+        if not node.up:
+            return self._crashed(nodes, inflight + sent, i, node), effects
+        if sent:
+            inflight = inflight + sent
         return ClusterState(nodes[:i] + (node,) + nodes[i + 1:], inflight), effects
 
     def _crashed(self, nodes: tuple[Node, ...], inflight: tuple[InFlight, ...], i: int,
-                 durable: Durable | None) -> ClusterState:
+                 down: Node) -> ClusterState:
         addr = self.addrs[i]
-        kept = tuple(m for m in inflight if m.src != addr and m.dst != addr)
-        return ClusterState(nodes[:i] + (Node(None, durable),) + nodes[i + 1:], kept)
+        if self.keep_sent:
+            kept = tuple(m for m in inflight if m.dst != addr)
+        else:
+            kept = tuple(m for m in inflight if m.src != addr and m.dst != addr)
+        return ClusterState(nodes[:i] + (down,) + nodes[i + 1:], kept)
 
 
 class Driver:

@@ -121,8 +121,11 @@ class Model:
     log bounds (None: no such bounds); ``snapshot(node_state)`` the ``TakeSnapshot`` a server
     may take now, if any; ``permute(cluster_state, perm)`` renames servers (``perm[i]`` is the
     new position of server ``i``) and ``symmetry_key(node)`` is a view of a node that no
-    renaming changes (both None: no symmetry reduction). ``deep_encoding``: the states hold
-    maps with keys that are not strings (fingerprints then take a slower canonical form).
+    renaming changes (both None: no symmetry reduction); ``permute_node(node, perm)`` and
+    ``permute_message(inflight, perm)`` rename one node or one message the same way (optional:
+    with them, fingerprints under symmetry remember the digest of each renamed part).
+    ``deep_encoding``: the states hold maps with keys that are not strings (fingerprints then
+    take a slower canonical form).
     """
 
     def __init__(self, name: str, cluster: Cluster, servers: Sequence[str],
@@ -131,7 +134,10 @@ class Model:
                  snapshot: Callable[[Any], Any] | None = None,
                  permute: Callable[[ClusterState, tuple[int, ...]], ClusterState] | None = None,
                  symmetry_key: Callable[[Node], Any] | None = None,
-                 clients: Sequence[str] = (), deep_encoding: bool = False) -> None:
+                 clients: Sequence[str] = (), deep_encoding: bool = False,
+                 permute_node: Callable[[Node, tuple[int, ...]], Node] | None = None,
+                 permute_message: Callable[[InFlight, tuple[int, ...]], InFlight] | None = None,
+                 ) -> None:
         self.name = name
         self.cluster = cluster
         self.servers = tuple(servers)
@@ -142,6 +148,8 @@ class Model:
         self.permute = permute
         self.symmetry_key = symmetry_key
         self.deep_encoding = deep_encoding
+        self.permute_node = permute_node
+        self.permute_message = permute_message
 
     def initial(self) -> XState:
         """Every node booted with ``Restart(None)``, nothing spent."""

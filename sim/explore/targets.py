@@ -24,6 +24,9 @@ __all__ = ["raft_model", "kv_model", "kv_op", "TARGETS"]
 
 _replace = msgspec.structs.replace
 
+#: Steps each target remembers (sim.cluster.Cluster(memo=...)): a bounded cache.
+MEMO = 200_000
+
 
 def raft_model(n: int = 3, step: StepFn | None = None) -> Model:
     """``n`` Raft peers ``s0..``; operation ``k`` is ``Propose("v<k>")`` to a leader."""
@@ -34,7 +37,7 @@ def raft_model(n: int = 3, step: StepFn | None = None) -> Model:
     def boot(i: int) -> Callable[[], Any]:
         return lambda: raft.init(configs[i])
 
-    cluster = Cluster({a: (fn, boot(i)) for i, a in enumerate(peers)})
+    cluster = Cluster({a: (fn, boot(i)) for i, a in enumerate(peers)}, memo=MEMO)
 
     def requests(state: Any, addr: str, k: int) -> list[Any]:
         # a proposal to a follower is refused and changes nothing: only leaders are asked
@@ -45,7 +48,8 @@ def raft_model(n: int = 3, step: StepFn | None = None) -> Model:
 
     renamer = _RaftRenamer(peers, configs, lambda s: s, lambda s, r: r)
     return Model("raft", cluster, peers, requests=requests, raft_of=lambda s: s,
-                 snapshot=snapshot, permute=renamer.cluster, symmetry_key=_raft_key)
+                 snapshot=snapshot, permute=renamer.cluster, symmetry_key=_raft_key,
+                 permute_node=renamer.node, permute_message=renamer.message)
 
 
 def _snapshot_of(state: raft.RaftState) -> TakeSnapshot | None:
@@ -80,6 +84,7 @@ class _RaftRenamer:
         self.configs = configs
         self.raft_of = raft_of
         self.put = put
+        self.index = {a: i for i, a in enumerate(peers)}
 
     def cluster(self, cs: ClusterState, perm: tuple[int, ...]) -> ClusterState:
         peers = self.peers
@@ -91,6 +96,12 @@ class _RaftRenamer:
         wire = tuple(InFlight(names.get(m.src, m.src), names.get(m.dst, m.dst),
                               _rename_msg(m.msg, perm)) for m in cs.inflight)
         return ClusterState(tuple(nodes), wire)
+
+    def message(self, m: InFlight, perm: tuple[int, ...]) -> InFlight:
+        peers, index = self.peers, self.index
+        src, dst = index.get(m.src), index.get(m.dst)
+        return InFlight(m.src if src is None else peers[perm[src]],
+                        m.dst if dst is None else peers[perm[dst]], _rename_msg(m.msg, perm))
 
     def node(self, node: Node, perm: tuple[int, ...]) -> Node:
         durable = node.durable
