@@ -1,6 +1,6 @@
 """The ``raftsim`` command line: one module per command, wired here.
 
-    raftsim list | run | replay | check | campaign | shrink
+    raftsim list | run | replay | check | campaign | shrink | explore | report
 
 Every command has ``add_parser(subparsers)`` (its arguments, with ``func`` set to its ``run``)
 and ``run(args) -> exit code``. Exit codes and bad input are shared (``scenarios.errors``): 0
@@ -24,7 +24,7 @@ __all__ = ["main", "build_parser", "COMMANDS"]
 
 #: The commands (modules of this package) in the order ``raftsim --help`` shows them. A command
 #: module is imported only when needed: ``raftsim check`` never imports the simulator.
-COMMANDS = ("list", "run", "replay", "check", "campaign", "shrink", "explore")
+COMMANDS = ("list", "run", "replay", "check", "campaign", "shrink", "explore", "report")
 
 
 def build_parser(only: str | None = None) -> Parser:

@@ -1,0 +1,82 @@
+"""From a trace file, a finished run or a campaign database to the HTML of its report.
+
+This module wires the parts: it reads the input (``sim.load_trace``, the campaign database),
+takes the linearizability result of the run's history (the run's own ``CheckResult`` when there
+is one, else the checker run once over the history the trace holds, with the run's budget),
+computes the views and renders them. Errors the user can fix are ``BadInput`` (one line).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import msgspec
+
+from scenarios.errors import BadInput
+from scenarios.report.views import Window, WindowError, run_view
+
+__all__ = ["trace_report", "result_report", "campaign_report", "history_check"]
+
+
+def trace_report(path: str, window: Window | None = None) -> str:
+    """The HTML report of the run recorded in the trace file ``path``."""
+    from sim import TraceError, load_trace
+    try:
+        loaded = load_trace(path)
+    except TraceError as exc:
+        where = f"{exc.path}:{exc.line}" if exc.line > 0 else exc.path
+        raise BadInput(f"{where}: {exc.what}") from None
+    except RecursionError:
+        raise BadInput(f"{path}: JSON nested too deeply to be a trace") from None
+    return _render(loaded.header, loaded.records, loaded.digest, window,
+                   history_check(loaded.records))
+
+
+def result_report(result: Any, window: Window | None = None) -> str:
+    """The HTML report of a run just made (``run_scenario(..., keep_lines=True)``): its trace
+    lines are the data, its ``CheckResult`` the linearizability verdict (not checked again)."""
+    lines = result.lines
+    if lines is None:
+        raise ValueError("result_report needs a run made with keep_lines=True")
+    decoder = msgspec.json.Decoder()
+    header = decoder.decode(lines[0])
+    records = [decoder.decode(line) for line in lines[1:]]
+    return _render(header, records, result.digest, window, result.check)
+
+
+def _render(header: dict[str, Any], records: list[list], digest: str, window: Window | None,
+            check: Any) -> str:
+    from scenarios.report.html import render_run
+    try:
+        view = run_view(header, records, digest, window, check)
+    except WindowError as exc:
+        raise BadInput(str(exc)) from None
+    return render_run(view)
+
+
+def history_check(records: Sequence[list]) -> Any:
+    """The linearizability ``CheckResult`` of the client history in ``records`` (the KV model,
+    with the budget a run uses; partial linearizations when it is not linearizable), or
+    ``None`` when the run had no client history."""
+    events = [{"t": r[0], "process": r[2], "type": r[3], "f": r[4][0], "key": r[4][1],
+               "value": r[4][2]} for r in records if r[1] == "history"
+              and isinstance(r[4], list) and len(r[4]) == 3]
+    if not events:
+        return None
+    from checkers.linearizability import HistoryError, Verdict, check, history_from_events, kv_model
+    from scenarios.harness.kv import CHECK_BUDGET
+    try:
+        ops = history_from_events(events, kv_model, source="trace history")
+    except HistoryError as exc:
+        raise BadInput(f"the trace's client history cannot be checked: {exc}") from None
+    result = check(kv_model, ops, max_cache=CHECK_BUDGET)
+    if result.verdict is Verdict.ILLEGAL:
+        result = check(kv_model, ops, max_cache=CHECK_BUDGET, verbose=True)
+    return result
+
+
+def campaign_report(path: str) -> str:
+    """The HTML report of the campaign database ``path``."""
+    from scenarios.report.campaign import campaign_view, read_campaign
+    from scenarios.report.html import render_campaign
+    return render_campaign(campaign_view(read_campaign(path)))
