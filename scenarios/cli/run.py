@@ -1,9 +1,10 @@
 """``raftsim run NAME --seed N|A..B``: run a scenario, print its outcome, figures and digest.
 
-A failing run prints the command that reproduces it. ``--trace``, ``--history`` and
-``--dump-params`` write files (with a seed range, the name holds ``{seed}``); ``--params`` gives
-a random scenario what to use instead of drawing it from the seed. Everything is checked before
-the first run: the params against the scenario's schema, the output files (writable, distinct).
+A failing run prints the command that reproduces it. ``--trace``, ``--history``,
+``--dump-params`` and ``--report`` (an HTML report of the run) write files (with a seed range,
+the name holds ``{seed}``); ``--params`` gives a random scenario what to use instead of drawing
+it from the seed. Everything is checked before the first run: the params against the
+scenario's schema, the output files (writable, distinct).
 A seed range is streamed (any width; never built as a list) and closes with a summary line;
 ``--json`` prints one JSON object per seed instead.
 """
@@ -46,6 +47,8 @@ def add_parser(sub: Any) -> None:
                    "the seed: schedule, net, profile, workload (see docs/scenarios.md)")
     p.add_argument("--dump-params", help="write what a random scenario drew from the seed "
                    "(schedule, net, profile, workload) as JSON, to edit and pass to --params")
+    p.add_argument("--report", metavar="OUT", help="write an HTML report of the run (as "
+                   "`raftsim report TRACE --html OUT` does); with a range, put {seed} in the name")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object per seed (verdict, failure, digest, figures)")
     add_verbosity(p)
@@ -64,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dump_params and not scenario.params:
         raise BadInput(f"{scenario.name} draws nothing from its seed: no params to dump")
     outputs = [("--trace", args.trace), ("--history", args.history),
-               ("--dump-params", args.dump_params)]
+               ("--dump-params", args.dump_params), ("--report", args.report)]
     for option, path in outputs:
         if path and len(seeds) > 1 and "{seed}" not in path:
             raise BadInput(f"{option} with a seed range needs '{{seed}}' in the file name")
@@ -97,11 +100,14 @@ def _run_seeds(args: argparse.Namespace, scenario: Any, seeds: range, params: An
         trace = args.trace.replace("{seed}", str(seed)) if args.trace else None
         history = args.history.replace("{seed}", str(seed)) if args.history else None
         dumped = args.dump_params.replace("{seed}", str(seed)) if args.dump_params else None
+        report = args.report.replace("{seed}", str(seed)) if args.report else None
         try:
             result = run_scenario(scenario, seed, trace_path=trace, history_path=history,
-                                  params=params)
+                                  params=params, keep_lines=report is not None)
             if dumped:
                 _dump_params(result, dumped)
+            if report:
+                _write_report(result, report)
         except OSError as exc:
             if exc.errno not in _CANNOT_WRITE:
                 raise
@@ -137,6 +143,13 @@ def load_params(path: str) -> dict[str, Any]:
     return data
 
 
+def _write_report(result: RunResult, path: str) -> None:
+    from scenarios.cli.report import write_report
+    from scenarios.report.build import result_report
+    write_report(path, result_report(result))
+    result.lines = None                 # the report is written: let the run's lines go
+
+
 def _dump_params(result: RunResult, path: str) -> None:
     drawn = result.drawn
     if drawn is None:
@@ -163,6 +176,8 @@ def _print_result(r: RunResult, trace: str | None, dumped: str | None,
         print(f"  trace         {trace} ({r.records:,} records)")
     if dumped:
         print(f"  params        {dumped}")
+    if args.report:
+        print(f"  report        {args.report.replace('{seed}', str(r.seed))}")
     if args.verbosity > 0 and r.drawn is not None:
         for section, value in r.drawn.items():
             if section != "schedule":

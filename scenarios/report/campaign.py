@@ -244,11 +244,11 @@ def coverage_view(rows: Sequence[dict[str, Any]], coverage: dict[int, dict[str, 
     how often in all, and how many of those runs did not pass; points no run reached are
     listed too when their names are known."""
     outcome = {r["seed"]: r["outcome"] for r in rows}
-    names = set().union(*coverage.values()) if coverage else set()
+    names: set[str] = set().union(*coverage.values()) if coverage else set()
     known = _known_points()
     names |= set(known)
     runs = len(coverage)
-    points = []
+    points: list[dict[str, Any]] = []
     for name in sorted(names):
         seeds = [s for s, c in coverage.items() if c.get(name, 0) > 0]
         points.append({"point": name, "about": known.get(name, ""), "runs": len(seeds),
