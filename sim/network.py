@@ -27,13 +27,14 @@ This module never reads a clock and draws randomness only from the world's ``net
 from __future__ import annotations
 
 import random
+from heapq import heappush
 from typing import TYPE_CHECKING, Annotated, Any, Iterable, Sequence
 
 import msgspec
 import networkx as nx
 from simpy.events import NORMAL
 
-from protocols.core import Send, is_reply
+from protocols.core import Receive, Send, is_reply
 from sim.trace import Trace
 from sim.world import World
 
@@ -121,7 +122,8 @@ class Network:
         self._size = msgspec.msgpack.Encoder().encode
         self._reply_types: dict[type, bool] = {}
         self._env = world.env
-        self._schedule = world.env.schedule
+        self._queue = world.queue          # pushed onto as ``env.schedule`` does: hot path
+        self._eid = world.eid
         self._append = trace.append   # send records: the arrival or drop that follows flushes
         self._add = trace.add
         self._arrive_cbs = (self._arrive,)
@@ -207,7 +209,7 @@ class Network:
         packet = _Packet((mid, src, dst, msg, size, reply, sh, sh.incarnation, dh,
                           dh.incarnation, None))
         packet.callbacks = self._arrive_cbs
-        self._schedule(packet, NORMAL, delay)  # type: ignore[arg-type]  # an event by duck typing
+        heappush(self._queue, (self._env._now + delay, NORMAL, next(self._eid), packet))
 
     def _packet(self, callbacks: tuple, mid: int, src: str, dst: str, msg: Any, size: int,
                 reply: bool, sh: "Host", dh: "Host | None", reason: str | None,
@@ -215,7 +217,7 @@ class Network:
         packet = _Packet((mid, src, dst, msg, size, reply, sh, sh.incarnation, dh,
                           -1 if dh is None else dh.incarnation, reason))
         packet.callbacks = callbacks
-        self._schedule(packet, NORMAL, delay)  # type: ignore[arg-type]  # an event by duck typing
+        heappush(self._queue, (self._env._now + delay, NORMAL, next(self._eid), packet))
 
     def _undeliverable(self, mid: int, src: str, dst: str, msg: Any, size: int, reply: bool,
                        sh: "Host", dh: "Host | None") -> None:
@@ -260,7 +262,7 @@ class Network:
         else:
             st.rpcs += 1
         self._add((self._env._now, "deliver", mid, src, dst))
-        dh.receive(src, msg)
+        dh._run(Receive(src, msg))            # Host.receive, without its frame
 
     @staticmethod
     def _reason(packet: _Packet) -> str:

@@ -51,6 +51,13 @@ class RaftCluster:
         self.observer = RaftObserver(self.env)
         self.addrs = tuple(f"s{i}" for i in range(n))
         self.logs: list[dict[int, Any]] = [dict() for _ in range(n)]
+        # The per-apply cross-check in O(1): every server's log agrees with ``_first`` (the
+        # first command applied at each index by anyone) except at the indexes of ``_mixed``,
+        # where an installed snapshot may have put another value; only there, or on a
+        # disagreement with ``_first``, are all the logs compared (the lab's loop, its message).
+        self._first: dict[int, Any] = {}
+        self._mixed: set[int] = set()
+        self._server = {addr: i for i, addr in enumerate(self.addrs)}
         self.last_applied = [0] * n
         self.max_index = 0
         self.hosts = [self._make_host(i) for i in range(n)]
@@ -71,20 +78,21 @@ class RaftCluster:
     # ------------------------------------------------------------ hooks (the lab's appliers)
 
     def _index(self, host: Host) -> int:
-        return int(host.addr[1:])
+        return self._server[host.addr]
 
     def _on_boot(self, host: Host) -> None:
         self.last_applied[self._index(host)] = 0
         self.observer.on_boot(host)
 
     def _on_apply(self, host: Host, effect: Any) -> None:
-        i = self._index(host)
+        i = self._server[host.addr]
         index, command = effect.index, effect.command
         self.observer.on_apply(host, effect)
-        for j, log in enumerate(self.logs):
-            if index in log and log[index] != command:
-                raise ScenarioFailure(f"commit index={index} server={i} {command!r} != "
-                                      f"server={j} {log[index]!r}")
+        first = self._first
+        if index not in first:
+            first[index] = command          # no log holds this index yet
+        elif index in self._mixed or first[index] != command:
+            self._compare_logs(i, index, command)
         if self.snapshot and index != self.last_applied[i] + 1:
             raise ScenarioFailure(f"server {i} apply out of order, expected index "
                                   f"{self.last_applied[i] + 1}, got {index}")
@@ -98,6 +106,13 @@ class RaftCluster:
             data = _encode([index, [log.get(k) for k in range(1, index + 1)]])
             host.defer(TakeSnapshot(index, data))
 
+    def _compare_logs(self, i: int, index: int, command: Any) -> None:
+        """The lab's check: no server applied another command at ``index``."""
+        for j, log in enumerate(self.logs):
+            if index in log and log[index] != command:
+                raise ScenarioFailure(f"commit index={index} server={i} {command!r} != "
+                                      f"server={j} {log[index]!r}")
+
     def _on_apply_snapshot(self, host: Host, effect: Any) -> None:
         i = self._index(host)
         index, commands = _decode(effect.data)
@@ -105,7 +120,13 @@ class RaftCluster:
             raise ScenarioFailure(f"server {i} snapshot index {effect.index} but its data "
                                   f"says {index}")
         self.observer.on_apply_snapshot(host, effect)
-        self.logs[i] = {k + 1: c for k, c in enumerate(commands)}
+        self.logs[i] = log = {k + 1: c for k, c in enumerate(commands)}
+        first, mixed = self._first, self._mixed
+        for k, c in log.items():
+            if k not in first:
+                first[k] = c
+            elif k not in mixed and first[k] != c:
+                mixed.add(k)
         self.last_applied[i] = index
 
     # ------------------------------------------------------------ faults (connect, crash)
