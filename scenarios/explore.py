@@ -27,6 +27,7 @@ __all__ = ["RaftSafety", "Linearizable", "raft_goals", "GOALS"]
 
 _LEADER = raft.ROLE_NAMES[raft.LEADER]
 _SNAPSHOT = ("<snapshot>",)      # a committed command known only through a snapshot
+_MEMO = 200_000                   # verdicts remembered before the memo starts again
 
 
 class RaftSafety:
@@ -44,6 +45,7 @@ class RaftSafety:
         self.model = model
         self.raft_of: Callable[[Any], raft.RaftState] = model.raft_of
         self.servers = frozenset(model.servers)
+        self._memo: dict[Any, Any] = {}
 
     def start(self, state: Any) -> Any:
         return ((), ())
@@ -56,6 +58,22 @@ class RaftSafety:
         addr = step.addr
         if addr is None or addr not in self.servers:
             return ghost
+        # The verdict depends on the ghost, the nodes before the step and the step (its node,
+        # event and crash point): the search meets the same ones again and again (states that
+        # differ only in other messages in flight). A violation is never remembered.
+        key = (ghost, step.pre.cluster.nodes, addr, step.event, step.label.after)
+        memo = self._memo
+        out = memo.get(key)
+        if out is None:
+            out = self._check(ghost, step)
+            if len(memo) >= _MEMO:
+                memo.clear()
+            memo[key] = out
+        return out
+
+    def _check(self, ghost: Any, step: Step) -> Any:
+        addr = step.addr
+        assert addr is not None
         effects = step.effects
         raft_of = self.raft_of
         old, new = self._states(step)

@@ -150,6 +150,9 @@ class Model:
         self.deep_encoding = deep_encoding
         self.permute_node = permute_node
         self.permute_message = permute_message
+        self._server_at = tuple(cluster.index[a] for a in self.servers)
+        self._limits: dict[Node, str | None] = {}       # node -> the constraint it breaks
+        self._limits_of: tuple[int, int] | None = None
 
     def initial(self) -> XState:
         """Every node booted with ``Restart(None)``, nothing spent."""
@@ -157,39 +160,66 @@ class Model:
 
     def beyond(self, state: XState, bounds: Bounds, pre: XState | None = None) -> str | None:
         """The state constraint ``state`` breaks (``max-term``, ``max-log``, ``per-link``), if
-        any. Given ``pre``, a state within the constraints that ``state`` follows, only what
-        changed is looked at (nodes that are not the same objects; a longer wire)."""
-        raft_of = self.raft_of
-        before = pre.cluster.nodes if pre is not None else None
-        if raft_of is not None:
-            for i, (addr, node) in enumerate(zip(self.cluster.addrs, state.cluster.nodes)):
-                if (node.state is None or (before is not None and before[i] is node)
-                        or addr not in self.servers):
+        any. Given ``pre``, a state within the constraints that ``state`` follows by a
+        transition that removed at most one message and appended what it sent, only what
+        changed is looked at (nodes that are not the same objects; the links of the new
+        messages)."""
+        if self.raft_of is not None:
+            limits = self._limits
+            if self._limits_of != (bounds.max_term, bounds.max_log):
+                self._limits_of = (bounds.max_term, bounds.max_log)
+                limits.clear()
+            before = pre.cluster.nodes if pre is not None else None
+            nodes = state.cluster.nodes
+            for i in self._server_at:
+                node = nodes[i]
+                if before is not None and before[i] is node:
                     continue
-                hard = raft_of(node.state).hard
-                if hard.term > bounds.max_term:
-                    return "max-term"
-                if hard.log_start + len(hard.log) - 1 > bounds.max_log:
-                    return "max-log"
+                broken = limits.get(node, _UNKNOWN)
+                if broken is _UNKNOWN:
+                    if len(limits) >= 400_000:
+                        limits.clear()
+                    broken = limits[node] = self._node_beyond(node, bounds)
+                if broken is not None:
+                    return broken   # type: ignore[no-any-return]
         inflight = state.cluster.inflight
+        per_link = bounds.per_link
+        if len(inflight) <= per_link:
+            return None
         if pre is not None:
-            # a transition removes at most one message and appends what it sends at the end
             fresh = len(inflight) - len(pre.cluster.inflight) + 1
             if fresh <= 0:
                 return None
-            links = {(m.src, m.dst) for m in inflight[-fresh:]}
-            for link in links:
-                if sum(1 for m in inflight if (m.src, m.dst) == link) > bounds.per_link:
+            for m in inflight[-fresh:]:
+                src, dst = m.src, m.dst
+                count = 0
+                for o in inflight:
+                    if o.dst == dst and o.src == src:
+                        count += 1
+                if count > per_link:
                     return "per-link"
             return None
-        if len(inflight) > bounds.per_link:
-            seen: dict[tuple[str, str], int] = {}
-            for m in inflight:
-                key = (m.src, m.dst)
-                seen[key] = count = seen.get(key, 0) + 1
-                if count > bounds.per_link:
-                    return "per-link"
+        seen: dict[tuple[str, str], int] = {}
+        for m in inflight:
+            key = (m.src, m.dst)
+            seen[key] = count = seen.get(key, 0) + 1
+            if count > per_link:
+                return "per-link"
         return None
+
+    def _node_beyond(self, node: Node, bounds: Bounds) -> str | None:
+        if node.state is None:
+            return None
+        assert self.raft_of is not None
+        hard = self.raft_of(node.state).hard
+        if hard.term > bounds.max_term:
+            return "max-term"
+        if hard.log_start + len(hard.log) - 1 > bounds.max_log:
+            return "max-log"
+        return None
+
+
+_UNKNOWN = object()
 
 
 def _spend(spent: tuple[int, ...], which: int) -> tuple[int, ...]:

@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 STRATEGIES = ("bfs", "dfs", "random")
+_WHOLE = frozenset(("crash", "restart"))      # transitions whose successor is judged whole
 
 
 class Violation(Exception):
@@ -127,22 +128,28 @@ class _Search:
         """Each successor of ``state`` (at ``depth``) with its ghosts updated, the violation
         it shows (if any) and the state constraint it breaks (if any)."""
         model, bounds, props = self.model, self.bounds, self.properties
+        beyond = model.beyond
         for label, _, addr, event, effects, after in successors(model, state, bounds):
             self.generated += 1
-            step = Step(label, state, after, addr, event, effects, depth + 1)
             broken: Violation | None = None
-            ghost = state.ghost
-            if props:
-                try:
-                    ghost = tuple(p.check(g, step) for p, g in zip(props, state.ghost))
-                except Violation as exc:
-                    broken = exc
-                after = XState(after.cluster, after.spent, after.cut, ghost)
-            if self.goals and broken is None:
-                self._goals(step, ghost, depth + 1)
-            # a restart may drop several messages and send some: judged whole
-            yield label, after, broken, model.beyond(
-                after, bounds, state if label.kind != "restart" else None)
+            if props or self.goals:
+                step = Step(label, state, after, addr, event, effects, depth + 1)
+                ghost = state.ghost
+                if props:
+                    try:
+                        if len(props) == 1:
+                            ghost = (props[0].check(ghost[0], step),)
+                        else:
+                            ghost = tuple(p.check(g, step) for p, g in zip(props, ghost))
+                    except Violation as exc:
+                        broken = exc
+                    if ghost != state.ghost:
+                        after = XState(after.cluster, after.spent, after.cut, ghost)
+                if self.goals and broken is None:
+                    self._goals(step, ghost, depth + 1)
+            # a crash or a restart may drop several messages (and send some): judged whole
+            yield label, after, broken, beyond(
+                after, bounds, state if label.after < 0 and label.kind not in _WHOLE else None)
 
     def _goals(self, step: Step, ghost: tuple[Any, ...], depth: int) -> None:
         for goal in list(self.goals):
