@@ -9,7 +9,8 @@ no simpy): a driver reports what it observed as plain values, and a broken rule 
   and the same term just before it; terms never decrease along a log.
 - Leader completeness: a leader of term T holds every entry committed in a term below T.
 - State machine safety: no two nodes apply different commands (or terms) at one index; each
-  node applies in index order without gaps (a snapshot moves its applied index).
+  node applies in index order without gaps (a snapshot moves its applied index, never back:
+  applied-monotonic).
 
 Cost: O(1) per appended entry and per apply; O(#distinct terms) per new leader.
 
@@ -154,7 +155,17 @@ class RaftInvariants:
         self._commit(time, node, index, term, command)
 
     def snapshot_applied(self, time: float, node: str, index: int, term: int) -> None:
-        """``node``'s service installed a snapshot covering every entry up to ``index``."""
+        """``node``'s service installed a snapshot covering every entry up to ``index``.
+
+        ``applied-monotonic`` (§7): within one boot, a snapshot never takes the applied index
+        back (a stale InstallSnapshot rolling a follower back; the replay that follows would
+        otherwise mask it)."""
+        last = self.applied_index.get(node, 0)
+        if index < last:
+            raise InvariantViolation(
+                "applied-monotonic", time,
+                f"{node} installed a snapshot at index {index} after applying index {last}",
+                nodes=(node,), terms=(term,), indexes=(last, index))
         self.applied_index[node] = index
         if index > 0:
             self._commit(time, node, index, term, _UNKNOWN)

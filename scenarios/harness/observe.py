@@ -1,35 +1,65 @@
-"""Wiring Raft's safety invariants into a running cluster, whatever service sits above Raft.
+"""Wiring Raft's safety invariants and oracles into a running cluster, whatever service sits
+above Raft.
 
-``RaftObserver`` wraps a node's step function so every append reaches the log-matching check,
-and supplies the host hooks for role changes, applies, snapshots and reboots. ``raft_of`` maps
-a node's state to its Raft state (identity for bare Raft, ``state.raft`` for a KV server).
+``RaftObserver`` wraps a node's step function so every append reaches the log-matching check
+and every change of commit index, snapshot index and leader progress reaches the oracles
+(``checkers.invariants.oracles``), and supplies the host hooks for role changes, applies,
+snapshots, reboots and sends (persist-before-send reads the sender's disk). ``raft_of`` maps a
+node's state to its Raft state (identity for bare Raft, ``state.raft`` for a service);
+``kv=True`` also folds every applied KV command into the reference model
+(``checkers.invariants.kv``) and compares each replica with it.
+
+This is where protocol values become the checkers' plain values (terms, indexes, names); the
+rules themselves live in ``checkers/``. Everything here is O(1) per event, or O(what changed).
+Observers never draw randomness and never write to the trace.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
+from checkers.invariants.kv import KVReference
+from checkers.invariants.oracles import HELD, RaftOracles
 from checkers.invariants.raft import RaftInvariants
+from protocols import kv as kv_protocol
 from protocols import raft
+from protocols.core import Restart
+from protocols.raft.messages import (
+    AppendEntries, AppendEntriesReply, InstallSnapshot, InstallSnapshotReply, RequestVote,
+    RequestVoteReply,
+)
 
 __all__ = ["RaftObserver"]
+
+_LEADER = raft.LEADER
+_CANDIDATE_OR_LEADER = ("candidate", "leader")
 
 
 class RaftObserver:
     def __init__(self, env: Any, raft_of: Callable[[Any], raft.RaftState] = lambda s: s,
-                 invariants: RaftInvariants | None = None) -> None:
+                 invariants: RaftInvariants | None = None, kv: bool = False) -> None:
         self.env = env
         self.raft_of = raft_of
         self.invariants = invariants or RaftInvariants()
+        self.oracles = RaftOracles()
+        self.kv = KVReference() if kv else None
+        self.hosts: dict[str, Any] = {}          # addr -> Host (followers' disks, for matchIndex)
+        self.elections: list[tuple[float, str, str, int]] = []   # (t, node, role, term)
+        self._touched: dict[str, list[tuple[str, str]]] = {}    # addr -> [(key, client)]
 
     def wrap(self, addr: str, step: Callable[[Any, Any], tuple[Any, list]]
              ) -> Callable[[Any, Any], tuple[Any, list]]:
-        """``step`` plus a report of every entry appended to the node's log."""
-        invariants, env, raft_of = self.invariants, self.env, self.raft_of
+        """``step`` plus a report of every entry appended to the node's log, and of every
+        change of its commit index, snapshot index and (as leader) its followers' progress."""
+        invariants, env, raft_of, oracles = self.invariants, self.env, self.raft_of, self.oracles
+        progress = self._progress
 
         def observed(state: Any, event: Any) -> tuple[Any, list]:
             new, effects = step(state, event)
-            old_hard, new_hard = raft_of(state).hard, raft_of(new).hard
+            old_raft, new_raft = raft_of(state), raft_of(new)
+            if new_raft is old_raft:
+                return new, effects
+            old_hard, new_hard = old_raft.hard, new_raft.hard
             if new_hard.log is not old_hard.log and new_hard.log_start == old_hard.log_start:
                 log = new_hard.log
                 first = _first_new_position(old_hard.log, log)
@@ -37,15 +67,50 @@ class RaftObserver:
                     invariants.log_appended(
                         env._now, addr, new_hard.log_start + first,
                         [(e.term, e.command) for e in log[first:]], log[first - 1].term)
+            if type(event) is Restart:
+                return new, effects                  # a new incarnation starts from its disk
+            if new_raft.commit != old_raft.commit:
+                _commit_moved(oracles, env._now, addr, old_raft.commit, new_raft)
+            if new_hard.log_start != old_hard.log_start:
+                oracles.snapshot_moved(env._now, addr, old_hard.log_start, new_hard.log_start)
+            if new_raft.role == _LEADER and (new_raft.match_index is not old_raft.match_index
+                                             or new_raft.next_index is not old_raft.next_index):
+                progress(addr, old_raft, new_raft)
             return new, effects
         return observed
+
+    def _progress(self, addr: str, old: raft.RaftState, new: raft.RaftState) -> None:
+        """The leader's matchIndex / nextIndex for the peers whose values changed."""
+        me = new.config.me
+        old_match = old.match_index if old.role == _LEADER else ()
+        old_next = old.next_index if old.role == _LEADER else ()
+        peers = new.config.peers
+        hard = new.hard
+        for peer, (match, nxt) in enumerate(zip(new.match_index, new.next_index)):
+            if peer == me or (peer < len(old_match) and old_match[peer] == match
+                              and old_next[peer] == nxt):
+                continue
+            follower = self.hosts.get(peers[peer])
+            durable = follower.disk.read() if follower is not None else None
+            fhard = durable.state if durable is not None else None
+            self.oracles.progress(
+                self.env._now, addr, hard.term, peers[peer], match, nxt,
+                lambda i: _term_at(hard, i),
+                fhard.term if fhard is not None else None,
+                (lambda i: _term_at(fhard, i)) if fhard is not None else None)
 
     # Host hooks --------------------------------------------------------------------------
 
     def on_boot(self, host: Any) -> None:
+        self.hosts[host.addr] = host
         self.invariants.restarted(self.env.now, host.addr, 0)
+        if self.kv is not None:
+            self.kv.restarted(host.addr)
+            self._touched.pop(host.addr, None)
 
     def on_role(self, host: Any, effect: Any) -> None:
+        if effect.role in _CANDIDATE_OR_LEADER:
+            self.elections.append((self.env.now, host.addr, effect.role, effect.term))
         state = self.raft_of(host.state)
         hard = state.hard
         start = hard.log_start
@@ -61,9 +126,154 @@ class RaftObserver:
     def on_apply(self, host: Any, effect: Any) -> None:
         self.invariants.applied(self.env.now, host.addr, effect.index, effect.term,
                                 effect.command)
+        if self.kv is not None:
+            self._kv_apply(host, effect)
 
     def on_apply_snapshot(self, host: Any, effect: Any) -> None:
         self.invariants.snapshot_applied(self.env.now, host.addr, effect.index, effect.term)
+        if self.kv is not None:
+            machine = kv_protocol.decode_snapshot(effect.data)
+            self.kv.snapshot_installed(self.env.now, host.addr, effect.index,
+                                       machine.data, machine.sessions)
+
+    def on_send(self, host: Any, effect: Any) -> None:
+        """Persist-before-send: what ``host`` sends must already be on its disk."""
+        msg = effect.msg
+        extract = _SENT.get(type(msg))
+        if extract is not None:
+            extract(self, host, effect.dst, msg)
+
+    # KV: the reference fold -----------------------------------------------------------------
+
+    def _kv_apply(self, host: Any, effect: Any) -> None:
+        op = effect.command
+        if type(op) is not kv_protocol.Op:
+            return
+        assert self.kv is not None
+        addr = host.addr
+        self.kv.applied(self.env.now, addr, effect.index, op.client, op.seq, op.op, op.key,
+                        op.value)
+        touched = self._touched.setdefault(addr, [])
+        touched.append((op.key, op.client))
+        state = host.state
+        if effect.index != state.applied:
+            return                                   # more applies follow in this step
+        machine = state.machine
+        for key, client in touched:
+            self.kv.check_key(self.env.now, addr, key, machine.data.get(key, ""), client,
+                              machine.sessions.get(client, 0))
+        touched.clear()
+        if state.raft.hard.log_start == effect.index:   # the step ended with a snapshot here
+            self.kv.snapshot_taken(addr, effect.index)
+
+
+# ---------------------------------------------------------------- extraction: protocol -> plain
+
+def _term_at(hard: Any, index: int) -> int:
+    """Term of ``index`` in a hard state: ``HELD`` inside the snapshot, -1 beyond the log."""
+    pos = index - hard.log_start
+    if pos <= 0:
+        return HELD
+    if pos < len(hard.log):
+        return hard.log[pos].term
+    return -1
+
+
+def _commit_moved(oracles: RaftOracles, now: float, addr: str, old: int,
+                  new: raft.RaftState) -> None:
+    hard = new.hard
+    start = hard.log_start
+
+    def entry_at(index: int) -> tuple[int, Any]:
+        entry = hard.log[index - start]
+        return entry.term, entry.command
+
+    oracles.commit_moved(now, addr, old, new.commit, raft.last_index(new), start, entry_at)
+
+
+def _durable(host: Any) -> tuple[int, int, Any]:
+    """(term, voted_for, hard state or None) on ``host``'s disk."""
+    durable = host.disk.read()
+    if durable is None:
+        return 0, -1, None
+    hard = durable.state
+    return hard.term, hard.voted_for, hard
+
+
+def _sent_vote_request(o: RaftObserver, host: Any, dst: str, msg: RequestVote) -> None:
+    term, voted, _ = _durable(host)
+    peers = o.raft_of(host.state).config.peers
+    o.oracles.sent(o.env._now, host.addr, dst, "RequestVote", msg.term, term,
+                   vote=host.addr, durable_vote=peers[voted] if voted >= 0 else None)
+
+
+def _sent_vote_reply(o: RaftObserver, host: Any, dst: str, msg: RequestVoteReply) -> None:
+    term, voted, _ = _durable(host)
+    if not msg.granted:
+        o.oracles.sent(o.env._now, host.addr, dst, "RequestVoteReply", msg.term, term)
+        return
+    peers = o.raft_of(host.state).config.peers
+    o.oracles.sent(o.env._now, host.addr, dst, "RequestVoteReply(granted)", msg.term, term,
+                   vote=dst, durable_vote=peers[voted] if voted >= 0 else None)
+
+
+def _vouching(o: RaftObserver, host: Any, dst: str, what: str, term: int, index: int,
+              index_term: int | None) -> None:
+    dterm, _, hard = _durable(host)
+    o.oracles.sent(o.env._now, host.addr, dst, what, term, dterm, index=index,
+                   index_term=index_term,
+                   durable_term_at=(lambda i: _term_at(hard, i)) if hard is not None
+                   else (lambda i: -1))
+
+
+def _in_memory_term(o: RaftObserver, host: Any, index: int) -> int | None:
+    """The sender's own term at ``index``; None when its memory no longer holds the entry
+    (a snapshot taken in this step, persisted at its end): then any entry on disk will do."""
+    got = _term_at(o.raft_of(host.state).hard, index)
+    return None if got < 0 else got
+
+
+def _sent_append_reply(o: RaftObserver, host: Any, dst: str, msg: AppendEntriesReply) -> None:
+    if not msg.success or msg.match_index <= 0:
+        term, _, _ = _durable(host)
+        o.oracles.sent(o.env._now, host.addr, dst, "AppendEntriesReply", msg.term, term)
+        return
+    _vouching(o, host, dst, "AppendEntriesReply(success)", msg.term, msg.match_index,
+              _in_memory_term(o, host, msg.match_index))
+
+
+def _sent_append(o: RaftObserver, host: Any, dst: str, msg: AppendEntries) -> None:
+    if not msg.entries:
+        term, _, _ = _durable(host)
+        o.oracles.sent(o.env._now, host.addr, dst, "AppendEntries", msg.term, term)
+        return
+    _vouching(o, host, dst, "AppendEntries", msg.term, msg.prev_index + len(msg.entries),
+              msg.entries[-1].term)
+
+
+def _sent_snapshot_reply(o: RaftObserver, host: Any, dst: str,
+                         msg: InstallSnapshotReply) -> None:
+    if msg.last_index <= 0:
+        term, _, _ = _durable(host)
+        o.oracles.sent(o.env._now, host.addr, dst, "InstallSnapshotReply", msg.term, term)
+        return
+    _vouching(o, host, dst, "InstallSnapshotReply", msg.term, msg.last_index,
+              _in_memory_term(o, host, msg.last_index))
+
+
+def _sent_term_only(o: RaftObserver, host: Any, dst: str, msg: Any) -> None:
+    term, _, _ = _durable(host)
+    o.oracles.sent(o.env._now, host.addr, dst, type(msg).__name__, msg.term, term)
+
+
+_SENT: dict[type, Callable[[RaftObserver, Any, str, Any], None]] = {
+    RequestVote: _sent_vote_request,
+    RequestVoteReply: _sent_vote_reply,
+    AppendEntries: _sent_append,
+    AppendEntriesReply: _sent_append_reply,
+    InstallSnapshot: _sent_term_only,
+    InstallSnapshotReply: _sent_snapshot_reply,
+}
 
 
 def _first_new_position(old: Any, new: Any) -> int:

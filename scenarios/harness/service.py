@@ -78,6 +78,7 @@ class ServiceCluster:
     """``n`` servers ``s0..`` of ``service`` with the lab's tester; clerks ``c0..`` on demand."""
 
     clerk_class: type[ServiceClerk] = ServiceClerk
+    kv_oracle = False           # fold applied commands into the KV reference (KVCluster)
 
     def __init__(self, ctx: RunContext, n: int, service: ModuleType, clerk: ModuleType, *,
                  unreliable: bool = False, maxraftstate: int = -1,
@@ -93,7 +94,7 @@ class ServiceCluster:
         self.fault_rng = ctx.world.rng("faults")
         params = net_params or NetParams(reliable=not unreliable, reliable_delay=RELIABLE_DELAY)
         self.net = Network(ctx.world, ctx.trace, params)
-        self.observer = RaftObserver(self.env, raft_of=lambda s: s.raft)
+        self.observer = RaftObserver(self.env, raft_of=lambda s: s.raft, kv=self.kv_oracle)
         self.addrs = tuple(f"s{i}" for i in range(n))
         self.hosts = [self._make_host(i) for i in range(n)]
         for host in self.hosts:
@@ -108,7 +109,7 @@ class ServiceCluster:
         return Host(self.world, self.addrs[i], o.wrap(self.addrs[i], service.step),
                     lambda: service.init(config), network=self.net, on_apply=o.on_apply,
                     on_apply_snapshot=o.on_apply_snapshot, on_role=o.on_role,
-                    on_boot=o.on_boot)
+                    on_boot=o.on_boot, on_send=o.on_send)
 
     # ------------------------------------------------------------ clients
 

@@ -72,7 +72,8 @@ class ShardKVCluster:
             host = Host(self.world, addr, o.wrap(addr, step), partial(init, i),
                         network=self.net, on_apply=o.on_apply,
                         on_apply_snapshot=o.on_apply_snapshot, on_role=o.on_role,
-                        on_boot=partial(self._booted, o), on_note=self._note)
+                        on_boot=partial(self._booted, o), on_note=self._note,
+                        on_send=o.on_send)
             self.hosts[addr] = host
             host.boot()
 

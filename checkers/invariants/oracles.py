@@ -1,0 +1,179 @@
+"""Raft's per-node rules beyond Figure 3, checked online from plain observations: votes,
+persistence before sending, the leader's view of its followers, and the commit index.
+
+This module owns the rules only. It imports nothing of raftsim (no protocol code, no simulator,
+no simpy) and draws no randomness: a driver reports what it observed as plain values (terms,
+indexes, node names) and a broken rule raises ``InvariantViolation`` (``rule`` is its name).
+
+- ``vote-once`` (§5.2, Figure 2 RequestVote rule 2): a node grants at most one vote per term,
+  across restarts. Fed with every vote that reached the network (a granted RequestVoteReply, a
+  candidate's RequestVote for itself): a second candidate in the same term is a violation at
+  once, whether or not it later elects two leaders.
+- ``term-monotonic`` (§5.1, Figure 2 "Persistent state"): the term a node sends with never
+  drops below one it sent before, across restarts (a term forgotten by a reboot).
+- ``persist-before-send`` (§5.1, Figure 2 "updated on stable storage before responding to
+  RPCs"): every message is justified by the sender's disk at the moment it leaves: its term is
+  on disk, a vote it grants or asks for is the vote on disk, and the entries it vouches for
+  (a success reply's match index, the last entry of an AppendEntries) are on disk with the same
+  term.
+- ``match-index`` (§5.3, Figure 2 "Volatile state on leaders"): a leader's matchIndex for a
+  follower never exceeds what that follower durably holds, the entry there has the leader's
+  term, and nextIndex > matchIndex. Judged only while the follower's disk is in the leader's
+  term: a follower that has since moved on may have been truncated by a newer leader.
+- ``commit-bound``, ``commit-monotonic``, ``commit-matching`` (§5.3, §5.4.2, Figure 2
+  "commitIndex"): a node's commit index never exceeds its own log, never decreases within one
+  incarnation, and every entry it newly covers agrees with what any node committed at that
+  index before (the first node to commit an index fixes its term and command): leader
+  completeness and state machine safety checked at commit time, incrementally.
+- ``applied-monotonic`` (§7): a node's snapshot index (its log start) never decreases within
+  one incarnation; with ``RaftInvariants.snapshot_applied`` this catches a stale InstallSnapshot
+  rolling a follower back.
+
+Cost: O(1) per message sent, per vote and per changed matchIndex; O(entries newly committed)
+per commit advance. Memory: one entry per vote and per committed index.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .raft import InvariantViolation
+
+__all__ = ["RaftOracles", "HELD"]
+
+#: ``durable_term_at`` answer for an index inside the snapshot: held, and committed.
+HELD = -2
+
+
+class RaftOracles:
+    """Online checker of the per-node Raft rules above; one hook per observation."""
+
+    def __init__(self) -> None:
+        self.votes: dict[tuple[str, int], tuple[str, float]] = {}   # (node, term) -> (cand, t)
+        self.sent_term: dict[str, int] = {}                        # node -> highest term sent
+        self.committed: dict[int, tuple[int, Any, str, float]] = {}   # index -> (term, cmd, n, t)
+
+    # ------------------------------------------------------------ votes (§5.2)
+
+    def vote(self, time: float, node: str, term: int, candidate: str) -> None:
+        """``node`` cast (or, as a candidate, claimed) its vote of ``term`` for ``candidate``."""
+        key = (node, term)
+        seen = self.votes.get(key)
+        if seen is None:
+            self.votes[key] = (candidate, time)
+        elif seen[0] != candidate:
+            raise InvariantViolation(
+                "vote-once", time,
+                f"{node} voted for {seen[0]} in term {term} (t={seen[1]:.3f}) and now for "
+                f"{candidate}", nodes=(node, seen[0], candidate), terms=(term,))
+
+    # ------------------------------------------------------------ persist before send (§5.1)
+
+    def sent(self, time: float, node: str, dst: str, what: str, term: int, durable_term: int,
+             vote: str | None = None, durable_vote: str | None = None,
+             index: int | None = None, index_term: int | None = None,
+             durable_term_at: Callable[[int], int] | None = None) -> None:
+        """``node`` sends ``what`` in ``term`` to ``dst``; its disk holds ``durable_term``.
+
+        ``vote``: the vote the message claims (a granted reply: the candidate; a RequestVote:
+        the sender), with ``durable_vote`` the vote on disk. ``index``: an entry the message
+        vouches for, of term ``index_term`` (None: any term); ``durable_term_at(i)`` is the
+        term of index ``i`` on disk (``HELD`` inside the snapshot, -1 beyond the log).
+        """
+        last = self.sent_term.get(node, 0)
+        if term < last:
+            raise InvariantViolation(
+                "term-monotonic", time,
+                f"{node} sends {what} in term {term} after sending in term {last}",
+                nodes=(node,), terms=(last, term))
+        self.sent_term[node] = term
+        if term > durable_term:
+            raise InvariantViolation(
+                "persist-before-send", time,
+                f"{node} sends {what} to {dst} in term {term} but its disk holds term "
+                f"{durable_term}", nodes=(node, dst), terms=(term, durable_term))
+        if vote is not None:
+            if durable_term != term or durable_vote != vote:
+                raise InvariantViolation(
+                    "persist-before-send", time,
+                    f"{node} sends {what} to {dst} voting for {vote} in term {term} but its "
+                    f"disk holds term {durable_term}, vote {durable_vote}",
+                    nodes=(node, dst), terms=(term, durable_term))
+            self.vote(time, node, term, vote)
+        if index is not None and index > 0 and durable_term_at is not None:
+            got = durable_term_at(index)
+            if got != HELD and (got < 0 if index_term is None else got != index_term):
+                held = "no entry" if got < 0 else f"term {got}"
+                raise InvariantViolation(
+                    "persist-before-send", time,
+                    f"{node} sends {what} to {dst} vouching for index {index} (term "
+                    f"{index_term}) but its disk holds {held} there",
+                    nodes=(node, dst), terms=(term,), indexes=(index,))
+
+    # ------------------------------------------------------------ leader progress (§5.3)
+
+    def progress(self, time: float, leader: str, term: int, follower: str, match: int,
+                 next_index: int, leader_term_at: Callable[[int], int],
+                 follower_durable_term: int | None,
+                 follower_term_at: Callable[[int], int] | None) -> None:
+        """``leader`` (of ``term``) now records ``match`` / ``next_index`` for ``follower``;
+        the follower's disk holds term ``follower_durable_term`` (None: blank) and
+        ``follower_term_at(i)`` (``HELD`` inside its snapshot, -1 beyond its log)."""
+        if next_index <= match:
+            raise InvariantViolation(
+                "match-index", time,
+                f"{leader} (term {term}) has nextIndex {next_index} <= matchIndex {match} for "
+                f"{follower}", nodes=(leader, follower), terms=(term,),
+                indexes=(match, next_index))
+        if match <= 0 or follower_durable_term != term or follower_term_at is None:
+            return
+        got = follower_term_at(match)
+        if got == HELD:
+            return
+        want = leader_term_at(match)
+        if got != want and not (want == HELD and got >= 0):   # HELD: in the leader's snapshot
+            held = "no entry" if got < 0 else f"an entry of term {got}"
+            raise InvariantViolation(
+                "match-index", time,
+                f"{leader} (term {term}) sets matchIndex {match} for {follower}, whose disk "
+                f"holds {held} at {match} (the leader's is of term {want})",
+                nodes=(leader, follower), terms=(term, want), indexes=(match,))
+
+    # ------------------------------------------------------------ commit index (§5.3, §5.4)
+
+    def commit_moved(self, time: float, node: str, old: int, new: int, last_index: int,
+                     log_start: int, entry_at: Callable[[int], tuple[int, Any]]) -> None:
+        """``node``'s commit index went from ``old`` to ``new`` within one incarnation; its
+        log ends at ``last_index`` and ``entry_at(i) -> (term, command)`` for
+        ``log_start < i <= last_index``."""
+        if new < old:
+            raise InvariantViolation(
+                "commit-monotonic", time, f"{node}'s commit index went back from {old} to {new}",
+                nodes=(node,), indexes=(old, new))
+        if new > last_index:
+            raise InvariantViolation(
+                "commit-bound", time,
+                f"{node}'s commit index {new} is beyond its last log index {last_index}",
+                nodes=(node,), indexes=(new, last_index))
+        committed = self.committed
+        for index in range(max(old, log_start) + 1, new + 1):
+            term, command = entry_at(index)
+            seen = committed.get(index)
+            if seen is None:
+                committed[index] = (term, command, node, time)
+            elif seen[0] != term or (seen[1] is not command and seen[1] != command):
+                raise InvariantViolation(
+                    "commit-matching", time,
+                    f"{node} commits ({index}, term {term}, {command!r}) but {seen[2]} "
+                    f"committed ({index}, term {seen[0]}, {seen[1]!r}) at t={seen[3]:.3f}",
+                    nodes=(node, seen[2]), terms=(term, seen[0]), indexes=(index,))
+
+    # ------------------------------------------------------------ snapshots (§7)
+
+    def snapshot_moved(self, time: float, node: str, old: int, new: int) -> None:
+        """``node``'s log start (snapshot index) went from ``old`` to ``new`` in one incarnation."""
+        if new < old:
+            raise InvariantViolation(
+                "applied-monotonic", time,
+                f"{node}'s snapshot went back from index {old} to {new}",
+                nodes=(node,), indexes=(old, new))
