@@ -24,6 +24,9 @@ def trace_report(path: str, window: Window | None = None) -> str:
     try:
         loaded = load_trace(path)
     except TraceError as exc:
+        if exc.line == 1:                # not even a trace's header: say what the command takes
+            raise BadInput(f"{path}: neither a trace nor a campaign database (line 1: "
+                           f"{exc.what})") from None
         where = f"{exc.path}:{exc.line}" if exc.line > 0 else exc.path
         raise BadInput(f"{where}: {exc.what}") from None
     except RecursionError:

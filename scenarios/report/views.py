@@ -42,10 +42,12 @@ class Window:
         hi = end if self.hi is None else self.hi
         if lo < 0 or (self.hi is not None and hi <= 0):
             raise WindowError(f"the window {_s(lo)}..{_s(hi)} starts before the run")
+        if self.lo is not None and lo >= end:
+            raise WindowError(f"the window starts at {_s(lo)}, when the run had ended "
+                              f"(at {_s(end)})")
         if hi <= lo:
-            raise WindowError(f"the window {_s(lo)}..{_s(hi)} is empty (--from must be before --to)")
-        if lo >= end and end > 0:
-            raise WindowError(f"the window starts at {_s(lo)}, after the run ended at {_s(end)}")
+            raise WindowError(f"the window {_s(lo)}..{_s(hi)} is empty (--from must be "
+                              "before --to)")
         return lo, (min(hi, end) if end > 0 else hi)
 
 

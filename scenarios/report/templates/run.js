@@ -69,7 +69,7 @@
         attrs = {x: x0, y: y - LANE / 2 + 2, width: Math.max(1, x1 - x0), height: LANE - 4, 'class': 'band-crash'};
       } else {
         attrs = {x: x0, y: top, width: Math.max(1, x1 - x0), height: bottom - top,
-                 'class': p.kind === 'crash' ? 'band-crash' : 'band-net'};
+                 'class': p.kind === 'crash' ? 'band-down' : 'band-net'};
       }
       r = el('rect', attrs, svg);
       el('title', {}, r, p.label + ' (' + sec(p.start) + ' to ' + sec(p.end) + ')');
@@ -92,8 +92,13 @@
     });
     el('text', {x: 4, y: 14}, svg, 'messages');
     el('text', {x: 4, y: 28, 'class': 'meta'}, svg, sec(full[1] - full[0]));
-    el('rect', {x: x(win[0]), y: 1, width: Math.max(2, x(win[1]) - x(win[0])), height: h - 2, 'class': 'brush', id: 'brush'}, svg);
+    brush(svg, x, h);
     dragToZoom(svg, x, full[0], full[1]);
+  }
+
+  function brush(svg, x, h) {   // the window shown above, on a chart of the whole range
+    if (win[0] <= full[0] && win[1] >= full[1]) return;
+    el('rect', {x: x(win[0]), y: 0, width: Math.max(2, x(win[1]) - x(win[0])), height: h, 'class': 'brush'}, svg);
   }
 
   function dragToZoom(svg, x, lo, hi) {
@@ -259,7 +264,7 @@
       var op = D.operations[p[2]];
       el('circle', {cx: x(p[0]), cy: y(p[1]), r: 2, 'class': 'pt' + (op && op.type !== 'ok' ? ' fail' : ''), 'data-op': p[2]}, svg);
     });
-    el('rect', {x: x(win[0]), y: 0, width: Math.max(2, x(win[1]) - x(win[0])), height: h, 'class': 'brush'}, svg);
+    brush(svg, x, h);
     dragToZoom(svg, x, full[0], full[1]);
   }
 
@@ -278,7 +283,7 @@
       var bh = (h - 26) * c / max;
       el('rect', {x: x(full[0] + k * step), y: h - 16 - bh, width: Math.max(1, x(full[0] + step) - x(full[0]) - 1), height: bh, 'class': 'bar'}, svg);
     });
-    el('rect', {x: x(win[0]), y: 0, width: Math.max(2, x(win[1]) - x(win[0])), height: h, 'class': 'brush'}, svg);
+    brush(svg, x, h);
     dragToZoom(svg, x, full[0], full[1]);
   }
 

@@ -1,0 +1,149 @@
+"""The views of a run report are plain data computed from the trace: each one is checked here
+against a hand-written trace whose every record is known (tests/report_samples.py), and the
+node counts against a real run's own totals."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from report_samples import RECORDS, XSS
+from scenarios.report import views
+from scenarios.report.build import history_check
+from scenarios.report.views import Window, WindowError
+
+RECS = [list(r) for r in RECORDS]
+HEADER = {"scenario": "random", "seed": 3, "params": {}}
+
+
+def test_lanes_servers_first_in_natural_order_then_clients():
+    assert views.lanes(RECS) == ["s0", "s1", "s2", "s10", "c0", "c1"]
+
+
+def test_messages_deliveries_duplicates_drops_and_lost():
+    names = views.lanes(RECS)
+    m = views.messages(RECS, names)
+    assert m["ids"] == [1, 2, 3, 4, 5, 6]
+    vote = m["send"][0]
+    assert vote[:3] == [12.0, names.index("s0"), names.index("s1")]
+    assert m["types"][vote[3]] == "RequestVote"
+    assert m["texts"][vote[4]] == "RequestVote term=1 candidate=0"
+    # message 2 was duplicated: two deliveries, the second flagged
+    assert [d for d in m["deliver"] if d[0] == 1] == [[1, 15.0, 0], [1, 20.0, 1]]
+    assert m["dup"] == [1]
+    assert m["drop"] == [[3, 31.0, 0]] and m["reasons"] == ["partition"]
+    # long lists are counted, not copied; message 6 was never delivered nor dropped
+    assert m["texts"][m["send"][3][4]] == "AppendEntries term=1 entries=[5 items]"
+    assert not [d for d in m["deliver"] if d[0] == 5] and not [d for d in m["drop"] if d[0] == 5]
+
+
+def test_a_window_keeps_messages_that_cross_it():
+    names = views.lanes(RECS)
+    m = views.messages(RECS, names, 38.0, 42.0)
+    # message 3 (sent at 20, delivered at 40) and message 5 (sent at 40): nothing else
+    assert m["ids"] == [3, 5]
+    assert sorted(d[1] for d in m["deliver"]) == [40.0, 45.0]
+
+
+def test_message_text_is_cut_at_the_limit():
+    text = views.describe_message({"type": "T", "a": "x" * 50, "b": "y" * 50, "c": "z" * 500,
+                                   "d": "w" * 200, "e": "v" * 200})
+    assert len(text) == views.MAX_TEXT and text.endswith("…")
+
+
+def test_fault_periods_network_and_crash():
+    periods = views.fault_periods(RECS, 100.0)
+    assert periods == [
+        {"kind": "network", "start": 25.0, "end": 50.0, "node": None,
+         "label": "partition s0 | s1 s2 s10"},
+        {"kind": "crash", "start": 55.0, "end": 80.0, "node": "s2", "label": "s2 down"}]
+
+
+def test_fault_periods_left_open_end_with_the_run():
+    recs = [[1.0, "fault", {"type": "Cut", "src": "s0", "dst": "s1"}],
+            [2.0, "fault", {"type": "Disconnect", "node": "s2"}],
+            [3.0, "fault", {"type": "Uncut", "src": "s0", "dst": "s1"}],
+            [4.0, "crash", "s1", 0, 0]]
+    assert views.fault_periods(recs, 9.0) == [
+        {"kind": "network", "start": 1.0, "end": 2.0, "node": None, "label": "cut s0→s1"},
+        {"kind": "network", "start": 2.0, "end": 3.0, "node": None,
+         "label": "cut s0→s1; s2 disconnected"},
+        {"kind": "network", "start": 3.0, "end": 9.0, "node": None, "label": "s2 disconnected"},
+        {"kind": "crash", "start": 4.0, "end": 9.0, "node": "s1", "label": "s1 down"}]
+
+
+def test_role_changes_and_crashes_on_lanes():
+    names = views.lanes(RECS)
+    assert views.role_changes(RECS, names) == [
+        [10.0, 0, "candidate", 1], [16.0, 0, "leader", 1], [16.0, 1, "follower", 1],
+        [55.0, 2, "down", None]]
+
+
+def test_operations_latency_and_throughput():
+    ops = views.operations(RECS)
+    assert [(o["client"], o["f"], o["start"], o["end"], o["type"], o["output"]) for o in ops] == [
+        ("c0", "put", 20.0, 45.0, "ok", "1"), ("c1", "get", 60.0, 70.0, "ok", "")]
+    lat = views.latency(ops)
+    assert lat["points"] == [[20.0, 25.0, 0], [60.0, 10.0, 1]]
+    assert lat["summary"] == {"count": 2, "mean": 17.5, "p50": 25.0, "p99": 25.0, "max": 25.0}
+    tp = views.throughput(ops, 0.0, 100.0, buckets=10)
+    assert tp["counts"] == [0, 0, 0, 0, 1, 0, 0, 1, 0, 0] and tp["per_s"] == 20.0
+
+
+def test_an_operation_that_never_completed_has_no_end():
+    recs = [[1.0, "history", "c0", "invoke", ["get", "k", None]],
+            [2.0, "history", "c1", "invoke", ["put", "k", "v"]],
+            [9.0, "history", "c1", "info", ["put", "k", None]]]
+    ops = views.operations(recs)
+    assert [(o["type"], o["end"]) for o in ops] == [("pending", None), ("info", None)]
+    assert views.latency(ops)["points"] == []
+
+
+def test_node_stats():
+    names = views.lanes(RECS)
+    stats = {s["node"]: s for s in views.node_stats(RECS, names)}
+    size = {r[2]: len(msgspec.msgpack.encode(r[5])) for r in RECS if r[1] == "send"}
+    assert stats["s0"]["sent"] == 3 and stats["s0"]["sent_bytes"] == size[1] + size[4] + size[5]
+    assert stats["s0"]["received"] == 3          # the vote reply twice, the client's request
+    assert stats["s0"]["received_bytes"] == 2 * size[2] + size[3]
+    assert (stats["s0"]["elections"], stats["s0"]["won"], stats["s0"]["term"]) == (1, 1, 1)
+    assert stats["s1"]["snapshots"] == 1 and stats["s2"]["crashes"] == 1
+    assert stats["s10"]["received"] == 0         # message 6 never arrived
+    windowed = {s["node"]: s for s in views.node_stats(RECS, names, 30.0, 100.0)}
+    assert windowed["s0"]["sent"] == 2 and windowed["s0"]["elections"] == 0
+
+
+def test_window_bounds():
+    assert Window().resolve(100.0) == (0.0, 100.0)
+    assert Window(20.0, None).resolve(100.0) == (20.0, 100.0)
+    assert Window(20.0, 500.0).resolve(100.0) == (20.0, 100.0)
+    for lo, hi, why in [(200.0, None, "when the run had ended"), (100.0, None, "had ended"), (50.0, 40.0, "empty"),
+                        (-1.0, None, "before the run"), (None, 0.0, "before the run")]:
+        with pytest.raises(WindowError, match=why):
+            Window(lo, hi).resolve(100.0)
+
+
+def test_run_view_reuses_the_checkers_view_and_finds_the_failing_operation():
+    check = history_check(RECS)
+    view = views.run_view(HEADER, RECS, "digest", check=check)
+    assert view["meta"]["outcome"] == "fail" and view["meta"]["kind"] == "linearizability"
+    assert view["meta"]["failure"].endswith(XSS)       # data stays data: escaping is the page's
+    lin = view["linearizability"]
+    assert lin["verdict"] == "illegal" and lin["partitions"][0]["failure"].startswith(
+        "could not place get('x')")
+    assert view["focus"] == {"client": "c1", "call": 60.0, "return": 70.0, "partition": "key='x'"}
+
+
+def test_a_run_without_clients_has_no_history_check():
+    assert history_check([r for r in RECS if r[1] != "history"]) is None
+
+
+def test_node_counts_match_the_runs_own_totals():
+    from scenarios.runner import run_scenario
+    result = run_scenario("InitialElection3A", 1, keep_lines=True)
+    decode = msgspec.json.decode
+    records = [decode(line) for line in result.lines[1:]]
+    stats = views.node_stats(records, views.lanes(records))
+    assert sum(s["sent"] for s in stats) == result.messages
+    assert sum(s["received"] for s in stats) == sum(r[1] == "deliver" for r in records)
+    assert sum(s["won"] for s in stats) >= 1
