@@ -73,7 +73,8 @@ class RaftCluster:
         return Host(self.world, self.addrs[i], self.observer.wrap(self.addrs[i], raft.step),
                     lambda: raft.init(config), network=self.net,
                     on_apply=self._on_apply, on_apply_snapshot=self._on_apply_snapshot,
-                    on_role=self.observer.on_role, on_boot=self._on_boot)
+                    on_role=self.observer.on_role, on_boot=self._on_boot,
+                    on_send=self.observer.on_send)
 
     # ------------------------------------------------------------ hooks (the lab's appliers)
 
