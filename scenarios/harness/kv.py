@@ -66,6 +66,7 @@ class KVCluster(ServiceCluster):
     """``n`` KV servers ``s0..`` with the lab's tester; clerks ``c0..`` made on demand."""
 
     clerk_class = Clerk
+    kv_oracle = True            # every replica is compared with the KV reference fold
 
     def __init__(self, ctx: RunContext, n: int, *, unreliable: bool = False,
                  maxraftstate: int = -1, net_params: NetParams | None = None) -> None:
