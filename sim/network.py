@@ -1,10 +1,10 @@
 """The network: links, delays, drops, duplicates and reordering of one run (labrpc's model).
 
-The topology is a ``networkx.DiGraph`` over host addresses; a message from ``src`` to ``dst`` is
-delivered iff the edge ``src -> dst`` exists both when it is sent and when it arrives, the
-destination is up, and neither endpoint crashed (changed incarnation) in between. Everything
-else is a drop, traced with its reason: ``partition``, ``unreliable``, ``down`` or
-``stale-incarnation``.
+The topology is a directed graph over host addresses (adjacency dicts, ``links``: cheap to
+build per run and to test per message); a message from ``src`` to ``dst`` is delivered iff the
+edge ``src -> dst`` exists both when it is sent and when it arrives, the destination is up,
+and neither endpoint crashed (changed incarnation) in between. Everything else is a drop,
+traced with its reason: ``partition``, ``unreliable``, ``down`` or ``stale-incarnation``.
 
 Per message, the ``net`` stream is drawn in this fixed order (only the draws that apply):
 
@@ -31,7 +31,6 @@ from heapq import heappush
 from typing import TYPE_CHECKING, Annotated, Any, Iterable, Sequence
 
 import msgspec
-import networkx as nx
 from simpy.events import NORMAL
 
 from protocols.core import Receive, Send, is_reply
@@ -106,8 +105,10 @@ class Network:
     def __init__(self, world: World, trace: Trace, params: NetParams | None = None) -> None:
         self.world = world
         self.trace = trace
-        self.graph: nx.DiGraph = nx.DiGraph()
-        self._succ: dict[str, dict] = self.graph._succ  # adjacency dicts: fast edge tests
+        #: The topology: ``links[src]`` holds every ``dst`` that ``src`` can reach now, in the
+        #: order the links were made (address -> None); addresses in the order they were added.
+        self.links: dict[str, dict[str, None]] = {}
+        self._succ = self.links
         self.hosts: dict[str, Host] = {}
         self.servers: list[str] = []
         self.clients: list[str] = []
@@ -150,15 +151,15 @@ class Network:
         addr = host.addr
         if addr in self.hosts:
             raise ValueError(f"address {addr!r} is already attached")
-        others = list(self.graph.nodes)
+        others = list(self.links)
         self.hosts[addr] = host
         (self.servers if server else self.clients).append(addr)
         self._connected[addr] = True
         self.stats[addr] = AddrStats()
-        self.graph.add_edge(addr, addr)  # a host can always reach itself
+        self._add_edge(addr, addr)  # a host can always reach itself
         for other in others:
-            self.graph.add_edge(addr, other)
-            self.graph.add_edge(other, addr)
+            self._add_edge(addr, other)
+            self._add_edge(other, addr)
 
     # ------------------------------------------------------------ sending
 
@@ -293,11 +294,19 @@ class Network:
         """True if messages from ``src`` to ``dst`` can currently pass."""
         return dst in self._succ.get(src, ())
 
+    def _add_edge(self, src: str, dst: str) -> None:
+        links = self.links
+        if src not in links:
+            links[src] = {}
+        if dst not in links:
+            links[dst] = {}
+        links[src][dst] = None
+
     def _set(self, src: str, dst: str, up: bool) -> None:
         if up:
-            self.graph.add_edge(src, dst)
-        elif self.graph.has_edge(src, dst):
-            self.graph.remove_edge(src, dst)
+            self._add_edge(src, dst)
+        else:
+            self.links.get(src, {}).pop(dst, None)
 
     def set_links(self, nodes: Sequence[str], edges: Iterable[Edge]) -> None:
         """Among ``nodes``, keep exactly the directed ``edges``; other links are untouched."""
@@ -343,12 +352,12 @@ class Network:
 
     def heal(self) -> None:
         """Link every attached address to every other, both ways; everyone is connected."""
-        nodes = list(self.graph.nodes)
+        nodes = list(self.links)
         for a in nodes:
             self._connected[a] = True
             for b in nodes:
                 if a != b:
-                    self.graph.add_edge(a, b)
+                    self._add_edge(a, b)
 
 
 # ---------------------------------------------------------------- partition shapes

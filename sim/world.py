@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import simpy
 from simpy.core import EmptySchedule, StopSimulation
-from simpy.events import NORMAL, URGENT, Event
+from simpy.events import NORMAL, URGENT, Event, EventPriority
 
 __all__ = ["World", "stream_seed"]
 
@@ -152,8 +152,9 @@ def _run(env: simpy.Environment, until: float | None) -> None:
         stop._ok = True
         stop._value = None
         env.schedule(stop, URGENT, at - env._now)
-        stop.callbacks.append(StopSimulation.callback)  # type: ignore[union-attr]
-    queue = env._queue
+        stop.callbacks.append(StopSimulation.callback)
+    queue: list[Any] = env._queue
+    event: Any
     try:
         while True:
             try:
@@ -167,7 +168,7 @@ def _run(env: simpy.Environment, until: float | None) -> None:
             except StopSimulation:
                 # As SimPy: the event's remaining callbacks run when the loop resumes.
                 event.callbacks = callbacks[callbacks.index(callback) + 1:]
-                env.schedule(event, -1)  # type: ignore[arg-type]  # EventPriority(-1)
+                env.schedule(event, EventPriority(-1))
                 raise
             if not event._ok and not hasattr(event, "_defused"):
                 exc = type(event._value)(*event._value.args)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any, Generator, Sequence
 
-from checkers.linearizability import Verdict, check, history_from_events, kv_model
 from protocols import kv
 from sim import NetParams
 
@@ -112,6 +111,8 @@ def check_kv_history(ctx: RunContext) -> None:
     """Porcupine over the run's whole KV history (the lab gives up after 1 s and passes; an
     inconclusive search here is reported as unknown, never as a pass). The CheckResult goes on
     the RunResult, with the partial linearizations when the history is not linearizable."""
+    # Imported here: listing scenarios (the CLI's start-up) never needs the checker.
+    from checkers.linearizability import Verdict, check, history_from_events, kv_model
     ops = history_from_events(ctx.history, kv_model, source="history")
     result = check(kv_model, ops, max_cache=CHECK_BUDGET)
     if result.verdict is Verdict.ILLEGAL:
