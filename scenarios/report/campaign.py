@@ -129,6 +129,7 @@ def campaign_view(c: Campaign) -> dict[str, Any]:
                  "first": rows[0]["seed"] if rows else None,
                  "last": rows[-1]["seed"] if rows else None,
                  "schema": c.meta.get("schema_version"),
+                 "mode": c.meta.get("mode"),        # plain or guided (schema 3 on)
                  "outcomes": outcomes,
                  "wall_s": round(sum(r["wall_s"] or 0.0 for r in rows), 3)},
         "outcome_names": _outcome_names(outcomes),

@@ -1,0 +1,186 @@
+"""Reports open in a real browser (headless Chromium through Selenium and Debian's
+chromedriver): no JavaScript error, the expected elements are drawn, the controls work, and a
+screenshot is not blank. Skipped, with the reason, only where no browser is installed (.ci/run
+installs Debian's chromium and chromium-driver when it can)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import tempfile
+import zlib
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from report_samples import write_campaign, write_trace
+from scenarios.cli import main
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--window-size=1280,1600"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM) or not os.path.exists(DRIVER):
+        pytest.skip(f"no browser: {CHROMIUM} or {DRIVER} is missing (install Debian's chromium "
+                    "and chromium-driver, as .ci/run does when it runs as root)")
+    webdriver = pytest.importorskip("selenium.webdriver",
+                                    reason="selenium is not installed (pip install -e '.[test]')")
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    profile = tempfile.mkdtemp(prefix="raftsim-chromium-")
+    options.add_argument(f"--user-data-dir={profile}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def open_page(driver: Any, path: Path) -> None:
+    driver.get_log("browser")                       # forget what an earlier page logged
+    driver.get(path.resolve().as_uri())
+    assert driver.execute_script("return document.body.getAttribute('data-ready')") == "1"
+    assert_no_errors(driver)
+
+
+def assert_no_errors(driver: Any) -> None:
+    errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == []
+
+
+def count(driver: Any, selector: str) -> int:
+    return int(driver.execute_script(f"return document.querySelectorAll({selector!r}).length"))
+
+
+def value(driver: Any, element_id: str) -> float:
+    return float(driver.execute_script(f"return document.getElementById({element_id!r}).value"))
+
+
+def click(driver: Any, element_id: str) -> None:
+    driver.execute_script(f"document.getElementById({element_id!r}).click()")
+
+
+def assert_not_blank(driver: Any, element_id: str) -> None:
+    """A screenshot of the element has drawing in it: several colours, none covering nearly
+    everything."""
+    element = driver.find_element("id", element_id)
+    pixels = decode_png(element.screenshot_as_png)
+    colours: dict[bytes, int] = {}
+    for p in pixels:
+        colours[p] = colours.get(p, 0) + 1
+    assert len(colours) > 8 and max(colours.values()) < 0.98 * len(pixels)
+
+
+def decode_png(png: bytes) -> list[bytes]:
+    """Every pixel of an 8-bit RGB or RGBA PNG (as Chromium writes them), sampled every 7th."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, width = 8, b"", 0
+    while pos < len(png):
+        length, kind = struct.unpack(">I4s", png[pos:pos + 8])
+        data = png[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, colour = struct.unpack(">IIBB", data[:10])
+            assert depth == 8 and colour in (2, 6)
+            bpp = 3 if colour == 2 else 4
+        elif kind == b"IDAT":
+            idat += data
+        pos += 12 + length
+    raw, stride = zlib.decompress(idat), width * bpp
+    rows, prev = [], bytearray(stride)
+    for y in range(height):
+        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(bytes(line))
+        prev = line
+    return [row[x:x + bpp] for row in rows[::7] for x in range(0, stride, 7 * bpp)]
+
+
+def test_run_report(browser, tmp_path):
+    trace, page = tmp_path / "t.jsonl", tmp_path / "t.html"
+    write_trace(str(trace))
+    assert main(["report", str(trace), "--html", str(page)]) == 0
+    open_page(browser, page)
+    # the diagram: deliveries (one duplicate), a drop with its cross, a message never delivered
+    assert count(browser, "#msc line.msg") == 7
+    assert count(browser, "#msc line.msg.dup") == 1
+    assert count(browser, "#msc line.msg.drop") == 1 and count(browser, "#msc path.x") == 1
+    assert count(browser, "#msc line.msg.lost") == 1
+    assert count(browser, "#msc text.role") == 4          # C1, L1, F1 and s2's crash
+    assert count(browser, "#msc rect.band-net") == 1 and count(browser, "#msc rect.band-crash") == 1
+    assert count(browser, "#msc text.lane-label") == 6
+    assert count(browser, "#ops rect.op") == 2 and count(browser, "#ops rect.op.blocked") == 1
+    assert count(browser, "#latency circle.pt") == 2
+    assert count(browser, "#node-table tbody tr") == 6
+    assert count(browser, "#linearizability") == 1 and count(browser, ".lop.blocked") == 1
+    # hovering an arrow shows its message
+    browser.execute_script("document.querySelector('#msc line.msg').dispatchEvent("
+                           "new MouseEvent('mouseover', {bubbles: true}))")
+    hover = browser.execute_script("return document.getElementById('hover').textContent")
+    assert "s0 → s1" in hover and "RequestVote candidate=0 term=1" in hover
+    # the failing operation's link zooms the diagram onto it (60..70 ms, padded)
+    click(browser, "focus-link")
+    assert (value(browser, "win-from"), value(browser, "win-to")) == (0.04, 0.09)
+    assert count(browser, "#msc-focus") == 1
+    assert_not_blank(browser, "msc")
+    assert_no_errors(browser)
+
+
+def test_zoom_on_a_real_run(browser, tmp_path):
+    page = tmp_path / "r.html"
+    assert main(["run", "random", "--seed", "7", "--report", str(page)]) in (0, 1)
+    open_page(browser, page)
+    lo, hi = value(browser, "win-from"), value(browser, "win-to")
+    assert lo == 0 and 0 < hi
+    drawn = count(browser, "#msc line.msg")
+    assert 0 < drawn
+    click(browser, "zoom-in")
+    assert value(browser, "win-to") - value(browser, "win-from") == pytest.approx((hi - lo) / 2, abs=2e-4)
+    assert count(browser, "#msc line.msg") < drawn
+    click(browser, "pan-right")
+    click(browser, "zoom-all")
+    end = float(browser.execute_script(
+        "return JSON.parse(document.getElementById('report-data').textContent).end"))
+    assert value(browser, "win-to") == pytest.approx(end / 1000, abs=1e-3)
+    browser.execute_script("document.querySelector('#fault-table a.jump').click()")
+    assert value(browser, "win-to") < end / 1000
+    assert_not_blank(browser, "msc")
+    assert_not_blank(browser, "latency")
+    assert_no_errors(browser)
+
+
+def test_campaign_report(browser, tmp_path):
+    db, page = tmp_path / "runs.db", tmp_path / "c.html"
+    write_campaign(str(db))
+    assert main(["report", str(db), "--html", str(page)]) == 0
+    open_page(browser, page)
+    assert count(browser, "#time-chart circle.pt") == 6
+    assert count(browser, "#time-chart circle.pt.fail") == 2
+    assert count(browser, "#failing-table tbody tr") == 2
+    assert count(browser, "#profile-table tbody tr") == 2
+    assert count(browser, "#kind-table tbody tr") == 2
+    assert_not_blank(browser, "time-chart")
+    assert_no_errors(browser)
