@@ -19,6 +19,8 @@ from scenarios.errors import EXIT_OK, BadInput, printable
 
 __all__ = ["add_parser", "run", "parse_time", "write_report"]
 
+#: A page this large loads slowly: the command suggests a time window.
+_LARGE = 20 * 2**20
 _TIME = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(ms|s)?\s*")
 
 
@@ -71,7 +73,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         html = build.trace_report(path, window(args))
     write_report(args.html, html)
-    print(f"report written to {printable(args.html)} ({len(html.encode('utf-8')):,} bytes)")
+    size = len(html.encode("utf-8"))
+    print(f"report written to {printable(args.html)} ({size:,} bytes)")
+    if size > _LARGE:
+        print("  a large page: --from/--to write a time window of the run only")
     return EXIT_OK
 
 
