@@ -7,7 +7,11 @@ virtual and wall time; and the trace digest. The digest covers every record of t
 two runs of the same scenario and seed agree on it exactly, in any process.
 
 Every run is bounded: by its scenario's time limit in virtual time (failure kind
-``time-limit``) and by ``MAX_RECORDS`` trace records (failure kind ``trace-limit``). Params are
+``time-limit``), by ``MAX_RECORDS`` trace records (failure kind ``trace-limit``), by
+``MAX_MESSAGES`` messages sent (failure kind ``budget``, rule ``messages``) and, when the caller
+gives one (campaigns do), by a wall-clock budget (kind ``budget``, rule ``wall-time``). The
+message and record budgets are deterministic; the wall budget is not, so only campaigns use
+it, to keep one pathological seed from holding a worker for ever. Params are
 validated before anything runs or any file is opened. Trace and history files are written to
 a temporary file renamed into place when the run ends, so a run that raises leaves no half
 file and never touches a file that was already there.
@@ -34,13 +38,20 @@ if TYPE_CHECKING:
 
 __all__ = ["ScenarioFailure", "ScenarioUnknown", "BadParams", "fail", "Gen", "Failure",
            "RunContext", "RunResult", "run_scenario", "replay_command", "validate_params",
-           "MAX_RECORDS", "TraceLimit"]
+           "MAX_RECORDS", "MAX_MESSAGES", "TraceLimit", "BudgetExceeded"]
 
 #: The most trace records a run may write; more is the failure ``trace-limit``. Most runs of
 #: the suites write thousands to a few hundred thousand; the largest seen, about 710,000
 #: (SnapshotRecoverManyClients4B, seed 1). The most extreme params a random run accepts reach it
 #: in a few minutes of wall time.
 MAX_RECORDS = 5_000_000
+
+#: The most messages a run may send (over every network of its world); more is the failure
+#: ``budget`` (rule ``messages``). The lab suites send at most a few hundred thousand
+#: (SnapshotRecoverManyClients4B, seed 1: about 160,000); a message storm (a leader answering
+#: every reply with another request) reaches the ceiling in seconds of wall time instead of
+#: running until the trace ceiling.
+MAX_MESSAGES = 2_000_000
 
 
 class ScenarioFailure(AssertionError):
@@ -75,21 +86,52 @@ class TraceLimit(Exception):
     """The run wrote more trace records than its ceiling allows (failure ``trace-limit``)."""
 
 
-class _BoundedTrace(Trace):
-    """A trace that raises ``TraceLimit`` once, when its record count passes ``max_records``
-    (checked per flushed batch); it keeps recording afterwards, so the trace stays whole."""
+class BudgetExceeded(Exception):
+    """The run used up one of its budgets: ``rule`` is ``messages`` or ``wall-time``."""
 
-    def __init__(self, max_records: int, **kwargs: Any) -> None:
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
+class _BoundedTrace(Trace):
+    """A trace that raises ``TraceLimit`` once, when its record count passes ``max_records``,
+    and ``BudgetExceeded`` once, when the world's networks have sent more than
+    ``max_messages`` or the run has taken more than ``wall_budget_s`` seconds (all checked
+    per flushed batch, so a run stops within a batch of records of its budget); it keeps
+    recording afterwards, so the trace stays whole."""
+
+    def __init__(self, max_records: int, world: World | None = None,
+                 max_messages: int | None = None, wall_budget_s: float | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.max_records = max_records
         self.over = False
+        self.world = world
+        self.max_messages = max_messages
+        self.wall_budget_s = wall_budget_s
+        self.started = time.perf_counter()   # for the wall budget only
 
     def flush(self) -> None:
         super().flush()
-        if self.count > self.max_records and not self.over:
+        if self.over:
+            return
+        if self.count > self.max_records:
             self.over = True
             raise TraceLimit(f"the run wrote more than {self.max_records:,} trace records "
                              f"(the ceiling of a run)")
+        if self.max_messages is not None and self.world is not None:
+            sent = sum(net.total_count for net in self.world.networks)
+            if sent > self.max_messages:
+                self.over = True
+                raise BudgetExceeded("messages", f"the run sent more than "
+                                     f"{self.max_messages:,} messages (its message budget)")
+        if self.wall_budget_s is not None:
+            spent = time.perf_counter() - self.started
+            if spent > self.wall_budget_s:
+                self.over = True
+                raise BudgetExceeded("wall-time", f"the run took more than "
+                                     f"{self.wall_budget_s:g} s of wall time (its budget)")
 
 
 @dataclass(frozen=True)
@@ -97,8 +139,9 @@ class Failure:
     """Why a run did not pass.
 
     ``kind``: check (a lab assertion), invariant (a Raft safety rule), linearizability,
-    liveness, time-limit, trace-limit (the run's ceilings), or unknown (the run could not be judged). ``rule``: the invariant's
-    name (election-safety, log-matching, ...) or None. ``str`` is the message.
+    liveness, time-limit, trace-limit, budget (the run's ceilings), or unknown (the run could
+    not be judged). ``rule``: the invariant's name (election-safety, log-matching, ...), the
+    liveness rule, the budget (messages, wall-time), or None. ``str`` is the message.
     """
     kind: str
     message: str
@@ -211,7 +254,9 @@ def validate_params(sc: Scenario, params: dict[str, Any] | None) -> None:
 
 def run_scenario(name: str | Scenario, seed: int, trace_path: str | None = None,
                  keep_lines: bool = False, params: dict[str, Any] | None = None,
-                 history_path: str | None = None, max_records: int = MAX_RECORDS) -> RunResult:
+                 history_path: str | None = None, max_records: int = MAX_RECORDS,
+                 max_messages: int | None = MAX_MESSAGES,
+                 wall_budget_s: float | None = None) -> RunResult:
     """Run ``name`` with ``seed``; never raises for a failing run (bugs in raftsim do raise).
 
     ``params`` override what the scenario would draw from the seed (a shrunk fault schedule,
@@ -219,11 +264,14 @@ def run_scenario(name: str | Scenario, seed: int, trace_path: str | None = None,
     ``keep_lines`` keeps every trace line in memory (for comparing with a recorded trace).
     ``history_path`` receives the client history as JSONL (``raftsim check`` reads it); a
     scenario without clients has none, which is bad input (not an empty, linearizable file).
+    ``max_messages`` (None: none) and ``wall_budget_s`` (None: none, the default) are the
+    run's message and wall-clock budgets (failure kind ``budget``).
     """
     sc = name if isinstance(name, Scenario) else get(name)
     validate_params(sc, params)
     with _relaxed_gc():
-        return _run(sc, seed, trace_path, keep_lines, params, history_path, max_records)
+        return _run(sc, seed, trace_path, keep_lines, params, history_path, max_records,
+                    max_messages, wall_budget_s)
 
 
 @contextmanager
@@ -242,13 +290,14 @@ def _relaxed_gc() -> Iterator[None]:
 
 def _run(sc: Scenario, seed: int, trace_path: str | None, keep_lines: bool,
          params: dict[str, Any] | None, history_path: str | None,
-         max_records: int) -> RunResult:
+         max_records: int, max_messages: int | None = MAX_MESSAGES,
+         wall_budget_s: float | None = None) -> RunResult:
     started = time.perf_counter()      # wall time of the run, reported only
     world = World(seed)
     params = dict(params or {})
     trace_tmp = _temp_name(trace_path) if trace_path is not None else None
-    trace = _BoundedTrace(max_records, seed=seed, scenario=sc.name, params=params,
-                          path=trace_tmp, keep=keep_lines)
+    trace = _BoundedTrace(max_records, world, max_messages, wall_budget_s, seed=seed,
+                          scenario=sc.name, params=params, path=trace_tmp, keep=keep_lines)
     ctx = RunContext(world, trace, seed, sc, params=params)
     try:
         failure = _drive(ctx)
@@ -310,7 +359,7 @@ def _drive(ctx: RunContext) -> Failure | None:
     process.callbacks.append(finished)
     try:
         world.run(until=ctx.scenario.time_limit_ms)
-    except (InvariantViolation, ScenarioFailure, TraceLimit) as exc:   # raised by a hook
+    except (InvariantViolation, ScenarioFailure, TraceLimit, BudgetExceeded) as exc:   # a hook
         return _failure(exc)
     if not outcome:
         limit = ctx.scenario.time_limit_ms / 1000
@@ -319,15 +368,17 @@ def _drive(ctx: RunContext) -> Failure | None:
     if event.ok:
         return None
     if isinstance(event.value, (ScenarioFailure, ScenarioUnknown, InvariantViolation,
-                                TraceLimit)):
+                                TraceLimit, BudgetExceeded)):
         return _failure(event.value)
     raise event.value
 
 
 def _failure(exc: ScenarioFailure | ScenarioUnknown | InvariantViolation | TraceLimit
-             ) -> Failure:
+             | BudgetExceeded) -> Failure:
     if isinstance(exc, TraceLimit):
         return Failure("trace-limit", str(exc))
+    if isinstance(exc, BudgetExceeded):
+        return Failure("budget", str(exc), exc.rule)
     if isinstance(exc, InvariantViolation):
         return Failure("invariant", str(exc), exc.rule)
     if isinstance(exc, ScenarioUnknown):
