@@ -23,6 +23,11 @@ from typing import Any, Callable
 from scenarios.campaign.db import CampaignDB, SeedResult
 from scenarios.runner import run_scenario
 
+#: The wall-clock budget of one seed in a campaign: a seed that takes longer fails with kind
+#: ``budget``, rule ``wall-time`` (recorded like any failure), so a pathological seed never
+#: holds a worker for ever. Far above any correct seed (the slowest lab scenario takes ~10 s).
+SEED_WALL_BUDGET_S = 120.0
+
 __all__ = ["Task", "Recheck", "run_one", "perform", "perform_batch", "sampled", "fingerprint",
            "Ledger",
            "MAX_SEED"]
@@ -60,7 +65,7 @@ def run_one(scenario: str, seed: int, params: dict[str, Any] | None = None) -> S
     """Run one seed; turns a bug in raftsim into an ``error`` result instead of raising."""
     started = time.perf_counter()          # wall time, reported only
     try:
-        r = run_scenario(scenario, seed, params=params)
+        r = run_scenario(scenario, seed, params=params, wall_budget_s=SEED_WALL_BUDGET_S)
     except Exception as exc:               # a bug in raftsim itself: keep going, record it
         return SeedResult(seed, scenario, "error", "error", _describe(exc),
                           wall_s=time.perf_counter() - started, worker=worker_name())
