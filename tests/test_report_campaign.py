@@ -29,6 +29,8 @@ def test_profile_labels():
     assert profile_label(json.dumps({"profile": {"crash": 0, "flip_reliable": 1},
                                      "net": {"reliable": False}})) == "flaky-net, unreliable"
     assert profile_label(json.dumps({"profile": {"crash": 1}, "schedule": []})) == "no faults"
+    assert profile_label(json.dumps({"profile": {"crash": 1}, "swarm": {"bias": "leader"}})
+                         ) == "leader bias"
 
 
 def test_outcomes_kinds_time_and_failing_seeds(db):

@@ -163,10 +163,10 @@ _FAMILIES = (
 
 
 def profile_label(profile_json: Any) -> str:
-    """A short name for the faults a run's drawn params allowed: the fault families with a
-    weight (crash, partition, flaky-net) and whether the network was unreliable, e.g.
-    ``crash+partition, unreliable``; ``no faults`` for an empty schedule; ``(not recorded)``
-    when the row holds no params."""
+    """A short name for the faults a run's drawn params allowed: its swarm bias when it drew
+    one (``crashes bias``); else the fault families with a weight (crash, partition,
+    flaky-net) and whether the network was unreliable, e.g. ``crash+partition, unreliable``;
+    ``no faults`` for an empty schedule; ``(not recorded)`` when the row holds no params."""
     if not isinstance(profile_json, str):
         return "(not recorded)"
     try:
@@ -175,8 +175,9 @@ def profile_label(profile_json: Any) -> str:
         return "(not recorded)"
     if not isinstance(drawn, dict):
         return "(not recorded)"
-    if isinstance(drawn.get("swarm"), str):          # a named profile, when campaigns name one
-        return drawn["swarm"]
+    swarm = drawn.get("swarm")
+    if isinstance(swarm, dict) and isinstance(swarm.get("bias"), str):
+        return f"{swarm['bias']} bias"          # a swarm run: its bias names the profile
     profile = drawn.get("profile")
     families = []
     if isinstance(profile, dict):
