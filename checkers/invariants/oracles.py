@@ -25,9 +25,10 @@ indexes, node names) and a broken rule raises ``InvariantViolation`` (``rule`` i
   incarnation, and every entry it newly covers agrees with what any node committed at that
   index before (the first node to commit an index fixes its term and command): leader
   completeness and state machine safety checked at commit time, incrementally.
-- ``applied-monotonic`` (§7): a node's snapshot index (its log start) never decreases within
-  one incarnation; with ``RaftInvariants.snapshot_applied`` this catches a stale InstallSnapshot
-  rolling a follower back.
+- ``applied-monotonic`` (§7): a node's applied index and snapshot index (its log start) never
+  decrease within one incarnation, and (``RaftInvariants.snapshot_applied``) no snapshot a
+  service installs takes it below what it applied since booting: a stale InstallSnapshot
+  rolling a follower back is caught at once, not masked by the replay that follows.
 
 Cost: O(1) per message sent, per vote and per changed matchIndex; O(entries newly committed)
 per commit advance. Memory: one entry per vote and per committed index.
@@ -170,10 +171,14 @@ class RaftOracles:
 
     # ------------------------------------------------------------ snapshots (§7)
 
-    def snapshot_moved(self, time: float, node: str, old: int, new: int) -> None:
-        """``node``'s log start (snapshot index) went from ``old`` to ``new`` in one incarnation."""
-        if new < old:
+    def applied_moved(self, time: float, node: str, old_applied: int, new_applied: int,
+                      old_start: int, new_start: int) -> None:
+        """Within one incarnation, ``node``'s applied index went from ``old_applied`` to
+        ``new_applied`` and its snapshot index (log start) from ``old_start`` to ``new_start``."""
+        if new_applied < old_applied or new_start < old_start:
+            what, old, new = (("applied index", old_applied, new_applied)
+                              if new_applied < old_applied else
+                              ("snapshot index", old_start, new_start))
             raise InvariantViolation(
-                "applied-monotonic", time,
-                f"{node}'s snapshot went back from index {old} to {new}",
+                "applied-monotonic", time, f"{node}'s {what} went back from {old} to {new}",
                 nodes=(node,), indexes=(old, new))

@@ -69,10 +69,11 @@ class RaftObserver:
                         [(e.term, e.command) for e in log[first:]], log[first - 1].term)
             if type(event) is Restart:
                 return new, effects                  # a new incarnation starts from its disk
+            if new_raft.applied < old_raft.applied or new_hard.log_start < old_hard.log_start:
+                oracles.applied_moved(env._now, addr, old_raft.applied, new_raft.applied,
+                                      old_hard.log_start, new_hard.log_start)
             if new_raft.commit != old_raft.commit:
                 _commit_moved(oracles, env._now, addr, old_raft.commit, new_raft)
-            if new_hard.log_start != old_hard.log_start:
-                oracles.snapshot_moved(env._now, addr, old_hard.log_start, new_hard.log_start)
             if new_raft.role == _LEADER and (new_raft.match_index is not old_raft.match_index
                                              or new_raft.next_index is not old_raft.next_index):
                 progress(addr, old_raft, new_raft)
