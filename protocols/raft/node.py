@@ -44,20 +44,18 @@ def step(state: RaftState, event: Any) -> tuple[RaftState, Effects]:
 
 def _finish(old: RaftState, new: RaftState, effects: Effects, persist: bool) -> Effects:
     """Prefix the observations and the Persist that every Send of this step depends on."""
-    head: Effects = []
+    at = 0
     if persist and (new.hard is not old.hard or new.snapshot is not old.snapshot):
         # §5.1/Figure 2: term, vote and log reach stable storage before any reply or request.
         snap = new.snapshot if new.snapshot is not old.snapshot else None
-        head.append(Persist(new.hard, snap))
+        effects.insert(0, Persist(new.hard, snap))
+        at = 1
     if new.role != old.role or new.hard.term != old.hard.term:
         if ((old.role, new.role) not in ALLOWED_ROLE_TRANSITIONS
                 and len(new.config.peers) > 1):   # alone, a follower wins its vote at once
             raise AssertionError(f"illegal role change {ROLE_NAMES[old.role]} -> "
                                  f"{ROLE_NAMES[new.role]}")
-        head.append(RoleChanged(ROLE_NAMES[new.role], new.hard.term))
-    if head:
-        head.extend(effects)
-        return head
+        effects.insert(at, RoleChanged(ROLE_NAMES[new.role], new.hard.term))
     return effects
 
 
@@ -141,24 +139,26 @@ def handle_propose(state: RaftState, event: Propose, effects: Effects) -> RaftSt
         return state
     hard = replace(hard, log=hard.log.append(Entry(hard.term, event.command)))
     last = _last(hard)
+    me = state.config.me
     match = list(state.match_index)
-    match[state.config.me] = last
-    state = replace(state, hard=hard, match_index=tuple(match))
+    match[me] = last
+    next_index = list(state.next_index)
+    state = replace(state, hard=hard)
     effects.append(Proposed(last, hard.term, True))
-    for peer in range(len(state.config.peers)):
-        if _idle(state, peer):
-            state = send_append(state, peer, effects)
-    return maybe_commit(state, effects)
+    for peer in range(len(next_index)):
+        if _idle(peer, me, next_index, match):
+            _send_append(state, peer, next_index, state.commit, effects)
+    return _progress(state, match, next_index, effects)
 
 
-def _idle(state: RaftState, peer: int) -> bool:
+def _idle(peer: int, me: int, nexts: list[int], matches: list[int]) -> bool:
     """Nothing unacknowledged is on its way to ``peer`` (and it is not us).
 
     A proposal is sent at once only to idle peers; a busy peer gets the new entries in one batch
     when its reply arrives (or, if the in-flight message was lost, after the next heartbeat's
     rejection). This is flow control with one message in flight, as etcd's probe state.
     """
-    return peer != state.config.me and state.next_index[peer] == state.match_index[peer] + 1
+    return peer != me and nexts[peer] == matches[peer] + 1
 
 
 def handle_take_snapshot(state: RaftState, event: TakeSnapshot, effects: Effects) -> RaftState:
@@ -233,26 +233,27 @@ def handle_append_entries(state: RaftState, msg: AppendEntries, effects: Effects
     effects.append(_election_timer(state))
     prev, entries = _skip_compacted(state.hard, msg.prev_index, msg.entries)
     hard = state.hard
-    last = _last(hard)
+    log, start = hard.log, hard.log_start
+    last = start + len(log) - 1
     if prev > last:
         reject = AppendEntriesReply(hard.term, me, False, 0, -1, last + 1)
         effects.append(Send(reply_to, reject))
         return state
-    prev_term = msg.prev_term if prev == msg.prev_index else hard.log[prev - hard.log_start].term
-    my_prev_term = hard.log[prev - hard.log_start].term
+    my_prev_term = log[prev - start].term
+    prev_term = msg.prev_term if prev == msg.prev_index else my_prev_term
     if my_prev_term != prev_term:
         first = _first_index_of_term(hard, prev, my_prev_term)
         reject = AppendEntriesReply(hard.term, me, False, 0, my_prev_term, first)
         effects.append(Send(reply_to, reject))
         return state
-    hard = _merge_entries(hard, prev, entries)
+    merged = _merge_entries(hard, prev, entries)
     match = msg.prev_index + len(msg.entries)
-    if hard is not state.hard:
-        state = replace(state, hard=hard)
     commit = min(msg.leader_commit, match)
     if commit > state.commit:
-        state = apply_committed(replace(state, commit=commit), effects)
-    effects.append(Send(reply_to, AppendEntriesReply(hard.term, me, True, match)))
+        state = _apply_up_to(state, merged, commit, effects)    # one copy of the state
+    elif merged is not hard:
+        state = replace(state, hard=merged)
+    effects.append(Send(reply_to, AppendEntriesReply(merged.term, me, True, match)))
     return state
 
 
@@ -300,8 +301,10 @@ def handle_append_reply(state: RaftState, msg: AppendEntriesReply, effects: Effe
     next_index = max(_backup(state.hard, msg), state.match_index[peer] + 1)
     if next_index >= state.next_index[peer]:
         return state            # a stale rejection: what it asks for is already on its way
-    state = _set_progress(state, peer, state.match_index[peer], next_index)
-    return send_append(state, peer, effects)
+    nexts = list(state.next_index)
+    nexts[peer] = next_index
+    _send_append(state, peer, nexts, state.commit, effects)
+    return replace(state, next_index=tuple(nexts))
 
 
 def _backup(hard: HardState, msg: AppendEntriesReply) -> int:
@@ -361,22 +364,34 @@ def maybe_advance(state: RaftState, peer: int, match: int, effects: Effects) -> 
     """
     if match <= state.match_index[peer]:
         return state
-    next_index = max(state.next_index[peer], match + 1)
-    state = _set_progress(state, peer, match, next_index)
-    state = maybe_commit(state, effects)
-    if state.next_index[peer] <= _last(state.hard):
-        state = send_append(state, peer, effects)
-    return state
+    matches = list(state.match_index)
+    nexts = list(state.next_index)
+    matches[peer] = match
+    nexts[peer] = max(nexts[peer], match + 1)
+    hard = state.hard
+    commit = _commit_index(state, matches)
+    if commit > state.commit:
+        _append_applies(state.applied, commit, hard, effects)
+    if nexts[peer] <= _last(hard):
+        _send_append(state, peer, nexts, max(commit, state.commit), effects)
+    if commit > state.commit:
+        return replace(state, match_index=tuple(matches), next_index=tuple(nexts),
+                       commit=commit, applied=commit)
+    return replace(state, match_index=tuple(matches), next_index=tuple(nexts))
 
 
 # ---------------------------------------------------------------- replication
 
+# A step that touches the leader's progress copies nextIndex / matchIndex into lists once,
+# updates them in place (``_send_append``) and stores them back once, with the commit index.
+
 def broadcast_append(state: RaftState, effects: Effects) -> RaftState:
     me = state.config.me
+    nexts = list(state.next_index)
     for peer in range(len(state.config.peers)):
         if peer != me:
-            state = send_append(state, peer, effects)
-    return state
+            _send_append(state, peer, nexts, state.commit, effects)
+    return replace(state, next_index=tuple(nexts))
 
 
 def send_append(state: RaftState, peer: int, effects: Effects) -> RaftState:
@@ -386,52 +401,83 @@ def send_append(state: RaftState, peer: int, effects: Effects) -> RaftState:
     the next proposal carries only its own entry. A lost message shows up as a rejection,
     at the latest on the next heartbeat, and nextIndex backs up.
     """
+    nexts = list(state.next_index)
+    _send_append(state, peer, nexts, state.commit, effects)
+    return replace(state, next_index=tuple(nexts))
+
+
+def _send_append(state: RaftState, peer: int, nexts: list[int], commit: int,
+                 effects: Effects) -> None:
+    """``send_append`` on the step's list of nextIndexes, with ``commit`` as leaderCommit."""
     hard = state.hard
     start = hard.log_start
-    addr = state.config.peers[peer]
-    next_index = state.next_index[peer]
+    config = state.config
+    next_index = nexts[peer]
     if next_index <= start:
-        effects.append(Send(addr, InstallSnapshot(hard.term, state.config.me, start,
-                                                  hard.log[0].term, state.snapshot)))
+        effects.append(Send(config.peers[peer], InstallSnapshot(
+            hard.term, config.me, start, hard.log[0].term, state.snapshot)))
         # In flight now, like entries: the peer is busy until it answers, and a lost snapshot
         # shows up as a rejection of the next heartbeat, which backs nextIndex up again.
-        return _set_progress(state, peer, state.match_index[peer], start + 1)
+        nexts[peer] = start + 1
+        return
     pos = next_index - start
-    entries = tuple(hard.log[pos:pos + state.config.max_batch])
-    effects.append(Send(addr, AppendEntries(hard.term, state.config.me, next_index - 1,
-                                            hard.log[pos - 1].term, entries, state.commit)))
-    if not entries:
-        return state
-    return _set_progress(state, peer, state.match_index[peer], next_index + len(entries))
+    log = hard.log
+    entries = tuple(log[pos:pos + config.max_batch])
+    effects.append(Send(config.peers[peer], AppendEntries(
+        hard.term, config.me, next_index - 1, log[pos - 1].term, entries, commit)))
+    if entries:
+        nexts[peer] = next_index + len(entries)
 
 
-def _set_progress(state: RaftState, peer: int, match: int, next_index: int) -> RaftState:
-    match_index = list(state.match_index)
-    next_list = list(state.next_index)
-    match_index[peer] = match
-    next_list[peer] = next_index
-    return replace(state, match_index=tuple(match_index), next_index=tuple(next_list))
+def _progress(state: RaftState, matches: list[int], nexts: list[int],
+              effects: Effects) -> RaftState:
+    """Store the step's progress lists, committing what they allow (``maybe_commit``)."""
+    commit = _commit_index(state, matches)
+    if commit > state.commit:
+        _append_applies(state.applied, commit, state.hard, effects)
+        return replace(state, match_index=tuple(matches), next_index=tuple(nexts),
+                       commit=commit, applied=commit)
+    return replace(state, match_index=tuple(matches), next_index=tuple(nexts))
+
+
+def _commit_index(state: RaftState, matches: list[int] | tuple[int, ...]) -> int:
+    """§5.3/§5.4.2 (Figure 8): the index a majority holds, if it is of the leader's current
+    term and past the commit index; else the commit index."""
+    index = committed_index(matches)
+    if index <= state.commit:
+        return state.commit
+    hard = state.hard
+    if hard.log[index - hard.log_start].term != hard.term:
+        return state.commit
+    return index
 
 
 def maybe_commit(state: RaftState, effects: Effects) -> RaftState:
     """§5.3/§5.4.2 (Figure 8): count replicas only for an entry of the leader's current term."""
-    index = committed_index(state.match_index)
+    index = _commit_index(state, state.match_index)
     if index <= state.commit:
-        return state
-    hard = state.hard
-    if hard.log[index - hard.log_start].term != hard.term:
         return state
     return apply_committed(replace(state, commit=index), effects)
 
 
 def apply_committed(state: RaftState, effects: Effects) -> RaftState:
     """Hand every newly committed entry to the service, in order, without gaps."""
-    hard = state.hard
+    _append_applies(state.applied, state.commit, state.hard, effects)
+    return replace(state, applied=state.commit)
+
+
+def _apply_up_to(state: RaftState, hard: HardState, commit: int,
+                 effects: Effects) -> RaftState:
+    """``apply_committed`` of the state with log ``hard`` and commit index ``commit``."""
+    _append_applies(state.applied, commit, hard, effects)
+    return replace(state, hard=hard, commit=commit, applied=commit)
+
+
+def _append_applies(applied: int, commit: int, hard: HardState, effects: Effects) -> None:
     log, start = hard.log, hard.log_start
-    for index in range(state.applied + 1, state.commit + 1):
+    for index in range(applied + 1, commit + 1):
         entry = log[index - start]
         effects.append(Apply(index, entry.term, entry.command))
-    return replace(state, applied=state.commit)
 
 
 def _last(hard: HardState) -> int:

@@ -5,6 +5,8 @@ Never touches Raft state: it takes plain integers and tuples.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 __all__ = ["majority", "vote_won", "committed_index"]
 
 
@@ -18,7 +20,7 @@ def vote_won(votes_mask: int, n: int) -> bool:
     return votes_mask.bit_count() >= majority(n)
 
 
-def committed_index(match: tuple[int, ...]) -> int:
+def committed_index(match: Sequence[int]) -> int:
     """Highest index replicated on a majority, given each member's match index (§5.3)."""
     ordered = sorted(match, reverse=True)
     return ordered[majority(len(match)) - 1]
