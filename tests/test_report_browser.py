@@ -184,3 +184,18 @@ def test_campaign_report(browser, tmp_path):
     assert count(browser, "#kind-table tbody tr") == 2
     assert_not_blank(browser, "time-chart")
     assert_no_errors(browser)
+
+
+def test_a_window_of_a_run(browser, tmp_path):
+    trace, page = tmp_path / "t.jsonl", tmp_path / "w.html"
+    write_trace(str(trace))
+    assert main(["report", str(trace), "--html", str(page), "--from", "50ms"]) == 0
+    open_page(browser, page)
+    assert (value(browser, "win-from"), value(browser, "win-to")) == (0.05, 0.1)
+    assert count(browser, "#ops rect.op") == 1                 # c1's read; c0's write ended at 45
+    assert count(browser, "#msc line.msg.lost") == 1 and count(browser, "#msc line.msg.drop") == 0
+    browser.execute_script("document.querySelector('#latency circle.pt').dispatchEvent("
+                           "new MouseEvent('mouseover', {bubbles: true}))")
+    hover = browser.execute_script("return document.getElementById('hover').textContent")
+    assert hover.startswith('c1: get x') and "completed 70.000 ms (10.000 ms)" in hover
+    assert_no_errors(browser)

@@ -15,6 +15,8 @@
   D.messages.drop.forEach(function (d) {
     drops[d[0]] = d; if (d[1] > last[d[0]]) last[d[0]] = d[1];
   });
+  var opById = {};          // operation ids are the run's; a window embeds some of them
+  D.operations.forEach(function (op) { opById[op.id] = op; });
   var full = [D.window[0], D.window[1]];
   if (full[1] <= full[0]) full[1] = full[0] + 1;
   var win = initialWindow();
@@ -261,7 +263,7 @@
     el('text', {x: 4, y: 14}, svg, fmt(max));
     el('text', {x: 4, y: h - 18}, svg, '0 ms');
     pts.forEach(function (p) {
-      var op = D.operations[p[2]];
+      var op = opById[p[2]];
       el('circle', {cx: x(p[0]), cy: y(p[1]), r: 2, 'class': 'pt' + (op && op.type !== 'ok' ? ' fail' : ''), 'data-op': p[2]}, svg);
     });
     brush(svg, x, h);
@@ -297,7 +299,8 @@
     return lines.join('\n');
   }
   function describeOp(k) {
-    var op = D.operations[k];
+    var op = opById[k];
+    if (!op) return null;
     var what = op.f + (op.key !== null ? ' ' + op.key : '') + (op.value !== null ? ' ' + JSON.stringify(op.value) : '');
     return op.client + ': ' + what + '\n' + op.type + (op.output !== null ? ' → ' + JSON.stringify(op.output) : '') +
       '\ninvoked ' + fmt(op.start) + (op.end === null ? ', never completed' : ', completed ' + fmt(op.end) + ' (' + fmt(op.end - op.start) + ')');
