@@ -199,3 +199,23 @@ def test_a_window_of_a_run(browser, tmp_path):
     hover = browser.execute_script("return document.getElementById('hover').textContent")
     assert hover.startswith('c1: get x') and "completed 70.000 ms (10.000 ms)" in hover
     assert_no_errors(browser)
+
+
+def test_a_big_failing_run_opens_on_its_failing_operation(browser, tmp_path):
+    from report_samples import RECORDS
+    beats = []
+    for i in range(600):                          # more messages than the first view draws
+        t, mid = round(0.1 * i, 3), 100 + i
+        beats += [(t, "send", mid, "s0", "s10", {"type": "AppendEntries", "term": 1}),
+                  (t + 0.05, "deliver", mid, "s0", "s10")]
+    records = sorted([*RECORDS[:-1], *beats], key=lambda r: r[0]) + [RECORDS[-1]]
+    trace, page = tmp_path / "t.jsonl", tmp_path / "t.html"
+    write_trace(str(trace), records)
+    assert main(["report", str(trace), "--html", str(page)]) == 0
+    open_page(browser, page)
+    assert (value(browser, "win-from"), value(browser, "win-to")) == (0.04, 0.09)
+    assert count(browser, "#msc-focus") == 1
+    click(browser, "zoom-all")
+    assert "messages drawn" in browser.execute_script(
+        "return document.getElementById('win-note').textContent")
+    assert_no_errors(browser)

@@ -39,8 +39,18 @@
   function sec(ms) { return (ms / 1000).toFixed(3) + ' s'; }
   function fmt(ms) { return ms.toFixed(3) + ' ms'; }
 
+  function focusWindow(f) {    // the failing operation's interval, padded
+    var end = f['return'] === null ? Math.min(D.end, f.call + 1000) : f['return'];
+    var pad = Math.max(20, (end - f.call) * 0.5);
+    return [f.call - pad, end + pad];
+  }
+
   function initialWindow() {
     if (nmsg <= FIRST_ARROWS) return full.slice();
+    if (D.focus) {             // a big failing run opens on the operation it failed on
+      var w = focusWindow(D.focus);
+      return [Math.max(full[0], w[0]), Math.min(full[1], w[1])];
+    }
     var n = D.density.length, step = (full[1] - full[0]) / n, total = 0, k;
     for (k = 0; k < n; k++) {
       total += D.density[k];
@@ -352,9 +362,8 @@
     var f = D.focus;
     if (!f) return;
     highlight = f;
-    var end = f['return'] === null ? Math.min(D.end, f.call + 1000) : f['return'];
-    var pad = Math.max(20, (end - f.call) * 0.5);
-    setWindow(f.call - pad, end + pad);
+    var w = focusWindow(f);
+    setWindow(w[0], w[1]);
     document.getElementById('sequence').scrollIntoView();
   });
   if (D.focus) highlight = D.focus;
