@@ -8,6 +8,7 @@ from __future__ import annotations
 from sim import Nemesis
 
 from scenarios.harness.faults import RandomRaftParams, fault_setup, validator
+from scenarios.harness.liveness import check_after_heal, healed_at
 from scenarios.harness.raft import RaftCluster
 from scenarios.registry import scenario
 from scenarios.runner import BadParams, Gen, RunContext, ScenarioFailure
@@ -41,4 +42,6 @@ def random_raft(ctx: RunContext) -> Gen:
     except ScenarioFailure as exc:
         raise ScenarioFailure(f"no progress after the faults stopped: {exc}",
                               kind="liveness") from None
+    leader = next((c.addrs[i] for i in range(n) if c.up(i) and c.get_state(i)[1]), None)
+    check_after_heal(ctx, c.observer, c.net, healed_at(schedule, duration / 2), leader)
     c.end()
