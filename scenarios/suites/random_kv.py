@@ -13,6 +13,7 @@ from sim import Nemesis
 from scenarios.harness.faults import (RandomKVParams, Workload, convert, draw_workload,
                                       fault_setup, validator)
 from scenarios.harness.kv import Clerk, KVCluster, random_client
+from scenarios.harness.liveness import check_after_heal, healed_at
 from scenarios.registry import scenario
 from scenarios.runner import Gen, RunContext, ScenarioFailure
 
@@ -49,6 +50,9 @@ def random_kv(ctx: RunContext) -> Gen:
         raise ScenarioFailure("no progress: client operations still pending 10 s after the "
                               "workload ended (a drawn schedule has healed everything by then)",
                               kind="liveness")
+    leader = c.leader()
+    check_after_heal(ctx, c.observer, c.net, healed_at(schedule, work.duration_ms),
+                     None if leader is None else c.addrs[leader], ctx.history)
     reader = c.make_clerk()
     for k in range(work.keys):
         yield from reader.get(f"k{k}")
