@@ -168,36 +168,47 @@
       var hx0 = x(Math.max(lo, highlight.call)), hx1 = x(Math.min(hi, highlight['return'] === null ? hi : highlight['return']));
       el('rect', {x: hx0, y: y(laneIndex[highlight.client]) - LANE / 2, width: Math.max(3, hx1 - hx0), height: LANE, 'class': 'focus', id: 'msc-focus'}, svg);
     }
-    var drawn = 0, skipped = 0, g = el('g', {id: 'arrows'}, svg);
+    var clip = el('clipPath', {id: 'plot-area'}, defs);  // arrows from before the window stop at its edge
+    el('rect', {x: LABEL, y: 0, width: w - 10 - LABEL, height: h}, clip);
+    var drawn = 0, skipped = 0, across = 0, g = el('g', {id: 'arrows', 'clip-path': 'url(#plot-area)'}, svg);
     for (var m = 0; m < nmsg; m++) {
       var s = sends[m];
       if (last[m] < lo || s[0] > hi) continue;
       if (drawn >= MAX_ARROWS) { skipped++; continue; }
-      drawn++;
-      arrows(g, m, x, y);
+      if (arrows(g, m, x, y, lo, hi)) drawn++; else across++;
     }
     roleMarks(svg, x, lo, hi, y);
     var note = document.getElementById('win-note');
     note.textContent = sec(lo) + ' to ' + sec(hi) + ': ' + drawn + ' messages drawn' +
+      (across ? ', ' + across + ' in flight across the whole window not drawn' : '') +
       (skipped ? ', ' + skipped + ' more not drawn: zoom in to see them' : '');
   }
 
-  function arrows(g, m, x, y) {
-    var s = sends[m], x0 = x(s[0]), y0 = y(s[1]), y1 = y(s[2]);
+  // Draws message m's deliveries, drop or loss; a segment that spans the whole window (sent
+  // before it, arriving after it) shows nothing but a flat line and is left out. Returns
+  // whether anything was drawn.
+  function arrows(g, m, x, y, lo, hi) {
+    var s = sends[m], x0 = x(s[0]), y0 = y(s[1]), y1 = y(s[2]), any = false;
+    var shown = function (end) { return !(s[0] < lo && end > hi); };
     var ds = deliveries[m], d, k;
     for (k = 0; k < ds.length; k++) {
       d = ds[k];
+      if (!shown(d[1])) continue;
+      any = true;
       el('line', {x1: x0, y1: y0, x2: x(d[1]), y2: y1, 'class': d[2] ? 'msg dup' : 'msg',
                   'marker-end': d[2] ? 'url(#arrow-dup)' : 'url(#arrow)', 'data-m': m}, g);
     }
     var dr = drops[m];
-    if (dr) {
+    if (dr && shown(dr[1])) {
       var xd = x(dr[1]), yd = (y0 + y1) / 2;
+      any = true;
       el('line', {x1: x0, y1: y0, x2: xd, y2: yd, 'class': 'msg drop', 'data-m': m}, g);
       el('path', {d: 'M' + (xd - 3) + ',' + (yd - 3) + 'l6,6m0,-6l-6,6', 'class': 'x', 'data-m': m}, g);
-    } else if (!ds.length) {
+    } else if (!dr && !ds.length && s[0] >= lo) {
+      any = true;
       el('line', {x1: x0, y1: y0, x2: x(D.end), y2: (y0 + y1) / 2, 'class': 'msg lost', 'data-m': m}, g);
     }
+    return any;
   }
 
   function leaderShading(svg, x, lo, hi, y) {
