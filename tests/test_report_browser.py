@@ -146,6 +146,13 @@ def test_run_report(browser, tmp_path):
     assert (value(browser, "win-from"), value(browser, "win-to")) == (0.04, 0.09)
     assert count(browser, "#msc-focus") == 1
     assert_not_blank(browser, "msc")
+    # 25..35 ms: the client's request (20 -> 40) crosses the whole window: counted, not drawn
+    browser.execute_script("document.getElementById('win-from').value = '0.025';"
+                           "document.getElementById('win-to').value = '0.035';")
+    click(browser, "win-apply")
+    assert count(browser, "#msc line.msg") == 1 and count(browser, "#msc line.msg.drop") == 1
+    assert "1 in flight across the whole window" in browser.execute_script(
+        "return document.getElementById('win-note').textContent")
     assert_no_errors(browser)
 
 
