@@ -22,7 +22,7 @@ def db(tmp_path) -> str:
 
 
 def test_profile_labels():
-    assert profile_label(None) == "(not recorded)"
+    assert profile_label(None) == "(the scenario's own)"
     assert profile_label("{") == "(not recorded)"
     assert profile_label(json.dumps({"profile": {"crash": 1, "cut": 0.5, "flip_reliable": 0},
                                      "net": {"reliable": True}})) == "crash+partition"

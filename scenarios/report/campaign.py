@@ -166,9 +166,10 @@ def profile_label(profile_json: Any) -> str:
     """A short name for the faults a run's drawn params allowed: its swarm bias when it drew
     one (``crashes bias``); else the fault families with a weight (crash, partition,
     flaky-net) and whether the network was unreliable, e.g. ``crash+partition, unreliable``;
-    ``no faults`` for an empty schedule; ``(not recorded)`` when the row holds no params."""
+    ``no faults`` for an empty schedule; ``(the scenario's own)`` for a scenario that draws
+    nothing (a lab test: the row holds no params); ``(not recorded)`` for params unreadable."""
     if not isinstance(profile_json, str):
-        return "(not recorded)"
+        return "(the scenario's own)"            # a lab test: it draws nothing from its seed
     try:
         drawn = json.loads(profile_json)
     except ValueError:
