@@ -50,12 +50,16 @@ class RaftCluster:
         self.net = Network(ctx.world, ctx.trace, params)
         self.observer = RaftObserver(self.env)
         self.addrs = tuple(f"s{i}" for i in range(n))
-        self.logs: list[dict[int, Any]] = [dict() for _ in range(n)]
+        # What each server applied: ``logs[i][index]`` for 0 < index < len (position 0 is
+        # unused). A server applies in index order from 1 (or from a snapshot that holds every
+        # command up to its index), so a list is dense: 8 bytes an entry, not a dict's ~100.
+        self.logs: list[list[Any]] = [[None] for _ in range(n)]
         # The per-apply cross-check in O(1): every server's log agrees with ``_first`` (the
-        # first command applied at each index by anyone) except at the indexes of ``_mixed``,
-        # where an installed snapshot may have put another value; only there, or on a
-        # disagreement with ``_first``, are all the logs compared (the lab's loop, its message).
-        self._first: dict[int, Any] = {}
+        # first command applied at each index by anyone, a list like ``logs[i]``) except at
+        # the indexes of ``_mixed``, where an installed snapshot may have put another value;
+        # only there, or on a disagreement with ``_first``, are all the logs compared (the
+        # lab's loop, its message).
+        self._first: list[Any] = [None]
         self._mixed: set[int] = set()
         self._server = {addr: i for i, addr in enumerate(self.addrs)}
         self.last_applied = [0] * n
@@ -90,27 +94,32 @@ class RaftCluster:
         index, command = effect.index, effect.command
         self.observer.on_apply(host, effect)
         first = self._first
-        if index not in first:
-            first[index] = command          # no log holds this index yet
-        elif index in self._mixed or first[index] != command:
-            self._compare_logs(i, index, command)
+        if index < len(first):
+            if index in self._mixed or first[index] != command:
+                self._compare_logs(i, index, command)
+        elif index == len(first):
+            first.append(command)           # no log holds this index yet
+        # (past the end: no log holds ``index - 1`` either, so the order check below fails)
+        log = self.logs[i]
         if self.snapshot and index != self.last_applied[i] + 1:
             raise ScenarioFailure(f"server {i} apply out of order, expected index "
                                   f"{self.last_applied[i] + 1}, got {index}")
-        if not self.snapshot and index > 1 and (index - 1) not in self.logs[i]:
+        if not self.snapshot and index > 1 and index - 1 >= len(log):
             raise ScenarioFailure(f"server {i} apply out of order {index}")
-        self.logs[i][index] = command
+        if index < len(log):
+            log[index] = command
+        else:
+            log.append(command)             # index == len(log): the order checks hold
         self.last_applied[i] = index
         self.max_index = max(self.max_index, index)
         if self.snapshot and (index + 1) % self.snapshot_interval == 0:
-            log = self.logs[i]
-            data = _encode([index, [log.get(k) for k in range(1, index + 1)]])
+            data = _encode([index, log[1:index + 1]])
             host.defer(TakeSnapshot(index, data))
 
     def _compare_logs(self, i: int, index: int, command: Any) -> None:
         """The lab's check: no server applied another command at ``index``."""
         for j, log in enumerate(self.logs):
-            if index in log and log[index] != command:
+            if index < len(log) and log[index] != command:
                 raise ScenarioFailure(f"commit index={index} server={i} {command!r} != "
                                       f"server={j} {log[index]!r}")
 
@@ -121,11 +130,12 @@ class RaftCluster:
             raise ScenarioFailure(f"server {i} snapshot index {effect.index} but its data "
                                   f"says {index}")
         self.observer.on_apply_snapshot(host, effect)
-        self.logs[i] = log = {k + 1: c for k, c in enumerate(commands)}
+        self.logs[i] = log = [None, *commands]
         first, mixed = self._first, self._mixed
-        for k, c in log.items():
-            if k not in first:
-                first[k] = c
+        for k in range(1, len(log)):
+            c = log[k]
+            if k >= len(first):
+                first.append(c)
             elif k not in mixed and first[k] != c:
                 mixed.add(k)
         self.last_applied[i] = index
@@ -170,7 +180,7 @@ class RaftCluster:
     def n_committed(self, index: int) -> tuple[int, Any]:
         count, command = 0, None
         for i, log in enumerate(self.logs):
-            if index in log:
+            if 0 < index < len(log):
                 if count > 0 and log[index] != command:
                     raise ScenarioFailure(f"committed values do not match: index {index}, "
                                           f"{command!r}, {log[index]!r}")
