@@ -8,6 +8,8 @@ import os
 import sqlite3
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from report_samples import XSS, write_campaign, write_trace
 from scenarios.cli import main
@@ -153,3 +155,41 @@ def test_a_failed_write_leaves_no_file(trace, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(common, "open", full_disk, raising=False)
     _bad(["report", trace, "--html", str(tmp_path / "o.html")], capsys, "No space left")
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("record, needle", [
+    ((31.0, "drop", [1], "s0", "s1", "partition"), ":3: malformed 'drop' record: field 1 should be an integer id"),
+    ((10.0, "role", "s0", "candidate", "one"), ":3: malformed 'role' record: field 3 should be a term"),
+    ((25.0, "fault", {"type": "Partition", "groups": "s0"}), ":3: malformed 'fault' record: Expected `array`"),
+    ((20.0, "history", "c0", "invoke", "put x 1"), ":3: malformed 'history' record"),
+])
+def test_a_trace_with_malformed_records(tmp_path, capsys, record, needle):
+    """A trace's digest can be right and its records still not what a run writes."""
+    from report_samples import RECORDS
+    bad = tmp_path / "bad.jsonl"
+    write_trace(str(bad), [RECORDS[0], record, *RECORDS[1:]])
+    _bad(["report", str(bad), "--html", str(tmp_path / "o.html")], capsys, needle)
+    assert sorted(os.listdir(tmp_path)) == ["bad.jsonl"]
+
+
+VALUES = [None, 1, -3, 2.5, "x", "", [], {}, [1, 2], {"type": 5}, True, "s0", ["get", "x"]]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(0, 100), st.integers(2, 6), st.sampled_from(VALUES)),
+                min_size=1, max_size=3))
+def test_any_damaged_record_is_bad_input_or_a_page(tmp_path, capsys, edits):
+    """Whatever a record's fields hold, the report is a page or one line of bad input."""
+    from report_samples import RECORDS
+    records = [list(r) for r in RECORDS]
+    for index, field, value in edits:
+        record = records[index % len(records)]
+        record[2 + field % (len(record) - 2)] = value
+    trace, out = tmp_path / "d.jsonl", tmp_path / "d.html"
+    write_trace(str(trace), [tuple(r) for r in records])
+    code = main(["report", str(trace), "--html", str(out)])
+    err = capsys.readouterr().err
+    assert code in (0, 2), err
+    assert (code == 0) == out.exists() and (code == 0 or err.startswith("raftsim: error: "))
+    if out.exists():
+        out.unlink()

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import msgspec
 
 from scenarios.errors import BadInput
-from scenarios.report.views import Window, WindowError, run_view
+from scenarios.report.views import Window, WindowError, malformed, run_view
 
 __all__ = ["trace_report", "result_report", "campaign_report", "history_check"]
 
@@ -31,6 +31,9 @@ def trace_report(path: str, window: Window | None = None) -> str:
         raise BadInput(f"{where}: {exc.what}") from None
     except RecursionError:
         raise BadInput(f"{path}: JSON nested too deeply to be a trace") from None
+    bad = malformed(loaded.records)
+    if bad is not None:
+        raise BadInput(f"{path}:{bad[0] + 2}: {bad[1]}")         # line 1 is the header
     return _render(loaded.header, loaded.records, loaded.digest, window,
                    history_check(loaded.records))
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence, get_args
 
 import msgspec
 
-__all__ = ["Window", "WindowError", "run_view", "lanes", "messages", "fault_periods",
+__all__ = ["Window", "WindowError", "malformed", "run_view", "lanes", "messages", "fault_periods",
            "role_changes", "operations", "latency", "throughput", "node_stats", "run_meta",
            "describe_message", "describe_fault", "density", "failure_focus", "MAX_TEXT"]
 
@@ -57,6 +57,51 @@ def _s(ms: float) -> str:
 
 def _t(t: float) -> float:
     return round(float(t), 3)
+
+
+# ---------------------------------------------------------------- well-formed records
+
+_STR, _INT = (str,), (int,)
+#: The fields the views read, by record kind: (field position, accepted types, what it is).
+_SHAPES: dict[str, tuple[tuple[int, tuple[type, ...], str], ...]] = {
+    "send": ((2, _INT, "an integer id"), (3, _STR, "a node name"), (4, _STR, "a node name")),
+    "deliver": ((2, _INT, "an integer id"), (3, _STR, "a node name"), (4, _STR, "a node name")),
+    "drop": ((2, _INT, "an integer id"), (3, _STR, "a node name"), (4, _STR, "a node name")),
+    "dup": ((2, _INT, "an integer id"), (3, _STR, "a node name"), (4, _STR, "a node name")),
+    "role": ((2, _STR, "a node name"), (3, _STR, "a role"), (4, (int, type(None)), "a term")),
+    "crash": ((2, _STR, "a node name"),),
+    "restart": ((2, _STR, "a node name"),),
+    "snapshot": ((2, _STR, "a node name"),),
+    "history": ((2, _STR, "a client name"), (3, _STR, "an event type"),
+                (4, (list,), "an operation [f, key, value]")),
+    "fault": ((2, (dict,), "a fault object"),),
+}
+
+
+def malformed(records: Sequence[list]) -> tuple[int, str] | None:
+    """The first record the views cannot read, as (its index, what is wrong), or ``None``.
+
+    A trace is verified by its digest, which a hand-made file can have too: this checks the
+    fields the report reads (names are strings, ids integers, faults decode as faults)."""
+    from sim.nemesis import AnyFault
+    known = {cls.__name__ for cls in get_args(AnyFault)}
+    for i, r in enumerate(records):
+        kind = r[1]
+        for pos, types, what in _SHAPES.get(kind, ()):
+            value = r[pos]
+            if not isinstance(value, types) or isinstance(value, bool):
+                return i, f"malformed {kind!r} record: field {pos - 1} should be {what}"
+        if kind == "fault":
+            tag = r[2].get("type")
+            if not isinstance(tag, str):
+                return i, "malformed 'fault' record: the fault has no type"
+            if tag not in known:          # a fault of another kind: shown by its name only
+                continue
+            try:
+                msgspec.convert(r[2], AnyFault)
+            except msgspec.ValidationError as exc:
+                return i, f"malformed 'fault' record: {exc}"
+    return None
 
 
 # ---------------------------------------------------------------- the whole report
