@@ -8,6 +8,8 @@ import json
 import sqlite3
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from report_samples import write_campaign
 from scenarios.errors import BadInput
@@ -101,3 +103,30 @@ def test_a_database_that_is_not_a_campaign(tmp_path):
     conn.close()
     with pytest.raises(BadInput, match="the results table lacks outcome"):
         read_campaign(str(path))
+
+
+VALUES = [None, 1, -3, 2.5, "x", "", float("inf"), b"\x00\xff", "{", '{"a": 1e999}',
+          '{"swarm": 3}', '{"profile": [1]}', '{"net": 5, "profile": {"crash": "x"}}', '{"a": true}']
+COLUMNS = ["scenario", "outcome", "failure_kind", "failure", "wall_s", "profile", "coverage"]
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(COLUMNS), st.sampled_from(VALUES), st.integers(1, 6)),
+                min_size=1, max_size=4))
+def test_any_damaged_row_is_bad_input_or_a_page(tmp_path_factory, edits):
+    """Whatever a campaign's rows hold, the report is a page or one line of bad input."""
+    from scenarios.cli import main
+    path = str(tmp_path_factory.mktemp("db") / "runs.db")
+    write_campaign(path)
+    conn = sqlite3.connect(path)
+    if "coverage" not in [r[1] for r in conn.execute("PRAGMA table_info(results)")]:
+        conn.execute("ALTER TABLE results ADD COLUMN coverage TEXT")
+    for column, value, seed in edits:
+        try:
+            conn.execute(f"UPDATE results SET {column} = ? WHERE seed = ?", (value, seed))
+        except sqlite3.IntegrityError:            # a NOT NULL column
+            pass
+    conn.commit()
+    conn.close()
+    assert main(["report", path, "--html", path + ".html"]) in (0, 2)

@@ -11,6 +11,7 @@ that is not a raftsim campaign database is ``BadInput``. No markup here (see ``h
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 from typing import Any, Iterable, NamedTuple, Sequence
@@ -74,6 +75,16 @@ def _read(conn: sqlite3.Connection, path: str) -> Campaign:
         raise BadInput(f"{path}: the results table lacks {', '.join(missing)}")
     cursor = conn.execute(f"SELECT {', '.join(columns)} FROM results ORDER BY seed")
     rows = [dict(zip(columns, row)) for row in cursor]
+    for row in rows:
+        if not isinstance(row["seed"], int):
+            raise BadInput(f"{path}: a result whose seed is not an integer ({row['seed']!r})")
+        row["outcome"] = str(row["outcome"])
+        wall = row["wall_s"]
+        row["wall_s"] = (float(wall) if isinstance(wall, (int, float)) and math.isfinite(wall)
+                         else None)
+        for key in ("failure_kind", "failure"):
+            if row[key] is not None:
+                row[key] = str(row[key])
     coverage: dict[int, dict[str, int]] = {}
     has = "coverage" in columns or "coverage" in tables
     if "coverage" in columns:
@@ -95,7 +106,7 @@ def _json_counts(text: Any) -> dict[str, int] | None:
         return None
     if not isinstance(data, dict):
         return None
-    return {str(k): int(v) for k, v in data.items() if isinstance(v, (int, float))}
+    return {str(k): v for k, v in data.items() if isinstance(v, int) and not isinstance(v, bool)}
 
 
 def _coverage_table(conn: sqlite3.Connection, into: dict[int, dict[str, int]]) -> None:
@@ -112,9 +123,9 @@ def _coverage_table(conn: sqlite3.Connection, into: dict[int, dict[str, int]]) -
         return
     select = f"SELECT seed, {point}, {count or 1} FROM coverage"
     for seed, name, n in conn.execute(select):
-        if isinstance(seed, int) and name is not None:
+        if isinstance(seed, int) and name is not None and isinstance(n, int):
             per = into.setdefault(seed, {})
-            per[str(name)] = per.get(str(name), 0) + int(n or 0)
+            per[str(name)] = per.get(str(name), 0) + n
 
 
 # ---------------------------------------------------------------- the views
@@ -183,7 +194,7 @@ def profile_label(profile_json: Any) -> str:
     families = []
     if isinstance(profile, dict):
         families = [name for name, keys in _FAMILIES
-                    if any((profile.get(k) or 0) > 0 for k in keys)]
+                    if any(_weight(profile.get(k)) > 0 for k in keys)]
     if drawn.get("schedule") == []:
         families = []
     label = "+".join(families) or "no faults"
@@ -191,6 +202,10 @@ def profile_label(profile_json: Any) -> str:
     if isinstance(net, dict) and net.get("reliable") is False:
         label += ", unreliable"
     return label
+
+
+def _weight(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) else 0.0
 
 
 def _by_profile(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -213,7 +228,7 @@ def _by_kind(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _time(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    timed = [r for r in rows if isinstance(r["wall_s"], (int, float))]
+    timed = [r for r in rows if r["wall_s"] is not None]
     values = sorted(float(r["wall_s"]) for r in timed)
     summary: dict[str, Any] = {"count": len(values)}
     if values:
