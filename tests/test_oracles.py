@@ -37,35 +37,27 @@ def test_one_vote_per_term_across_reboots() -> None:
 def test_a_message_needs_its_term_and_vote_on_disk() -> None:
     """Figure 2: term and vote reach stable storage before the node answers or asks."""
     o = RaftOracles()
-    o.sent(1.0, "s1", "s2", "RequestVoteReply", 2, 2, vote="s2", durable_vote="s2")
+    o.sent_vote(1.0, "s1", "s2", "RequestVoteReply", 2, 2, "s2", "s2")
     with pytest.raises(InvariantViolation) as err:
-        o.sent(2.0, "s1", "s3", "RequestVote", 3, 2, vote="s1", durable_vote="s2")
+        o.sent_vote(2.0, "s1", "s3", "RequestVote", 3, 2, "s1", "s2")
     assert _rule(err) == "persist-before-send"
     o = RaftOracles()
     with pytest.raises(InvariantViolation) as err:
-        o.sent(2.0, "s1", "s3", "RequestVoteReply", 3, 3, vote="s3", durable_vote=None)
+        o.sent_vote(2.0, "s1", "s3", "RequestVoteReply", 3, 3, "s3", None)
     assert _rule(err) == "persist-before-send"
 
 
 def test_a_success_reply_needs_the_entries_on_disk() -> None:
     """Figure 2: a follower acknowledges entries only once its disk holds them."""
-    disk = {1: 1, 2: 1}
-
-    def term_at(i: int) -> int:
-        return HELD if i <= 0 else disk.get(i, -1)
-
     o = RaftOracles()
-    o.sent(1.0, "s1", "s0", "AppendEntriesReply", 1, 1, index=2, index_term=1,
-           durable_term_at=term_at)
-    o.sent(1.0, "s1", "s0", "AppendEntriesReply", 1, 1, index=2, index_term=None,
-           durable_term_at=term_at)
-    with pytest.raises(InvariantViolation) as err:
-        o.sent(2.0, "s1", "s0", "AppendEntriesReply", 1, 1, index=3, index_term=1,
-               durable_term_at=term_at)
+    o.sent_entry(1.0, "s1", "s0", "AppendEntriesReply", 1, 1, 2, 1, 1)
+    o.sent_entry(1.0, "s1", "s0", "AppendEntriesReply", 1, 1, 2, None, 1)
+    o.sent_entry(1.0, "s1", "s0", "InstallSnapshotReply", 1, 1, 2, None, HELD)
+    with pytest.raises(InvariantViolation) as err:       # index 3 is not on disk
+        o.sent_entry(2.0, "s1", "s0", "AppendEntriesReply", 1, 1, 3, 1, -1)
     assert _rule(err) == "persist-before-send" and err.value.indexes == (3,)
-    with pytest.raises(InvariantViolation):
-        o.sent(2.0, "s1", "s0", "AppendEntriesReply", 1, 1, index=2, index_term=2,
-               durable_term_at=term_at)
+    with pytest.raises(InvariantViolation):               # on disk with another term
+        o.sent_entry(2.0, "s1", "s0", "AppendEntriesReply", 1, 1, 2, 2, 1)
 
 
 def test_the_term_a_node_sends_never_drops() -> None:
@@ -81,20 +73,18 @@ def test_the_term_a_node_sends_never_drops() -> None:
 
 def test_match_index_must_be_held_by_the_follower() -> None:
     """§5.3: matchIndex is what the follower is known to hold, with the leader's terms."""
-    leader = {1: 1, 2: 2, 3: 2}
-    follower = {1: 1, 2: 2}
     o = RaftOracles()
-    o.progress(1.0, "s0", 2, "s1", 2, 3, leader.__getitem__, 2,
-               lambda i: follower.get(i, -1))
-    with pytest.raises(InvariantViolation) as err:
-        o.progress(2.0, "s0", 2, "s1", 3, 4, leader.__getitem__, 2,
-                   lambda i: follower.get(i, -1))
+    o.progress(1.0, "s0", 2, "s1", 2, 3, 2, 2, 2)        # both hold term 2 at index 2
+    with pytest.raises(InvariantViolation) as err:         # the follower has nothing at 3
+        o.progress(2.0, "s0", 2, "s1", 3, 4, 2, 2, -1)
     assert _rule(err) == "match-index"
+    with pytest.raises(InvariantViolation):                # another term at 2
+        o.progress(2.0, "s0", 2, "s1", 2, 3, 2, 2, 1)
     # a follower in a later term may have been truncated by a newer leader: no verdict
-    o.progress(3.0, "s0", 2, "s1", 3, 4, leader.__getitem__, 3, lambda i: -1)
+    o.progress(3.0, "s0", 2, "s1", 3, 4, 2, 3, -1)
+    o.progress(3.0, "s0", 2, "s1", 3, 4, HELD, 2, 1)      # in the leader's snapshot
     with pytest.raises(InvariantViolation) as err:
-        o.progress(4.0, "s0", 2, "s1", 2, 2, leader.__getitem__, 2,
-                   lambda i: follower.get(i, -1))
+        o.progress(4.0, "s0", 2, "s1", 2, 2)
     assert "nextIndex 2 <= matchIndex 2" in str(err.value)
 
 
@@ -103,19 +93,17 @@ def test_match_index_must_be_held_by_the_follower() -> None:
 def test_commit_index_rules() -> None:
     """§5.3/§5.4: commitIndex stays within the log, never goes back, and agrees with what
     every other node committed at the same indexes."""
-    log = {1: (1, "a"), 2: (1, "b"), 3: (2, "c")}
-    other = {1: (1, "a"), 2: (1, "x")}
     o = RaftOracles()
-    o.commit_moved(1.0, "s0", 0, 2, 3, 0, log.__getitem__)
-    o.commit_moved(1.5, "s1", 0, 1, 2, 0, other.__getitem__)
+    o.commit_moved(1.0, "s0", 0, 2, 3, 1, [(1, "a"), (1, "b")])
+    o.commit_moved(1.5, "s1", 0, 1, 2, 1, [(1, "a")])
     with pytest.raises(InvariantViolation) as err:
-        o.commit_moved(2.0, "s1", 1, 2, 2, 0, other.__getitem__)
+        o.commit_moved(2.0, "s1", 1, 2, 2, 2, [(1, "x")])
     assert _rule(err) == "commit-matching" and err.value.indexes == (2,)
     with pytest.raises(InvariantViolation) as err:
-        o.commit_moved(3.0, "s0", 2, 1, 3, 0, log.__getitem__)
+        o.commit_moved(3.0, "s0", 2, 1, 3, 3, [])
     assert _rule(err) == "commit-monotonic"
     with pytest.raises(InvariantViolation) as err:
-        o.commit_moved(4.0, "s0", 2, 4, 3, 0, log.__getitem__)
+        o.commit_moved(4.0, "s0", 2, 4, 3, 3, [])
     assert _rule(err) == "commit-bound"
 
 

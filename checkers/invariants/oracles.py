@@ -36,7 +36,7 @@ per commit advance. Memory: one entry per vote and per committed index.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Sequence
 
 from .raft import InvariantViolation
 
@@ -70,83 +70,85 @@ class RaftOracles:
 
     # ------------------------------------------------------------ persist before send (§5.1)
 
-    def sent(self, time: float, node: str, dst: str, what: str, term: int, durable_term: int,
-             vote: str | None = None, durable_vote: str | None = None,
-             index: int | None = None, index_term: int | None = None,
-             durable_term_at: Callable[[int], int] | None = None) -> None:
-        """``node`` sends ``what`` in ``term`` to ``dst``; its disk holds ``durable_term``.
-
-        ``vote``: the vote the message claims (a granted reply: the candidate; a RequestVote:
-        the sender), with ``durable_vote`` the vote on disk. ``index``: an entry the message
-        vouches for, of term ``index_term`` (None: any term); ``durable_term_at(i)`` is the
-        term of index ``i`` on disk (``HELD`` inside the snapshot, -1 beyond the log).
-        """
-        last = self.sent_term.get(node, 0)
-        if term < last:
+    def sent(self, time: float, node: str, dst: str, what: str, term: int,
+             durable_term: int) -> None:
+        """``node`` sends ``what`` in ``term`` to ``dst``; its disk holds ``durable_term``."""
+        sent_term = self.sent_term
+        if term < sent_term.get(node, 0):
             raise InvariantViolation(
                 "term-monotonic", time,
-                f"{node} sends {what} in term {term} after sending in term {last}",
-                nodes=(node,), terms=(last, term))
-        self.sent_term[node] = term
+                f"{node} sends {what} in term {term} after sending in term {sent_term[node]}",
+                nodes=(node,), terms=(sent_term[node], term))
+        sent_term[node] = term
         if term > durable_term:
             raise InvariantViolation(
                 "persist-before-send", time,
                 f"{node} sends {what} to {dst} in term {term} but its disk holds term "
                 f"{durable_term}", nodes=(node, dst), terms=(term, durable_term))
-        if vote is not None:
-            if durable_term != term or durable_vote != vote:
-                raise InvariantViolation(
-                    "persist-before-send", time,
-                    f"{node} sends {what} to {dst} voting for {vote} in term {term} but its "
-                    f"disk holds term {durable_term}, vote {durable_vote}",
-                    nodes=(node, dst), terms=(term, durable_term))
-            self.vote(time, node, term, vote)
-        if index is not None and index > 0 and durable_term_at is not None:
-            got = durable_term_at(index)
-            if got != HELD and (got < 0 if index_term is None else got != index_term):
-                held = "no entry" if got < 0 else f"term {got}"
-                raise InvariantViolation(
-                    "persist-before-send", time,
-                    f"{node} sends {what} to {dst} vouching for index {index} (term "
-                    f"{index_term}) but its disk holds {held} there",
-                    nodes=(node, dst), terms=(term,), indexes=(index,))
+
+    def sent_vote(self, time: float, node: str, dst: str, what: str, term: int,
+                  durable_term: int, vote: str, durable_vote: str | None) -> None:
+        """``node`` sends ``what`` voting for ``vote`` in ``term`` (a granted reply: the
+        candidate; a RequestVote: itself); its disk holds ``durable_term`` and
+        ``durable_vote``."""
+        self.sent(time, node, dst, what, term, durable_term)
+        if durable_term != term or durable_vote != vote:
+            raise InvariantViolation(
+                "persist-before-send", time,
+                f"{node} sends {what} to {dst} voting for {vote} in term {term} but its disk "
+                f"holds term {durable_term}, vote {durable_vote}",
+                nodes=(node, dst), terms=(term, durable_term))
+        self.vote(time, node, term, vote)
+
+    def sent_entry(self, time: float, node: str, dst: str, what: str, term: int,
+                   durable_term: int, index: int, index_term: int | None,
+                   durable_index_term: int) -> None:
+        """``node`` sends ``what`` vouching for the entry at ``index`` of term ``index_term``
+        (None: any term); its disk holds the term ``durable_index_term`` there (``HELD``
+        inside the snapshot on disk, -1 beyond the log on disk)."""
+        self.sent(time, node, dst, what, term, durable_term)
+        got = durable_index_term
+        if got != HELD and (got < 0 if index_term is None else got != index_term):
+            held = "no entry" if got < 0 else f"term {got}"
+            raise InvariantViolation(
+                "persist-before-send", time,
+                f"{node} sends {what} to {dst} vouching for index {index} (term "
+                f"{'any' if index_term is None else index_term}) but its disk holds {held} "
+                f"there", nodes=(node, dst), terms=(term,), indexes=(index,))
 
     # ------------------------------------------------------------ leader progress (§5.3)
 
     def progress(self, time: float, leader: str, term: int, follower: str, match: int,
-                 next_index: int, leader_term_at: Callable[[int], int],
-                 follower_durable_term: int | None,
-                 follower_term_at: Callable[[int], int] | None) -> None:
-        """``leader`` (of ``term``) now records ``match`` / ``next_index`` for ``follower``;
-        the follower's disk holds term ``follower_durable_term`` (None: blank) and
-        ``follower_term_at(i)`` (``HELD`` inside its snapshot, -1 beyond its log)."""
+                 next_index: int, leader_term: int = HELD,
+                 follower_durable_term: int | None = None, follower_term: int = HELD) -> None:
+        """``leader`` (of ``term``) now records ``match`` / ``next_index`` for ``follower``.
+        ``leader_term``: the leader's term at ``match``; ``follower_durable_term``: the term
+        on the follower's disk (None: not known, no verdict on the entry);
+        ``follower_term``: the term at ``match`` on the follower's disk (``HELD`` inside its
+        snapshot, -1 beyond its log)."""
         if next_index <= match:
             raise InvariantViolation(
                 "match-index", time,
                 f"{leader} (term {term}) has nextIndex {next_index} <= matchIndex {match} for "
                 f"{follower}", nodes=(leader, follower), terms=(term,),
                 indexes=(match, next_index))
-        if match <= 0 or follower_durable_term != term or follower_term_at is None:
+        if match <= 0 or follower_durable_term != term or follower_term == HELD:
             return
-        got = follower_term_at(match)
-        if got == HELD:
-            return
-        want = leader_term_at(match)
-        if got != want and not (want == HELD and got >= 0):   # HELD: in the leader's snapshot
-            held = "no entry" if got < 0 else f"an entry of term {got}"
+        if follower_term != leader_term and not (leader_term == HELD and follower_term >= 0):
+            held = "no entry" if follower_term < 0 else f"an entry of term {follower_term}"
             raise InvariantViolation(
                 "match-index", time,
                 f"{leader} (term {term}) sets matchIndex {match} for {follower}, whose disk "
-                f"holds {held} at {match} (the leader's is of term {want})",
-                nodes=(leader, follower), terms=(term, want), indexes=(match,))
+                f"holds {held} at {match} (the leader's is of term {leader_term})",
+                nodes=(leader, follower), terms=(term,), indexes=(match,))
 
     # ------------------------------------------------------------ commit index (§5.3, §5.4)
 
     def commit_moved(self, time: float, node: str, old: int, new: int, last_index: int,
-                     log_start: int, entry_at: Callable[[int], tuple[int, Any]]) -> None:
+                     first: int, entries: Sequence[tuple[int, Any]]) -> None:
         """``node``'s commit index went from ``old`` to ``new`` within one incarnation; its
-        log ends at ``last_index`` and ``entry_at(i) -> (term, command)`` for
-        ``log_start < i <= last_index``."""
+        log ends at ``last_index``; ``entries`` are the (term, command) of its log from index
+        ``first`` to ``new`` (those newly committed that are not inside its snapshot)."""
         if new < old:
             raise InvariantViolation(
                 "commit-monotonic", time, f"{node}'s commit index went back from {old} to {new}",
@@ -157,8 +159,8 @@ class RaftOracles:
                 f"{node}'s commit index {new} is beyond its last log index {last_index}",
                 nodes=(node,), indexes=(new, last_index))
         committed = self.committed
-        for index in range(max(old, log_start) + 1, new + 1):
-            term, command = entry_at(index)
+        index = first
+        for term, command in entries:
             seen = committed.get(index)
             if seen is None:
                 committed[index] = (term, command, node, time)
@@ -168,6 +170,7 @@ class RaftOracles:
                     f"{node} commits ({index}, term {term}, {command!r}) but {seen[2]} "
                     f"committed ({index}, term {seen[0]}, {seen[1]!r}) at t={seen[3]:.3f}",
                     nodes=(node, seen[2]), terms=(term, seen[0]), indexes=(index,))
+            index += 1
 
     # ------------------------------------------------------------ snapshots (§7)
 

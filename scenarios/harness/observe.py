@@ -32,6 +32,7 @@ from protocols.raft.messages import (
 __all__ = ["RaftObserver"]
 
 _LEADER = raft.LEADER
+_KV_OP = kv_protocol.Op
 _CANDIDATE_OR_LEADER = ("candidate", "leader")
 
 
@@ -81,24 +82,31 @@ class RaftObserver:
         return observed
 
     def _progress(self, addr: str, old: raft.RaftState, new: raft.RaftState) -> None:
-        """The leader's matchIndex / nextIndex for the peers whose values changed."""
-        me = new.config.me
-        old_match = old.match_index if old.role == _LEADER else ()
-        old_next = old.next_index if old.role == _LEADER else ()
-        peers = new.config.peers
-        hard = new.hard
-        for peer, (match, nxt) in enumerate(zip(new.match_index, new.next_index)):
-            if peer == me or (peer < len(old_match) and old_match[peer] == match
-                              and old_next[peer] == nxt):
+        """The leader's matchIndex / nextIndex for the peers whose values changed; the
+        follower's disk is read only when its matchIndex moved."""
+        new_match, new_next = new.match_index, new.next_index
+        was_leader = old.role == _LEADER
+        old_match, old_next = old.match_index, old.next_index
+        if was_leader and new_match == old_match and new_next == old_next:
+            return
+        me, peers, hard, now = new.config.me, new.config.peers, new.hard, self.env._now
+        progress = self.oracles.progress
+        for peer in range(len(new_match)):
+            match, nxt = new_match[peer], new_next[peer]
+            if peer == me:
+                continue
+            if was_leader and old_match[peer] == match:
+                if old_next[peer] != nxt:
+                    progress(now, addr, hard.term, peers[peer], match, nxt)
                 continue
             follower = self.hosts.get(peers[peer])
-            durable = follower.disk.read() if follower is not None else None
-            fhard = durable.state if durable is not None else None
-            self.oracles.progress(
-                self.env._now, addr, hard.term, peers[peer], match, nxt,
-                lambda i: _term_at(hard, i),
-                fhard.term if fhard is not None else None,
-                (lambda i: _term_at(fhard, i)) if fhard is not None else None)
+            durable = follower.disk.read() if follower is not None and match > 0 else None
+            if durable is None:
+                progress(now, addr, hard.term, peers[peer], match, nxt)
+                continue
+            fhard = durable.state
+            progress(now, addr, hard.term, peers[peer], match, nxt, _term_at(hard, match),
+                     fhard.term, _term_at(fhard, match))
 
     # Host hooks --------------------------------------------------------------------------
 
@@ -142,30 +150,35 @@ class RaftObserver:
         msg = effect.msg
         extract = _SENT.get(type(msg))
         if extract is not None:
-            extract(self, host, effect.dst, msg)
+            durable = host.disk.read()
+            extract(self, host, effect.dst, msg, durable.state if durable is not None else None)
 
     # KV: the reference fold -----------------------------------------------------------------
 
     def _kv_apply(self, host: Any, effect: Any) -> None:
         op = effect.command
-        if type(op) is not kv_protocol.Op:
+        if type(op) is not _KV_OP:
             return
-        assert self.kv is not None
-        addr = host.addr
-        self.kv.applied(self.env.now, addr, effect.index, op.client, op.seq, op.op, op.key,
-                        op.value)
-        touched = self._touched.setdefault(addr, [])
-        touched.append((op.key, op.client))
+        kv, addr, now = self.kv, host.addr, self.env._now
+        assert kv is not None
+        kv.applied(now, addr, effect.index, op.client, op.seq, op.op, op.key, op.value)
         state = host.state
-        if effect.index != state.applied:
-            return                                   # more applies follow in this step
+        touched = self._touched.get(addr)
+        if effect.index != state.applied:            # more applies follow in this step
+            if touched is None:
+                touched = self._touched[addr] = []
+            touched.append((op.key, op.client))
+            return
         machine = state.machine
-        for key, client in touched:
-            self.kv.check_key(self.env.now, addr, key, machine.data.get(key, ""), client,
-                              machine.sessions.get(client, 0))
-        touched.clear()
+        data, sessions = machine.data, machine.sessions
+        if touched:
+            for key, client in touched:
+                kv.check_key(now, addr, key, data.get(key, ""), client, sessions.get(client, 0))
+            touched.clear()
+        key, client = op.key, op.client
+        kv.check_key(now, addr, key, data.get(key, ""), client, sessions.get(client, 0))
         if state.raft.hard.log_start == effect.index:   # the step ended with a snapshot here
-            self.kv.snapshot_taken(addr, effect.index)
+            kv.snapshot_taken(addr, effect.index)
 
 
 # ---------------------------------------------------------------- extraction: protocol -> plain
@@ -183,48 +196,42 @@ def _term_at(hard: Any, index: int) -> int:
 def _commit_moved(oracles: RaftOracles, now: float, addr: str, old: int,
                   new: raft.RaftState) -> None:
     hard = new.hard
-    start = hard.log_start
-
-    def entry_at(index: int) -> tuple[int, Any]:
-        entry = hard.log[index - start]
-        return entry.term, entry.command
-
-    oracles.commit_moved(now, addr, old, new.commit, raft.last_index(new), start, entry_at)
+    start, commit, last = hard.log_start, new.commit, raft.last_index(new)
+    first = max(old, start) + 1
+    entries = ([(e.term, e.command) for e in hard.log[first - start:commit - start + 1]]
+               if first <= commit <= last else [])
+    oracles.commit_moved(now, addr, old, commit, last, first, entries)
 
 
-def _durable(host: Any) -> tuple[int, int, Any]:
-    """(term, voted_for, hard state or None) on ``host``'s disk."""
-    durable = host.disk.read()
-    if durable is None:
-        return 0, -1, None
-    hard = durable.state
-    return hard.term, hard.voted_for, hard
+# What each Raft message must find on its sender's disk (``hard``: the hard state on disk, or
+# None on a blank disk): the plain values the oracle compares.
 
-
-def _sent_vote_request(o: RaftObserver, host: Any, dst: str, msg: RequestVote) -> None:
-    term, voted, _ = _durable(host)
+def _sent_vote_request(o: RaftObserver, host: Any, dst: str, msg: RequestVote,
+                       hard: Any) -> None:
+    term, voted = (hard.term, hard.voted_for) if hard is not None else (0, -1)
     peers = o.raft_of(host.state).config.peers
-    o.oracles.sent(o.env._now, host.addr, dst, "RequestVote", msg.term, term,
-                   vote=host.addr, durable_vote=peers[voted] if voted >= 0 else None)
+    o.oracles.sent_vote(o.env._now, host.addr, dst, "RequestVote", msg.term, term, host.addr,
+                        peers[voted] if voted >= 0 else None)
 
 
-def _sent_vote_reply(o: RaftObserver, host: Any, dst: str, msg: RequestVoteReply) -> None:
-    term, voted, _ = _durable(host)
+def _sent_vote_reply(o: RaftObserver, host: Any, dst: str, msg: RequestVoteReply,
+                     hard: Any) -> None:
+    term, voted = (hard.term, hard.voted_for) if hard is not None else (0, -1)
     if not msg.granted:
         o.oracles.sent(o.env._now, host.addr, dst, "RequestVoteReply", msg.term, term)
         return
     peers = o.raft_of(host.state).config.peers
-    o.oracles.sent(o.env._now, host.addr, dst, "RequestVoteReply(granted)", msg.term, term,
-                   vote=dst, durable_vote=peers[voted] if voted >= 0 else None)
+    o.oracles.sent_vote(o.env._now, host.addr, dst, "RequestVoteReply(granted)", msg.term,
+                        term, dst, peers[voted] if voted >= 0 else None)
 
 
 def _vouching(o: RaftObserver, host: Any, dst: str, what: str, term: int, index: int,
-              index_term: int | None) -> None:
-    dterm, _, hard = _durable(host)
-    o.oracles.sent(o.env._now, host.addr, dst, what, term, dterm, index=index,
-                   index_term=index_term,
-                   durable_term_at=(lambda i: _term_at(hard, i)) if hard is not None
-                   else (lambda i: -1))
+              index_term: int | None, hard: Any) -> None:
+    if hard is None:
+        o.oracles.sent_entry(o.env._now, host.addr, dst, what, term, 0, index, index_term, -1)
+    else:
+        o.oracles.sent_entry(o.env._now, host.addr, dst, what, term, hard.term, index,
+                             index_term, _term_at(hard, index))
 
 
 def _in_memory_term(o: RaftObserver, host: Any, index: int) -> int | None:
@@ -234,40 +241,42 @@ def _in_memory_term(o: RaftObserver, host: Any, index: int) -> int | None:
     return None if got < 0 else got
 
 
-def _sent_append_reply(o: RaftObserver, host: Any, dst: str, msg: AppendEntriesReply) -> None:
+def _sent_append_reply(o: RaftObserver, host: Any, dst: str, msg: AppendEntriesReply,
+                       hard: Any) -> None:
     if not msg.success or msg.match_index <= 0:
-        term, _, _ = _durable(host)
-        o.oracles.sent(o.env._now, host.addr, dst, "AppendEntriesReply", msg.term, term)
+        o.oracles.sent(o.env._now, host.addr, dst, "AppendEntriesReply", msg.term,
+                       hard.term if hard is not None else 0)
         return
     _vouching(o, host, dst, "AppendEntriesReply(success)", msg.term, msg.match_index,
-              _in_memory_term(o, host, msg.match_index))
+              _in_memory_term(o, host, msg.match_index), hard)
 
 
-def _sent_append(o: RaftObserver, host: Any, dst: str, msg: AppendEntries) -> None:
-    if not msg.entries:
-        term, _, _ = _durable(host)
-        o.oracles.sent(o.env._now, host.addr, dst, "AppendEntries", msg.term, term)
+def _sent_append(o: RaftObserver, host: Any, dst: str, msg: AppendEntries, hard: Any) -> None:
+    entries = msg.entries
+    if not entries:
+        o.oracles.sent(o.env._now, host.addr, dst, "AppendEntries", msg.term,
+                       hard.term if hard is not None else 0)
         return
-    _vouching(o, host, dst, "AppendEntries", msg.term, msg.prev_index + len(msg.entries),
-              msg.entries[-1].term)
+    _vouching(o, host, dst, "AppendEntries", msg.term, msg.prev_index + len(entries),
+              entries[-1].term, hard)
 
 
-def _sent_snapshot_reply(o: RaftObserver, host: Any, dst: str,
-                         msg: InstallSnapshotReply) -> None:
+def _sent_snapshot_reply(o: RaftObserver, host: Any, dst: str, msg: InstallSnapshotReply,
+                         hard: Any) -> None:
     if msg.last_index <= 0:
-        term, _, _ = _durable(host)
-        o.oracles.sent(o.env._now, host.addr, dst, "InstallSnapshotReply", msg.term, term)
+        o.oracles.sent(o.env._now, host.addr, dst, "InstallSnapshotReply", msg.term,
+                       hard.term if hard is not None else 0)
         return
     _vouching(o, host, dst, "InstallSnapshotReply", msg.term, msg.last_index,
-              _in_memory_term(o, host, msg.last_index))
+              _in_memory_term(o, host, msg.last_index), hard)
 
 
-def _sent_term_only(o: RaftObserver, host: Any, dst: str, msg: Any) -> None:
-    term, _, _ = _durable(host)
-    o.oracles.sent(o.env._now, host.addr, dst, type(msg).__name__, msg.term, term)
+def _sent_term_only(o: RaftObserver, host: Any, dst: str, msg: Any, hard: Any) -> None:
+    o.oracles.sent(o.env._now, host.addr, dst, type(msg).__name__, msg.term,
+                   hard.term if hard is not None else 0)
 
 
-_SENT: dict[type, Callable[[RaftObserver, Any, str, Any], None]] = {
+_SENT: dict[type, Callable[[RaftObserver, Any, str, Any, Any], None]] = {
     RequestVote: _sent_vote_request,
     RequestVoteReply: _sent_vote_reply,
     AppendEntries: _sent_append,
