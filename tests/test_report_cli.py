@@ -85,7 +85,8 @@ def _bad(args: list[str], capsys, needle: str) -> None:
 
 @pytest.mark.parametrize("content, needle", [
     (b"hello\n", "neither a trace nor a campaign database (line 1: not JSON"),
-    (b"{\"format\": \"raftsim-history\"}\n", "neither a trace nor a campaign database"),
+    (b"{\"format\": \"raftsim-history\"}\n", "a client history, not a trace: `raftsim check"),
+    (b"{\"format\": \"other\"}\n", "neither a trace nor a campaign database"),
     (b"", "empty file"),
     (b'{"format":"raftsim-trace","version":1}\n[0, "x"]', "truncated"),
 ])

@@ -25,6 +25,9 @@ def trace_report(path: str, window: Window | None = None) -> str:
         loaded = load_trace(path)
     except TraceError as exc:
         if exc.line == 1:                # not even a trace's header: say what the command takes
+            if _is_history(path):
+                raise BadInput(f"{path}: a client history, not a trace: `raftsim check "
+                               f"{path} --html OUT` draws its linearizability view") from None
             raise BadInput(f"{path}: neither a trace nor a campaign database (line 1: "
                            f"{exc.what})") from None
         where = f"{exc.path}:{exc.line}" if exc.line > 0 else exc.path
@@ -36,6 +39,17 @@ def trace_report(path: str, window: Window | None = None) -> str:
         raise BadInput(f"{path}:{bad[0] + 2}: {bad[1]}")         # line 1 is the header
     return _render(loaded.header, loaded.records, loaded.digest, window,
                    history_check(loaded.records))
+
+
+def _is_history(path: str) -> bool:
+    """Whether the file starts like a raftsim history (``raftsim run --history``)."""
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(4096)
+        header = msgspec.json.decode(first)
+    except (OSError, msgspec.DecodeError, RecursionError):
+        return False
+    return isinstance(header, dict) and header.get("format") == "raftsim-history"
 
 
 def result_report(result: Any, window: Window | None = None) -> str:
