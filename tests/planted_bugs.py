@@ -163,6 +163,19 @@ def _flood() -> Any:
     return _swap(raft_node, "maybe_advance", advance)
 
 
+def _append_prepends() -> Any:
+    """The KV machine's Append puts the new value in front of the old one: every replica
+    agrees (Raft is fine), but none equals the fold of the committed log."""
+    original = kv_machine.apply_op
+
+    def apply_op(machine: Any, op: Any) -> Any:
+        if op.op != "append" or kv_machine.is_duplicate(machine, op.client, op.seq):
+            return original(machine, op)
+        value = op.value + kv_machine.get_value(machine, op.key)
+        return original(machine, replace(op, op="put", value=value))
+    return _swap(kv_server.SERVICE, "apply", apply_op)
+
+
 # ---------------------------------------------------------------- the catalogue
 
 @dataclass(frozen=True)
@@ -188,6 +201,8 @@ _STORMY_KV: dict[str, Any] = {
 BUGS: dict[str, PlantedBug] = {bug.name: bug for bug in (
     PlantedBug("forget-vote-on-restart", _forget_vote.__doc__ or "", _forget_vote,
                "invariant", "vote-once", "random-raft", 24),
+    PlantedBug("append-prepends", _append_prepends.__doc__ or "", _append_prepends,
+               "invariant", "kv-fold", "random", 1),
     PlantedBug("send-before-persist", _send_before_persist.__doc__ or "", _send_before_persist,
                "invariant", "persist-before-send", "BasicAgree3B", 1),
     PlantedBug("stale-snapshot-accepted", _stale_snapshot.__doc__ or "", _stale_snapshot,
