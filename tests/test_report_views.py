@@ -139,11 +139,22 @@ def test_a_run_without_clients_has_no_history_check():
 
 
 def test_node_counts_match_the_runs_own_totals():
+    """Messages and bytes as the network counted them: labrpc's total adds a request's bytes
+    when it is sent and a reply's when it is delivered (SnapshotInstall3D installs snapshots,
+    whose data the trace holds as base64)."""
     from scenarios.runner import run_scenario
-    result = run_scenario("InitialElection3A", 1, keep_lines=True)
+    result = run_scenario("SnapshotInstall3D", 1, keep_lines=True)
     decode = msgspec.json.decode
     records = [decode(line) for line in result.lines[1:]]
     stats = views.node_stats(records, views.lanes(records))
     assert sum(s["sent"] for s in stats) == result.messages
     assert sum(s["received"] for s in stats) == sum(r[1] == "deliver" for r in records)
     assert sum(s["won"] for s in stats) >= 1
+    size = views.message_size()
+    sent = {r[2]: r[5] for r in records if r[1] == "send"}
+    assert any(m["type"] == "InstallSnapshot" for m in sent.values())
+    replies = {m for m, msg in sent.items() if msg["type"].endswith("Reply")}
+    total = (sum(size(msg) for m, msg in sent.items() if m not in replies)
+             + sum(size(sent[r[2]]) for r in records if r[1] == "deliver" and r[2] in replies))
+    assert total == result.bytes
+    assert sum(s["sent_bytes"] for s in stats) == sum(size(msg) for msg in sent.values())

@@ -18,7 +18,8 @@ import msgspec
 
 __all__ = ["Window", "WindowError", "malformed", "run_view", "lanes", "messages", "fault_periods",
            "role_changes", "operations", "latency", "throughput", "node_stats", "run_meta",
-           "describe_message", "describe_fault", "density", "failure_focus", "MAX_TEXT"]
+           "describe_message", "describe_fault", "density", "failure_focus", "message_size",
+           "MAX_TEXT"]
 
 #: Longest hover text of one message (the rest is elided): keeps big runs' pages small.
 MAX_TEXT = 240
@@ -446,7 +447,7 @@ def node_stats(records: Iterable[list], names: Sequence[str], lo: float = 0.0,
     """Per node (in lane order), over ``lo..hi``: messages and bytes sent and received (bytes as
     the network counts them: the message's msgpack size), elections started (became candidate)
     and won (became leader), the highest term it held, snapshots taken or installed, crashes."""
-    encode = msgspec.msgpack.Encoder().encode
+    size_of = message_size()
     stats: dict[str, dict[str, Any]] = {n: {"node": n, "sent": 0, "sent_bytes": 0, "received": 0, "received_bytes": 0,
                  "elections": 0, "won": 0, "term": None, "terms": 0, "snapshots": 0,
                  "crashes": 0} for n in names}
@@ -455,7 +456,7 @@ def node_stats(records: Iterable[list], names: Sequence[str], lo: float = 0.0,
     for r in records:
         kind, t = r[1], r[0]
         if kind == "send":
-            sizes[r[2]] = size = len(encode(r[5]))
+            sizes[r[2]] = size = size_of(r[5])
             if lo <= t <= hi:
                 st = stats[str(r[3])]
                 st["sent"] += 1
@@ -480,6 +481,36 @@ def node_stats(records: Iterable[list], names: Sequence[str], lo: float = 0.0,
     for n in names:
         stats[n]["terms"] = len(terms[n])
     return [stats[n] for n in names]
+
+
+def message_size() -> Any:
+    """A function giving a traced message's size as the network counted it: the msgpack
+    encoding of the message struct. A known message type is rebuilt as its struct first (the
+    trace holds bytes fields, such as a snapshot's data, as base64 text); any other message is
+    measured as it was recorded."""
+    import protocols.kv.messages
+    import protocols.raft.messages
+    import protocols.shardctrler.messages
+    import protocols.shardkv.messages
+    types: dict[str, type] = {}
+    for module in (protocols.raft.messages, protocols.kv.messages,
+                   protocols.shardctrler.messages, protocols.shardkv.messages):
+        for value in vars(module).values():
+            if (isinstance(value, type) and issubclass(value, msgspec.Struct)
+                    and value.__struct_config__.tag_field == "type"):
+                types.setdefault(str(value.__struct_config__.tag), value)
+    encode = msgspec.msgpack.Encoder().encode
+
+    def size(msg: Any) -> int:
+        cls = types.get(str(msg.get("type"))) if isinstance(msg, dict) else None
+        if cls is not None:
+            try:
+                return len(encode(msgspec.convert(msg, cls)))
+            except msgspec.ValidationError:
+                pass                      # not what the type says: measure it as recorded
+        return len(encode(msg))
+
+    return size
 
 
 # ---------------------------------------------------------------- the checker's failure
