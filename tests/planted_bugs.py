@@ -21,7 +21,9 @@ from msgspec.structs import replace
 
 from protocols.core import Persist, Restart, SetTimer
 from protocols.kv import machine as kv_machine
+from protocols.kv import clerk as kv_clerk
 from protocols.kv import server as kv_server
+from protocols.rsm import clerk as rsm_clerk
 from protocols.raft import node as raft_node
 from protocols.raft.messages import AppendEntries, InstallSnapshot
 
@@ -176,6 +178,21 @@ def _append_prepends() -> Any:
     return _swap(kv_server.SERVICE, "apply", apply_op)
 
 
+def _slow_retry() -> Any:
+    """The clerk's retry timer is set in the wrong unit (8 s instead of 100 ms): after the
+    faults heal, an operation whose request was lost waits seconds per retry. Every operation
+    still completes within the scenario's 10 s patience, so only a bound on completion
+    catches it."""
+    original = kv_clerk.step
+
+    def step(state: Any, event: Any) -> Any:
+        state, effects = original(state, event)
+        return state, [SetTimer(e.kind, 8000.0, 8000.0)
+                       if type(e) is SetTimer and e.kind == rsm_clerk.RETRY else e
+                       for e in effects]
+    return _swap(kv_clerk, "step", step)
+
+
 # ---------------------------------------------------------------- the catalogue
 
 @dataclass(frozen=True)
@@ -217,6 +234,9 @@ BUGS: dict[str, PlantedBug] = {bug.name: bug for bug in (
                "invariant", "match-index", "random-raft", 1),
     PlantedBug("election-timer-not-reset", _no_timer_reset.__doc__ or "", _no_timer_reset,
                "liveness", "leader-stable", "random-raft", 1),
+    PlantedBug("slow-clerk-retry", _slow_retry.__doc__ or "", _slow_retry,
+               "liveness", "client-progress", "random", 4,
+               {"net": {"reliable": True, "reliable_delay": 0.5}}),
     PlantedBug("append-storm", _flood.__doc__ or "", _flood,
                "budget", "messages", "BasicAgree3B", 1),
 )}
