@@ -14,9 +14,11 @@ import importlib
 import importlib.util
 import json
 import os
-from typing import Any, Sequence
+from typing import Annotated, Any, Optional, Sequence
 
-from scenarios.cli.common import check_writable
+import msgspec
+
+from scenarios.cli.common import MAX_SEED, check_writable
 from scenarios.errors import EXIT_FAIL, EXIT_OK, BadInput
 from scenarios.explore import Linearizable, RaftSafety, raft_goals
 from sim.explore import (
@@ -42,12 +44,17 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--step", metavar="MODULE:NAME",
                    help="run this step function instead of raft.step (raft target)")
     p.add_argument("--strategy", choices=STRATEGIES, default="bfs")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random walks")
-    p.add_argument("--walks", type=int, default=1000, help="random walks to take")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the random walks (random strategy; 0 to 2**63-1, default 0)")
+    p.add_argument("--walks", type=int, default=None,
+                   help="random walks to take (random strategy; default 1000)")
     p.add_argument("--symmetry", action="store_true",
                    help="reduce by permutations of the servers")
     p.add_argument("--compare-symmetry", action="store_true",
                    help="search twice, without and with symmetry, and report both counts")
+    p.add_argument("--keep-sent", action="store_true",
+                   help="what a server sent before it crashed stays on the wire (default: lost "
+                        "with it, as on the simulator's network)")
     p.add_argument("--property", action="append", metavar="NAME",
                    help=f"properties to check (default all that apply: {', '.join(PROPERTIES)})")
     b = p.add_argument_group("bounds")
@@ -123,12 +130,16 @@ def build(config: dict[str, Any]) -> tuple[Model, Bounds, list[Any], list[Any]]:
         raise BadInput(f"--clients {clients}: the kv target takes 1 to 3 clients")
     if config.get("step") and target != "raft":
         raise BadInput("--step names a step function for the raft target only")
-    bounds = Bounds(**config["bounds"]).validate()
+    try:
+        bounds = Bounds(**config["bounds"]).validate()
+    except BoundsError as exc:
+        raise BadInput(str(exc)) from None
+    keep_sent = bool(config.get("keep_sent", False))
     if target == "raft":
         step = load_step(config["step"]) if config.get("step") else None
-        model = raft_model(nodes, step)
+        model = raft_model(nodes, step, keep_sent)
     else:
-        model = TARGETS[target](nodes, clients)
+        model = TARGETS[target](nodes, clients, keep_sent=keep_sent)
     names = config.get("properties") or [p for p, ts in PROPERTIES.items() if target in ts]
     properties: list[Any] = []
     for name in names:
@@ -144,13 +155,19 @@ def build(config: dict[str, Any]) -> tuple[Model, Bounds, list[Any], list[Any]]:
 def _config(args: argparse.Namespace) -> dict[str, Any]:
     if args.target is None:
         raise BadInput("explore needs a TARGET (or --replay FILE)")
-    if args.walks < 1 or args.walks > 10_000_000:
+    if args.strategy != "random":
+        for flag, value in (("--seed", args.seed), ("--walks", args.walks)):
+            if value is not None:
+                raise BadInput(f"{flag} applies to --strategy random only (not {args.strategy})")
+    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
+        raise BadInput(f"--seed {args.seed}: expected 0 to 2**63-1")
+    if args.walks is not None and not 1 <= args.walks <= 10_000_000:
         raise BadInput(f"--walks {args.walks}: expected 1 to 10,000,000")
     if args.progress <= 0:
         raise BadInput(f"--progress {args.progress}: expected a positive number of seconds")
     bounds = _bounds(args)
     return {"target": args.target, "nodes": args.nodes, "clients": args.clients,
-            "step": args.step, "properties": args.property,
+            "step": args.step, "properties": args.property, "keep_sent": args.keep_sent,
             "bounds": {f: getattr(bounds, f) for f in bounds.__struct_fields__}}
 
 
@@ -170,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
             print(_header(config, args.strategy, symmetry))
         progress = None if args.json else _print_progress
         results.append(explore(model, bounds, properties, goals, args.strategy, symmetry,
-                               args.seed, args.walks, progress, args.progress))
+                               args.seed or 0, args.walks or 1000, progress, args.progress))
     result = results[-1]
     written = None
     if result.violation is not None and args.trace:
@@ -294,17 +311,52 @@ def is_counterexample(path: str) -> bool:
     return FORMAT in head and head.lstrip().startswith("{")
 
 
+class _Config(msgspec.Struct, forbid_unknown_fields=True):
+    target: str
+    nodes: int
+    clients: int
+    bounds: Bounds
+    step: Optional[str] = None
+    properties: Optional[list[str]] = None
+    keep_sent: bool = False
+
+
+class _Counterexample(msgspec.Struct):
+    format: str
+    config: _Config
+    choices: list[Annotated[int, msgspec.Meta(ge=0)]]
+    digest: str
+
+
+def read_counterexample(path: str) -> tuple[dict[str, Any], list[int], str]:
+    """The counterexample written at ``path``, checked field by field: bad input (one line
+    naming the file and what is wrong) for anything else."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        head = msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        raise BadInput(f"{path} is not an explorer counterexample (not JSON)") from None
+    if not isinstance(head, dict) or head.get("format") != FORMAT:
+        raise BadInput(f"{path} is not an explorer counterexample (no \"format\": "
+                       f"\"{FORMAT}\")")
+    try:
+        doc = msgspec.convert(head, _Counterexample)
+    except msgspec.ValidationError as exc:
+        raise BadInput(f"{path}: a damaged explorer counterexample ({exc})") from None
+    config = msgspec.structs.asdict(doc.config)
+    config["bounds"] = {f: getattr(doc.config.bounds, f)
+                        for f in doc.config.bounds.__struct_fields__}
+    return config, doc.choices, doc.digest
+
+
 def replay(path: str) -> int:
     """Take a written counterexample again: the same steps, the same digest, the same
     violation. Exit 1 when the violation reproduces (or the replay diverged: said so)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
-        config, choices, digest = doc["config"], doc["choices"], doc["digest"]
-        if doc.get("format") != FORMAT or not isinstance(choices, list):
-            raise ValueError("not an explorer counterexample")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise BadInput(f"{path}: {exc}") from None
+    config, choices, digest = read_counterexample(path)
     model, bounds, properties, _ = build(config)
     try:
         got, steps = _path_digest(model, bounds, choices)

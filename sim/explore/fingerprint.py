@@ -178,7 +178,8 @@ class Fingerprinter:
 
     def _candidates(self, state: XState) -> list[tuple[int, ...]]:
         """The renamings (``perm[i]``: the new position of server ``i``) that sort the servers
-        by their symmetry keys, trying every order within a group of equal keys."""
+        by their symmetry keys, trying every order within a group of equal keys (or, when only
+        rotations are symmetries, the rotations that make the keys' sequence least)."""
         key = self.model.symmetry_key
         assert key is not None
         nodes, keys = state.cluster.nodes, self._keys
@@ -194,7 +195,8 @@ class Fingerprinter:
         signature = tuple(view)
         perms = self._orders.get(signature)
         if perms is None:
-            perms = self._orders[signature] = _orders(view)
+            rotate = self.model.rotations
+            perms = self._orders[signature] = _rotations(view) if rotate else _orders(view)
         return perms
 
     def renamings(self, state: XState) -> list[XState]:
@@ -212,6 +214,15 @@ class Fingerprinter:
         if self.permute_ghost is not None:
             ghost = self.permute_ghost(ghost, names)
         return XState(cs, state.spent, names.get(state.cut, state.cut), ghost)
+
+
+def _rotations(keys: list[bytes]) -> list[tuple[int, ...]]:
+    """The rotations (server ``i`` to position ``(i + r) % n``) that make the sequence of keys
+    least: the same renamed states for every state of one orbit."""
+    n = len(keys)
+    seqs = {r: [keys[(p - r) % n] for p in range(n)] for r in range(n)}
+    least = min(seqs.values())
+    return [tuple((i + r) % n for i in range(n)) for r in range(n) if seqs[r] == least]
 
 
 def _orders(keys: list[bytes]) -> list[tuple[int, ...]]:

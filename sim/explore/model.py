@@ -123,7 +123,9 @@ class Model:
     new position of server ``i``) and ``symmetry_key(node)`` is a view of a node that no
     renaming changes (both None: no symmetry reduction); ``permute_node(node, perm)`` and
     ``permute_message(inflight, perm)`` rename one node or one message the same way (optional:
-    with them, fingerprints under symmetry remember the digest of each renamed part).
+    with them, fingerprints under symmetry remember the digest of each renamed part);
+    ``rotations``: only the rotations of the servers are symmetries (their behaviour depends
+    on their cyclic order, as a clerk's retry order does), not every permutation.
     ``deep_encoding``: the states hold maps with keys that are not strings (fingerprints then
     take a slower canonical form).
     """
@@ -137,7 +139,7 @@ class Model:
                  clients: Sequence[str] = (), deep_encoding: bool = False,
                  permute_node: Callable[[Node, tuple[int, ...]], Node] | None = None,
                  permute_message: Callable[[InFlight, tuple[int, ...]], InFlight] | None = None,
-                 ) -> None:
+                 rotations: bool = False) -> None:
         self.name = name
         self.cluster = cluster
         self.servers = tuple(servers)
@@ -150,6 +152,7 @@ class Model:
         self.deep_encoding = deep_encoding
         self.permute_node = permute_node
         self.permute_message = permute_message
+        self.rotations = rotations
         self._server_at = tuple(cluster.index[a] for a in self.servers)
         self._limits: dict[Node, str | None] = {}       # node -> the constraint it breaks
         self._limits_of: tuple[int, int] | None = None

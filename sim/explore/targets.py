@@ -28,8 +28,9 @@ _replace = msgspec.structs.replace
 MEMO = 200_000
 
 
-def raft_model(n: int = 3, step: StepFn | None = None) -> Model:
-    """``n`` Raft peers ``s0..``; operation ``k`` is ``Propose("v<k>")`` to a leader."""
+def raft_model(n: int = 3, step: StepFn | None = None, keep_sent: bool = False) -> Model:
+    """``n`` Raft peers ``s0..``; operation ``k`` is ``Propose("v<k>")`` to a leader.
+    ``keep_sent``: what a crashed peer sent stays on the wire (``sim.cluster.Cluster``)."""
     peers = tuple(f"s{i}" for i in range(n))
     configs = tuple(raft.RaftConfig(i, peers) for i in range(n))
     fn: StepFn = raft.step if step is None else step
@@ -37,7 +38,8 @@ def raft_model(n: int = 3, step: StepFn | None = None) -> Model:
     def boot(i: int) -> Callable[[], Any]:
         return lambda: raft.init(configs[i])
 
-    cluster = Cluster({a: (fn, boot(i)) for i, a in enumerate(peers)}, memo=MEMO)
+    cluster = Cluster({a: (fn, boot(i)) for i, a in enumerate(peers)}, memo=MEMO,
+                      keep_sent=keep_sent)
 
     def requests(state: Any, addr: str, k: int) -> list[Any]:
         # a proposal to a follower is refused and changes nothing: only leaders are asked
@@ -159,31 +161,61 @@ def kv_op(k: int) -> clerk.KVOp:
     return clerk.append("x", str(k)) if k % 2 else clerk.get("x")
 
 
-def kv_model(n: int = 3, clients: int = 1, maxraftstate: int = -1) -> Model:
+def kv_model(n: int = 3, clients: int = 1, maxraftstate: int = -1,
+             keep_sent: bool = False) -> Model:
     """``n`` KV servers ``s0..`` and ``clients`` clerks ``c0..``; operation ``k`` is
-    ``kv_op(k)``, given to an idle clerk."""
+    ``kv_op(k)``, given to an idle clerk.
+
+    Symmetry: a clerk tries the servers in a fixed cyclic order (the next after one that did
+    not answer), so only the rotations of the servers map the system onto itself: symmetry
+    reduction tries those, never any other renaming. Clerks are never renamed."""
     servers = tuple(f"s{i}" for i in range(n))
-    nodes: dict[str, Any] = {
-        a: (kv.step, lambda i=i: kv.init(kv.server_config(i, servers, maxraftstate)))
-        for i, a in enumerate(servers)}
+    configs = tuple(kv.server_config(i, servers, maxraftstate) for i in range(n))
+    nodes: dict[str, Any] = {a: (kv.step, lambda i=i: kv.init(configs[i]))
+                             for i, a in enumerate(servers)}
     clerks = tuple(f"c{j}" for j in range(clients))
     for addr in clerks:
         nodes[addr] = (clerk.step,
                        lambda addr=addr: clerk.init(clerk.ClerkConfig(addr, servers)))
-    cluster = Cluster(nodes)
+    cluster = Cluster(nodes, memo=MEMO, keep_sent=keep_sent)
 
     def requests(state: Any, addr: str, k: int) -> list[Any]:
         if addr in clerks and clerk.is_idle(state):
             return [ClientRequest(kv_op(k))]
         return []
 
+    renamer = _KVRenamer(servers, configs)
     return Model("kv", cluster, servers, requests=requests, raft_of=lambda s: s.raft,
-                 snapshot=None, clients=clerks, deep_encoding=True)
+                 snapshot=None, clients=clerks, deep_encoding=True,
+                 permute=renamer.cluster, symmetry_key=_raft_key,
+                 permute_node=renamer.node, permute_message=renamer.message, rotations=True)
 
 
-#: Target name -> builder(nodes, clients, maxraftstate, step).
+class _KVRenamer(_RaftRenamer):
+    """Renames KV servers: their Raft state and config, the clerks' leader and target."""
+
+    def __init__(self, servers: tuple[str, ...], configs: tuple[Any, ...]) -> None:
+        super().__init__(servers, tuple(c.raft for c in configs), lambda s: s.raft,
+                         lambda s, r: _replace(s, raft=r, config=configs[r.config.me]))
+
+    def cluster(self, cs: ClusterState, perm: tuple[int, ...]) -> ClusterState:
+        moved = super().cluster(cs, perm)
+        n = len(self.peers)
+        clients = tuple(self.node(node, perm) for node in cs.nodes[n:])
+        return ClusterState(moved.nodes[:n] + clients, moved.inflight)
+
+    def node(self, node: Node, perm: tuple[int, ...]) -> Node:
+        state = node.state
+        if type(state) is clerk.ClerkState:
+            return Node(_replace(state, leader=perm[state.leader], target=perm[state.target]),
+                        node.durable, node.up, node.timers)
+        return super().node(node, perm)
+
+
+#: Target name -> builder(nodes, clients, maxraftstate, step, keep_sent).
 TARGETS: dict[str, Callable[..., Model]] = {
-    "raft": lambda nodes, clients=0, maxraftstate=-1, step=None: raft_model(nodes, step),
-    "kv": lambda nodes, clients=1, maxraftstate=-1, step=None: kv_model(nodes, clients,
-                                                                         maxraftstate),
+    "raft": lambda nodes, clients=0, maxraftstate=-1, step=None, keep_sent=False: raft_model(
+        nodes, step, keep_sent),
+    "kv": lambda nodes, clients=1, maxraftstate=-1, step=None, keep_sent=False: kv_model(
+        nodes, clients, maxraftstate, keep_sent),
 }
