@@ -158,3 +158,34 @@ def test_node_counts_match_the_runs_own_totals():
              + sum(size(sent[r[2]]) for r in records if r[1] == "deliver" and r[2] in replies))
     assert total == result.bytes
     assert sum(s["sent_bytes"] for s in stats) == sum(size(msg) for msg in sent.values())
+
+
+def test_shading_merges_touching_periods_of_a_kind():
+    periods = [{"kind": "network", "start": 1.0, "end": 2.0}, {"kind": "network", "start": 2.0,
+               "end": 3.0}, {"kind": "network", "start": 5.0, "end": 6.0},
+               {"kind": "crash", "start": 1.5, "end": 4.0}, {"kind": "crash", "start": 2.0,
+               "end": 2.5}]
+    assert views.shading(periods) == [[1.0, 3.0, "network"], [5.0, 6.0, "network"],
+                                      [1.5, 4.0, "crash"]]
+
+
+def test_a_flapping_network_is_one_band_and_a_capped_table(tmp_path):
+    """A cut link restored and cut again 400 times: 800 periods, one shading band, a table of
+    the first rows and a note for the rest."""
+    from report_samples import write_trace
+    from scenarios.cli import main
+    from scenarios.report.html import MAX_FAULT_ROWS
+    records = [(0.0, "restart", "s0", 0, True), (0.0, "restart", "s1", 0, True)]
+    for i in range(400):
+        records += [(2.0 * i, "fault", {"type": "Cut", "src": "s0", "dst": "s1"}),
+                    (2.0 * i + 1, "fault", {"type": "Disconnect", "node": "s1"}),
+                    (2.0 * i + 2, "fault", {"type": "Heal"})]
+    records.append((801.0, "result", "pass", None, None))
+    view = views.run_view(HEADER, [list(r) for r in records], "d")
+    assert len(view["faults"]) == 800 and view["shading"] == [[0.0, 800.0, "network"]]
+    trace, page = tmp_path / "t.jsonl", tmp_path / "t.html"
+    write_trace(str(trace), records)
+    assert main(["report", str(trace), "--html", str(page)]) == 0
+    html = page.read_text("utf-8")
+    assert html.count("<tr data-from=") == MAX_FAULT_ROWS
+    assert f"… and {800 - MAX_FAULT_ROWS} more fault periods" in html

@@ -12,7 +12,10 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["render_run", "render_campaign"]
+__all__ = ["render_run", "render_campaign", "MAX_FAULT_ROWS"]
+
+#: Rows of a run report's fault table (a run whose faults flap has thousands of periods).
+MAX_FAULT_ROWS = 300
 
 
 @lru_cache(maxsize=1)
@@ -42,7 +45,8 @@ def _seconds(ms: Any) -> str:
 def render_run(view: dict[str, Any]) -> str:
     """The page of one run (``views.run_view``)."""
     return str(_env().get_template("run.html.j2").render(
-        view=view, style=_asset("report.css"), script=_asset("run.js")))
+        view=view, style=_asset("report.css"), script=_asset("run.js"),
+        max_fault_rows=MAX_FAULT_ROWS))
 
 
 def render_campaign(view: dict[str, Any]) -> str:

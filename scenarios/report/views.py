@@ -17,7 +17,7 @@ from typing import Any, Iterable, Sequence, get_args
 import msgspec
 
 __all__ = ["Window", "WindowError", "malformed", "run_view", "lanes", "messages", "fault_periods",
-           "role_changes", "operations", "latency", "throughput", "node_stats", "run_meta",
+           "role_changes", "shading", "operations", "latency", "throughput", "node_stats", "run_meta",
            "describe_message", "describe_fault", "density", "failure_focus", "message_size",
            "MAX_TEXT"]
 
@@ -118,14 +118,15 @@ def run_view(header: dict[str, Any], records: Sequence[list], digest: str,
     names = lanes(records)
     ops = operations(records)
     shown = [op for op in ops if op["start"] <= hi and (op["end"] is None or op["end"] >= lo)]
+    faults = [p for p in fault_periods(records, meta["end"]) if p["start"] <= hi and p["end"] >= lo]
     view = {
         "meta": {**meta, "window": [_t(lo), _t(hi)],
                  "whole": lo <= 0 and hi >= meta["end"]},
         "lanes": names,
         "messages": messages(records, names, lo, hi),
         "density": density(records, lo, hi),
-        "faults": [p for p in fault_periods(records, meta["end"]) if p["start"] <= hi
-                   and p["end"] >= lo],
+        "faults": faults,
+        "shading": shading(faults),
         "roles": [r for r in role_changes(records, names) if lo <= r[0] <= hi],
         "operations": shown,
         "latency": latency(shown),
@@ -327,6 +328,24 @@ def fault_periods(records: Iterable[list], end: float) -> list[dict[str, Any]]:
     if active:
         periods.append(_period("network", opened, end, None, "; ".join(active.values())))
     return sorted(periods, key=lambda p: (p["start"], p["kind"], p["node"] or ""))
+
+
+def shading(periods: Iterable[dict[str, Any]]) -> list[list]:
+    """The fault periods merged for shading a chart of the run: [start, end, kind] with kind
+    ``network`` (the network was not whole) or ``crash`` (some node was down), overlapping or
+    touching periods of one kind as one band. A run whose faults flap draws a few bands, not
+    thousands."""
+    bands: list[list] = []
+    for kind in ("network", "crash"):
+        spans = sorted((p["start"], p["end"]) for p in periods if p["kind"] == kind)
+        merged: list[list] = []
+        for start, end in spans:
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end, kind])
+        bands.extend(merged)
+    return bands
 
 
 def _period(kind: str, start: float, end: float, node: str | None, label: str) -> dict[str, Any]:

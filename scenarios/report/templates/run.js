@@ -5,7 +5,7 @@
   'use strict';
   var D = JSON.parse(document.getElementById('report-data').textContent);
   var NS = 'http://www.w3.org/2000/svg';
-  var MAX_ARROWS = 2500, FIRST_ARROWS = 400, MAX_OPS = 3000, LABEL = 70, LANE = 30;
+  var MAX_ARROWS = 2500, FIRST_ARROWS = 400, MAX_OPS = 3000, MAX_BANDS = 200, LABEL = 70, LANE = 30;
   var M = D.messages, sends = M.send, nmsg = sends.length;
   var deliveries = [], drops = [], last = new Array(nmsg), i;
   for (i = 0; i < nmsg; i++) { deliveries.push([]); drops.push(null); last[i] = sends[i][0]; }
@@ -70,21 +70,30 @@
   }
 
   // ------------------------------------------------------------ the shaded fault periods
+  // On the diagram (laneY given): each fault period in view with what it was on hover,
+  // crashes on their lanes (network periods merged when there are too many to tell apart).
+  // On the charts of the whole run: the merged shading bands.
   function bands(svg, x, lo, hi, top, bottom, laneY) {
-    D.faults.forEach(function (p) {
-      if (p.end < lo || p.start > hi) return;
-      var x0 = x(Math.max(p.start, lo)), x1 = x(Math.min(p.end, hi));
-      var attrs, r;
-      if (p.kind === 'crash' && laneY) {
-        var y = laneY(p.node);
-        if (y === null) return;
-        attrs = {x: x0, y: y - LANE / 2 + 2, width: Math.max(1, x1 - x0), height: LANE - 4, 'class': 'band-crash'};
-      } else {
-        attrs = {x: x0, y: top, width: Math.max(1, x1 - x0), height: bottom - top,
-                 'class': p.kind === 'crash' ? 'band-down' : 'band-net'};
+    var inView = function (a, b) { return !(b < lo || a > hi); };
+    var rect = function (a, b, y, height, cls, title) {
+      var x0 = x(Math.max(a, lo)), x1 = x(Math.min(b, hi));
+      var r = el('rect', {x: x0, y: y, width: Math.max(1, x1 - x0), height: height, 'class': cls}, svg);
+      if (title) el('title', {}, r, title + ' (' + sec(a) + ' to ' + sec(b) + ')');
+    };
+    var net = D.faults.filter(function (p) { return p.kind === 'network' && inView(p.start, p.end); });
+    var merged = !laneY || net.length > MAX_BANDS;
+    D.shading.forEach(function (b) {
+      if (inView(b[0], b[1]) && (!laneY ? true : merged && b[2] === 'network')) {
+        rect(b[0], b[1], top, bottom - top, b[2] === 'crash' ? 'band-down' : 'band-net',
+             laneY ? 'network faults' : null);
       }
-      r = el('rect', attrs, svg);
-      el('title', {}, r, p.label + ' (' + sec(p.start) + ' to ' + sec(p.end) + ')');
+    });
+    if (!laneY) return;
+    if (!merged) net.forEach(function (p) { rect(p.start, p.end, top, bottom - top, 'band-net', p.label); });
+    D.faults.forEach(function (p) {
+      if (p.kind !== 'crash' || !inView(p.start, p.end)) return;
+      var y = laneY(p.node);
+      if (y !== null) rect(p.start, p.end, y - LANE / 2 + 2, LANE - 4, 'band-crash', p.label);
     });
   }
 
