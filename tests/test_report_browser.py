@@ -174,6 +174,15 @@ def test_zoom_on_a_real_run(browser, tmp_path):
     assert value(browser, "win-to") == pytest.approx(end / 1000, abs=1e-3)
     browser.execute_script("document.querySelector('#fault-table a.jump').click()")
     assert value(browser, "win-to") < end / 1000
+    # dragging across the overview strip from a quarter to the middle of the run shows that
+    from selenium.webdriver.common.action_chains import ActionChains
+    strip = browser.find_element("id", "overview")
+    plot = strip.size["width"] - 70 - 8                  # the strip's label column, its margin
+    left = -strip.size["width"] // 2 + 70 + plot // 4
+    ActionChains(browser).move_to_element_with_offset(strip, left, 0).click_and_hold() \
+        .move_by_offset(plot // 4, 0).release().perform()
+    lo, hi = value(browser, "win-from"), value(browser, "win-to")
+    assert lo == pytest.approx(end / 4000, rel=0.02) and hi == pytest.approx(end / 2000, rel=0.02)
     assert_not_blank(browser, "msc")
     assert_not_blank(browser, "latency")
     assert_no_errors(browser)
