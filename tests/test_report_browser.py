@@ -126,7 +126,7 @@ def test_run_report(browser, tmp_path):
     open_page(browser, page)
     # the diagram: deliveries (one duplicate), a drop with its cross, a message never delivered
     assert count(browser, "#msc line.msg") == 7
-    assert count(browser, "#msc line.msg.dup") == 1
+    assert count(browser, "#msc line.msg.dup") == 1 and count(browser, "#msc circle.dupmark") == 1
     assert count(browser, "#msc line.msg.drop") == 1 and count(browser, "#msc path.x") == 1
     assert count(browser, "#msc line.msg.lost") == 1
     assert count(browser, "#msc text.role") == 4          # C1, L1, F1 and s2's crash

@@ -12,6 +12,8 @@
   D.messages.deliver.forEach(function (d) {
     deliveries[d[0]].push(d); if (d[1] > last[d[0]]) last[d[0]] = d[1];
   });
+  var duplicated = {};       // messages the network duplicated (marked where they were sent)
+  D.messages.dup.forEach(function (m) { duplicated[m] = true; });
   D.messages.drop.forEach(function (d) {
     drops[d[0]] = d; if (d[1] > last[d[0]]) last[d[0]] = d[1];
   });
@@ -217,6 +219,7 @@
       any = true;
       el('line', {x1: x0, y1: y0, x2: x(D.end), y2: (y0 + y1) / 2, 'class': 'msg lost', 'data-m': m}, g);
     }
+    if (duplicated[m] && s[0] >= lo) el('circle', {cx: x0, cy: y0, r: 3.5, 'class': 'dupmark', 'data-m': m}, g);
     return any;
   }
 
