@@ -136,6 +136,13 @@ def test_run_report(browser, tmp_path):
     assert count(browser, "#latency circle.pt") == 2
     assert count(browser, "#node-table tbody tr") == 6
     assert count(browser, "#linearizability") == 1 and count(browser, ".lop.blocked") == 1
+    # unticking a message type hides its arrows (the dropped AppendEntries here)
+    kinds = browser.execute_script(
+        "return JSON.parse(document.getElementById('report-data').textContent).messages.types")
+    click(browser, f"type-{kinds.index('AppendEntries')}")
+    assert count(browser, "#msc line.msg.drop") == 0 and count(browser, "#msc line.msg") == 6
+    click(browser, f"type-{kinds.index('AppendEntries')}")
+    assert count(browser, "#msc line.msg.drop") == 1
     # hovering an arrow shows its message
     browser.execute_script("document.querySelector('#msc line.msg').dispatchEvent("
                            "new MouseEvent('mouseover', {bubbles: true}))")

@@ -184,7 +184,7 @@
     var drawn = 0, skipped = 0, across = 0, g = el('g', {id: 'arrows', 'clip-path': 'url(#plot-area)'}, svg);
     for (var m = 0; m < nmsg; m++) {
       var s = sends[m];
-      if (last[m] < lo || s[0] > hi) continue;
+      if (last[m] < lo || s[0] > hi || hidden[s[3]]) continue;
       if (drawn >= MAX_ARROWS) { skipped++; continue; }
       if (arrows(g, m, x, y, lo, hi)) drawn++; else across++;
     }
@@ -357,6 +357,22 @@
     tr.addEventListener('mouseenter', function () { bar.style.outline = '2px solid #222'; });
     tr.addEventListener('mouseleave', function () { bar.style.outline = ''; });
   });
+
+  // ------------------------------------------------------------ message types shown
+  var hidden = {};
+  (function typeFilter() {
+    var box = document.getElementById('type-filter');
+    M.types.forEach(function (name, k) {
+      var label = document.createElement('label'), check = document.createElement('input');
+      check.type = 'checkbox';
+      check.checked = true;
+      check.id = 'type-' + k;
+      check.addEventListener('change', function () { hidden[k] = !check.checked; drawMsc(); });
+      label.appendChild(check);
+      label.appendChild(document.createTextNode(name + ' '));
+      box.appendChild(label);
+    });
+  })();
 
   // ------------------------------------------------------------ controls
   function drawAll() {
