@@ -134,15 +134,15 @@ class Fingerprinter:
         parts = self._parts
         total = 0
         for i, node in enumerate(state.cluster.nodes):
-            key = (i, node)
-            d = parts.get(key)
-            total += d if d is not None else self._part(key, key)
+            at: Any = (i, node)
+            d = parts.get(at)
+            total += d if d is not None else self._part(at, at)
         for m in state.cluster.inflight:
             d = parts.get(m)
             total += d if d is not None else self._part(m, ("m", m))
-        key = (state.spent, state.cut, state.ghost)
-        d = parts.get(key)
-        total += d if d is not None else self._part(key, ("r",) + key)
+        rest = (state.spent, state.cut, state.ghost)
+        d = parts.get(rest)
+        total += d if d is not None else self._part(rest, ("r",) + rest)
         return total & _MASK
 
     def _sum_renamed(self, state: XState, perm: tuple[int, ...]) -> int:
@@ -151,6 +151,7 @@ class Fingerprinter:
         model, parts, server_of, at = self.model, self._parts, self._server_of, self._at
         assert model.permute_node is not None and model.permute_message is not None
         total = 0
+        key: Any
         for i, node in enumerate(state.cluster.nodes):
             key = (i, node, perm)
             d = parts.get(key)

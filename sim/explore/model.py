@@ -178,13 +178,14 @@ class Model:
                 node = nodes[i]
                 if before is not None and before[i] is node:
                     continue
-                broken = limits.get(node, _UNKNOWN)
-                if broken is _UNKNOWN:
+                if node in limits:
+                    broken = limits[node]
+                else:
                     if len(limits) >= 400_000:
                         limits.clear()
                     broken = limits[node] = self._node_beyond(node, bounds)
                 if broken is not None:
-                    return broken   # type: ignore[no-any-return]
+                    return broken
         inflight = state.cluster.inflight
         per_link = bounds.per_link
         if len(inflight) <= per_link:
@@ -220,9 +221,6 @@ class Model:
         if hard.log_start + len(hard.log) - 1 > bounds.max_log:
             return "max-log"
         return None
-
-
-_UNKNOWN = object()
 
 
 def _spend(spent: tuple[int, ...], which: int) -> tuple[int, ...]:

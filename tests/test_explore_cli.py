@@ -1,0 +1,184 @@
+"""`raftsim explore` at its argument boundary, in this process: bad input is one line
+`raftsim: error: ...` on stderr with exit 2 and nothing on stdout, for flags (Hypothesis draws
+them) and for files given to `--replay` that are not counterexamples written by the explorer
+(Hypothesis damages a real one); never a traceback or the crash code."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import os
+import tempfile
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scenarios.cli import main
+from scenarios.cli.explore import build, write_counterexample
+from scenarios.errors import EXIT_BAD_INPUT, EXIT_CODES, EXIT_CRASH
+from sim.explore import Counterexample, successors
+
+FUZZ = settings(max_examples=120, deadline=None, database=None,
+                suppress_health_check=[HealthCheck.too_slow])
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
+def assert_judged(code: int, out: str, err: str) -> None:
+    """A documented exit code, never the crash code; bad input is one line and prints
+    nothing else."""
+    assert code in EXIT_CODES and code != EXIT_CRASH, err
+    if code == EXIT_BAD_INPUT:
+        assert out == ""
+        lines = err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("raftsim: error: "), err
+
+
+# ---------------------------------------------------------------- flags
+
+#: Flags and the values drawn for them: boundaries, wrong types, names. Every search is kept
+#: tiny by the flags appended last (--states, --depth), and no valid --walks value is large.
+FLAGS: dict[str, list[str | None]] = {
+    "--nodes": ["-1", "0", "1", "2", "3", "5", "7", "8", "x"],
+    "--clients": ["-1", "0", "1", "3", "4", "x"],
+    "--strategy": ["bfs", "dfs", "random", "best", ""],
+    "--seed": ["-1", "0", "5", str(2**63 - 1), str(2**63), "x"],
+    "--walks": ["-1", "0", "1", "3", "10000001", "x"],
+    "--property": ["raft", "linearizability", "liveness", ""],
+    "--step": ["protocols.raft:step", "nowhere:step", "protocols.raft", ":", "x.py:step"],
+    "--max-term": ["-1", "0", "1", "2", "21", "x"],
+    "--max-log": ["-1", "0", "1", "2", "21"],
+    "--ops": ["-1", "0", "1", "2", "21"],
+    "--crashes": ["-1", "0", "1", "11"],
+    "--drops": ["-1", "0", "1", "21"],
+    "--dups": ["-1", "0", "1", "21"],
+    "--partitions": ["-1", "0", "1", "11"],
+    "--per-link": ["-1", "0", "1", "2", "11"],
+    "--progress": ["-1", "0", "0.5", "x"],
+    "--snapshots": [None], "--symmetry": [None], "--compare-symmetry": [None],
+    "--keep-sent": [None], "--no-mid-step": [None], "--json": [None],
+}
+TARGETS = ["raft", "kv", "paxos", "", "--replay"]
+
+
+@st.composite
+def argv(draw: Any) -> list[str]:
+    args = ["explore"]
+    target = draw(st.sampled_from(TARGETS))
+    if target == "--replay":
+        args += ["--replay", draw(st.sampled_from(["/nonexistent.json", os.devnull, "/"]))]
+    elif target:
+        args.append(target)
+    for flag in draw(st.lists(st.sampled_from(sorted(FLAGS)), max_size=4)):
+        value = draw(st.sampled_from(FLAGS[flag]))
+        args += [flag] if value is None else [flag, value]
+    return args + ["--states", "60", "--depth", "6"]
+
+
+@FUZZ
+@given(argv())
+def test_any_flags_get_a_verdict_or_one_line_of_bad_input(args: list[str]) -> None:
+    assert_judged(*cli(*args))
+
+
+def test_the_flags_of_random_walks_are_refused_elsewhere_and_checked() -> None:
+    for args, message in (
+            (["--walks", "5"], "--walks applies to --strategy random only (not bfs)"),
+            (["--strategy", "dfs", "--seed", "1"], "--seed applies to --strategy random only"),
+            (["--strategy", "random", "--seed", "-1"], "--seed -1: expected 0 to 2**63-1"),
+            (["--strategy", "random", "--walks", "0"], "--walks 0: expected 1 to 10,000,000")):
+        code, out, err = cli("explore", "raft", *args)
+        assert code == EXIT_BAD_INPUT and out == "" and message in err, err
+
+
+# ---------------------------------------------------------------- --replay FILE
+
+def counterexample(path: str) -> dict[str, Any]:
+    """A real counterexample file (a 4-step path of 3 Raft peers), as JSON."""
+    config = {"target": "raft", "nodes": 3, "clients": 0, "step": None, "properties": None,
+              "keep_sent": False, "bounds": {"max_term": 1, "max_log": 1}}
+    model, bounds, _, _ = build(config)
+    config["bounds"] = {f: getattr(bounds, f) for f in bounds.__struct_fields__}
+    state, labels = model.initial(), []
+    for _ in range(4):
+        label, *_, state = next(iter(successors(model, state, bounds)))
+        labels.append(label)
+    write_counterexample(path, config, model, bounds, Counterexample("x", "y", tuple(labels)))
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+with tempfile.TemporaryDirectory() as _tmp:
+    GOOD = counterexample(os.path.join(_tmp, "cex.json"))
+
+VALUES = st.sampled_from([None, True, 0, 1, -1, 3, 7, 40, 10**6, 2**63, 0.5, "", "x", "raft",
+                          "kv", "paxos", "nowhere:step", [], [0], [-1], ["raft"], {},
+                          {"max_term": -1}, {"states": 0}, {"x": 1}]).map(copy.deepcopy)
+
+
+def places(value: Any, prefix: tuple = ()) -> list[tuple]:
+    out = [prefix]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out += places(v, prefix + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += places(v, prefix + (i,))
+    return out
+
+
+@st.composite
+def damaged(draw: Any) -> Any:
+    doc = copy.deepcopy(GOOD)
+    for _ in range(draw(st.integers(1, 2))):
+        where = draw(st.sampled_from(places(doc)))
+        if not where:
+            return draw(VALUES)
+        parent = doc
+        for key in where[:-1]:
+            parent = parent[key]
+        if draw(st.booleans()) and isinstance(parent, dict):
+            del parent[where[-1]]
+        else:
+            parent[where[-1]] = draw(VALUES)
+    return doc
+
+
+@FUZZ
+@given(damaged())
+def test_a_damaged_counterexample_is_replayed_or_refused_in_one_line(doc: Any) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "cex.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(doc, f)
+        assert_judged(*cli("explore", "--replay", path))
+
+
+def test_files_that_are_not_counterexamples_are_bad_input(tmp_path: Any) -> None:
+    """Text, binary, other JSON, a damaged field: one line naming the file and what is
+    wrong, exit 2; a real counterexample replays."""
+    cases = {"text.txt": (b"hello\n", "is not an explorer counterexample (not JSON)"),
+             "binary.bin": (b"\xff\xfe\x00", "is not an explorer counterexample (not JSON)"),
+             "list.json": (b"[1, 2]", 'is not an explorer counterexample (no "format"'),
+             "bounds.json": (json.dumps({**GOOD, "config": {**GOOD["config"], "bounds": {
+                 "max_term": "x"}}}).encode(), "at `$.config.bounds.max_term`"),
+             "negative.json": (json.dumps({**GOOD, "config": {**GOOD["config"], "bounds": {
+                 "crashes": -1}}}).encode(), "bound crashes is negative")}
+    for name, (data, message) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        code, out, err = cli("explore", "--replay", str(path))
+        assert code == EXIT_BAD_INPUT and out == "" and message in err, (name, err)
+        assert err.count("\n") == 1
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(GOOD))
+    code, out, _ = cli("explore", "--replay", str(good))
+    assert code == 0 and "digest matches" in out
