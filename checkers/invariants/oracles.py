@@ -106,7 +106,10 @@ class RaftOracles:
         """``node`` sends ``what`` vouching for the entry at ``index`` of term ``index_term``
         (None: any term); its disk holds the term ``durable_index_term`` there (``HELD``
         inside the snapshot on disk, -1 beyond the log on disk)."""
-        self.sent(time, node, dst, what, term, durable_term)
+        sent_term = self.sent_term
+        if term < sent_term.get(node, 0) or term > durable_term:
+            self.sent(time, node, dst, what, term, durable_term)    # raises, naming the rule
+        sent_term[node] = term
         got = durable_index_term
         if got != HELD and (got < 0 if index_term is None else got != index_term):
             held = "no entry" if got < 0 else f"term {got}"

@@ -91,12 +91,11 @@ class RaftObserver:
             return
         me, peers, hard, now = new.config.me, new.config.peers, new.hard, self.env._now
         progress = self.oracles.progress
-        for peer in range(len(new_match)):
-            match, nxt = new_match[peer], new_next[peer]
+        for peer, match, nxt in zip(range(len(new_match)), new_match, new_next):
             if peer == me:
                 continue
             if was_leader and old_match[peer] == match:
-                if old_next[peer] != nxt:
+                if nxt <= match:                  # only nextIndex moved: the oracle raises
                     progress(now, addr, hard.term, peers[peer], match, nxt)
                 continue
             follower = self.hosts.get(peers[peer])
@@ -196,10 +195,15 @@ def _term_at(hard: Any, index: int) -> int:
 def _commit_moved(oracles: RaftOracles, now: float, addr: str, old: int,
                   new: raft.RaftState) -> None:
     hard = new.hard
-    start, commit, last = hard.log_start, new.commit, raft.last_index(new)
+    log = hard.log
+    start, commit = hard.log_start, new.commit
+    last = start + len(log) - 1
     first = max(old, start) + 1
-    entries = ([(e.term, e.command) for e in hard.log[first - start:commit - start + 1]]
-               if first <= commit <= last else [])
+    if first <= commit <= last:           # usually one entry: index the vector, never slice it
+        entries = [(e.term, e.command) for e in map(log.__getitem__,
+                                                    range(first - start, commit - start + 1))]
+    else:
+        entries = []
     oracles.commit_moved(now, addr, old, commit, last, first, entries)
 
 
@@ -243,22 +247,33 @@ def _in_memory_term(o: RaftObserver, host: Any, index: int) -> int | None:
 
 def _sent_append_reply(o: RaftObserver, host: Any, dst: str, msg: AppendEntriesReply,
                        hard: Any) -> None:
-    if not msg.success or msg.match_index <= 0:
+    if not msg.success or msg.match_index <= 0 or hard is None:
         o.oracles.sent(o.env._now, host.addr, dst, "AppendEntriesReply", msg.term,
                        hard.term if hard is not None else 0)
         return
-    _vouching(o, host, dst, "AppendEntriesReply(success)", msg.term, msg.match_index,
-              _in_memory_term(o, host, msg.match_index), hard)
+    # inlined (the hot path: one success reply per AppendEntries): the sender's own term at
+    # the index it vouches for, and the disk's
+    index = msg.match_index
+    mine = o.raft_of(host.state).hard
+    pos = index - mine.log_start
+    own = mine.log[pos].term if 0 < pos < len(mine.log) else None
+    pos = index - hard.log_start
+    disk = HELD if pos <= 0 else hard.log[pos].term if pos < len(hard.log) else -1
+    o.oracles.sent_entry(o.env._now, host.addr, dst, "AppendEntriesReply(success)", msg.term,
+                         hard.term, index, own, disk)
 
 
 def _sent_append(o: RaftObserver, host: Any, dst: str, msg: AppendEntries, hard: Any) -> None:
     entries = msg.entries
-    if not entries:
+    if not entries or hard is None:
         o.oracles.sent(o.env._now, host.addr, dst, "AppendEntries", msg.term,
                        hard.term if hard is not None else 0)
         return
-    _vouching(o, host, dst, "AppendEntries", msg.term, msg.prev_index + len(entries),
-              entries[-1].term, hard)
+    index = msg.prev_index + len(entries)
+    pos = index - hard.log_start
+    disk = HELD if pos <= 0 else hard.log[pos].term if pos < len(hard.log) else -1
+    o.oracles.sent_entry(o.env._now, host.addr, dst, "AppendEntries", msg.term, hard.term,
+                         index, entries[-1].term, disk)
 
 
 def _sent_snapshot_reply(o: RaftObserver, host: Any, dst: str, msg: InstallSnapshotReply,
