@@ -44,11 +44,14 @@ def browser_load_s(page: Path) -> float | None:
     browser = webdriver.Chrome(service=Service(driver), options=options)
     try:
         browser.get(page.resolve().as_uri())
-        # the script runs inline before the load event; loadEventEnd bounds it
-        ms = browser.execute_script(
-            "return performance.getEntriesByType('navigation')[0].loadEventEnd")
-        assert browser.execute_script("return document.body.getAttribute('data-ready')") == "1"
-        return float(ms) / 1000
+        ready = None
+        for _ in range(600):              # the page unpacks its data, then draws: wait for it
+            ready = browser.execute_script("return document.body.getAttribute('data-ready-ms')")
+            if ready is not None:
+                break
+            time.sleep(0.01)
+        assert ready is not None, "the page never finished drawing"
+        return float(ready) / 1000        # ms from navigation start to every chart drawn
     finally:
         browser.quit()
         shutil.rmtree(profile, ignore_errors=True)

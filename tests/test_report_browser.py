@@ -9,6 +9,7 @@ import os
 import shutil
 import struct
 import tempfile
+import time
 import zlib
 from pathlib import Path
 from typing import Any, Iterator
@@ -51,8 +52,12 @@ def browser() -> Iterator[Any]:
 def open_page(driver: Any, path: Path) -> None:
     driver.get_log("browser")                       # forget what an earlier page logged
     driver.get(path.resolve().as_uri())
-    assert driver.execute_script("return document.body.getAttribute('data-ready')") == "1"
+    for _ in range(100):                  # the run page unpacks its data asynchronously
+        if driver.execute_script("return document.body.getAttribute('data-ready')") == "1":
+            break
+        time.sleep(0.05)
     assert_no_errors(driver)
+    assert driver.execute_script("return document.body.getAttribute('data-ready')") == "1"
 
 
 def assert_no_errors(driver: Any) -> None:
@@ -137,8 +142,7 @@ def test_run_report(browser, tmp_path):
     assert count(browser, "#node-table tbody tr") == 6
     assert count(browser, "#linearizability") == 1 and count(browser, ".lop.blocked") == 1
     # unticking a message type hides its arrows (the dropped AppendEntries here)
-    kinds = browser.execute_script(
-        "return JSON.parse(document.getElementById('report-data').textContent).messages.types")
+    kinds = browser.execute_script("return window.reportData.messages.types")
     click(browser, f"type-{kinds.index('AppendEntries')}")
     assert count(browser, "#msc line.msg.drop") == 0 and count(browser, "#msc line.msg") == 6
     click(browser, f"type-{kinds.index('AppendEntries')}")
@@ -176,8 +180,7 @@ def test_zoom_on_a_real_run(browser, tmp_path):
     assert count(browser, "#msc line.msg") < drawn
     click(browser, "pan-right")
     click(browser, "zoom-all")
-    end = float(browser.execute_script(
-        "return JSON.parse(document.getElementById('report-data').textContent).end"))
+    end = float(browser.execute_script("return window.reportData.end"))
     assert value(browser, "win-to") == pytest.approx(end / 1000, abs=1e-3)
     browser.execute_script("document.querySelector('#fault-table a.jump').click()")
     assert value(browser, "win-to") < end / 1000

@@ -189,3 +189,20 @@ def test_a_flapping_network_is_one_band_and_a_capped_table(tmp_path):
     html = page.read_text("utf-8")
     assert html.count("<tr data-from=") == MAX_FAULT_ROWS
     assert f"… and {800 - MAX_FAULT_ROWS} more fault periods" in html
+
+
+def test_the_page_carries_the_drawn_views_packed():
+    """The run page embeds what its script draws as zlib-compressed JSON in base64: unpacked,
+    it is exactly the views (and the same views give the same text)."""
+    import base64
+    import json
+    import zlib
+
+    from scenarios.report.html import drawn_data, render_run
+    view = views.run_view(HEADER, RECS, "d", check=history_check(RECS))
+    page = render_run(view)
+    assert page == render_run(view)
+    packed = page.split('id="report-data">', 1)[1].split("</script>", 1)[0]
+    data = json.loads(zlib.decompress(base64.b64decode(packed)))
+    assert data == json.loads(json.dumps(drawn_data(view)))
+    assert data["messages"]["ids"] == [1, 2, 3, 4, 5, 6] and data["focus"]["client"] == "c1"

@@ -1,9 +1,24 @@
-/* Draws the run report from the JSON in #report-data: the overview strip, the message-sequence
-   diagram, the client operations, latency and throughput (SVG). Everything it shows comes from
-   that data; the window (from/to, zoom, drag on the overview) only chooses what is drawn. */
+/* Draws the run report from the data in #report-data (JSON, compressed with zlib and written
+   in base64: a big run's page stays small): the overview strip, the message-sequence diagram,
+   the client operations, latency and throughput (SVG). Everything it shows comes from that
+   data; the window (from/to, zoom, drag on the overview) only chooses what is drawn. */
 (function () {
   'use strict';
-  var D = JSON.parse(document.getElementById('report-data').textContent);
+  var packed = document.getElementById('report-data').textContent.replace(/\s+/g, '');
+  if (typeof DecompressionStream === 'undefined') {
+    document.getElementById('win-note').textContent =
+      'This browser cannot read the report data (it has no DecompressionStream): use a recent one.';
+    return;
+  }
+  var binary = atob(packed), bytes = new Uint8Array(binary.length);
+  for (var b = 0; b < binary.length; b++) bytes[b] = binary.charCodeAt(b);
+  var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('deflate'));
+  new Response(stream).text().then(function (text) { draw(JSON.parse(text)); });
+})();
+
+function draw(D) {
+  'use strict';
+  window.reportData = D;     // the page's data, for a look from the browser's console
   var NS = 'http://www.w3.org/2000/svg';
   var MAX_ARROWS = 2500, FIRST_ARROWS = 400, MAX_OPS = 3000, MAX_BANDS = 200, LABEL = 70, LANE = 30;
   var M = D.messages, sends = M.send, nmsg = sends.length;
@@ -409,5 +424,6 @@
   var resizeTimer = null;
   window.addEventListener('resize', function () { clearTimeout(resizeTimer); resizeTimer = setTimeout(drawAll, 150); });
   drawAll();
+  document.body.setAttribute('data-ready-ms', String(Math.round(performance.now())));
   document.body.setAttribute('data-ready', '1');
-})();
+}
