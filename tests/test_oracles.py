@@ -151,6 +151,11 @@ def test_kv_replica_must_equal_the_fold_of_the_committed_log() -> None:
     with pytest.raises(InvariantViolation) as err:
         ref.check_key(3.0, "s0", "k", "ab", "c0", 1)       # duplicate table behind
     assert _rule(err) == "kv-at-most-once"
+    _apply(ref, "s0", 4, "c1", 1, "put", "k", "z")
+    _apply(ref, "s0", 5, "c0", 1, "put", "k", "a")         # c0's first Put, committed again
+    with pytest.raises(InvariantViolation) as err:
+        ref.check_key(5.0, "s0", "k", "a", "c1", 1)        # ... and executed again
+    assert _rule(err) == "kv-at-most-once"
 
 
 def test_kv_snapshot_must_match_the_reference_at_its_index() -> None:

@@ -33,13 +33,14 @@ __all__ = ["KVReference"]
 class _Fold:
     """One replica's reference state: the fold of what it applied, and its applied index."""
 
-    __slots__ = ("data", "sessions", "index")
+    __slots__ = ("data", "sessions", "index", "duplicates")
 
     def __init__(self, data: dict[str, str] | None = None,
                  sessions: dict[str, int] | None = None, index: int = 0) -> None:
         self.data: dict[str, str] = dict(data or {})
         self.sessions: dict[str, int] = dict(sessions or {})
         self.index = index
+        self.duplicates: set[str] = set()    # keys of duplicates applied since the last check
 
     def copy(self) -> "_Fold":
         return _Fold(self.data, self.sessions, self.index)
@@ -65,7 +66,9 @@ class KVReference:
         fold.index = index
         sessions, data = fold.sessions, fold.data
         if seq <= sessions.get(client, 0):
-            return                               # a duplicate: nothing changes
+            if op != "get":
+                fold.duplicates.add(key)         # a duplicate write: nothing changes
+            return
         sessions[client] = seq
         if op == "put":
             data[key] = value
@@ -85,12 +88,18 @@ class KVReference:
                 f"{fold.index}; the committed log says {want_seq}",
                 nodes=(node,), indexes=(fold.index,))
         want = fold.data.get(key, "")
+        duplicates = fold.duplicates
         if value != want:
-            rule = "kv-at-most-once" if _repeats(want, value) else "kv-fold"
+            again = key in duplicates or _repeats(want, value)
+            rule = "kv-at-most-once" if again else "kv-fold"
             raise InvariantViolation(
                 rule, time,
                 f"{node} holds {key}={_short(value)} after index {fold.index}; the fold of the "
-                f"committed log gives {_short(want)}", nodes=(node,), indexes=(fold.index,))
+                f"committed log gives {_short(want)}"
+                f"{' (a duplicate write was executed)' if again else ''}",
+                nodes=(node,), indexes=(fold.index,))
+        if duplicates:
+            duplicates.discard(key)
 
     def snapshot_taken(self, node: str, index: int) -> None:
         """``node`` took a snapshot at ``index`` (its fold is there): keep the reference."""
