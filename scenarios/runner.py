@@ -163,6 +163,7 @@ class RunContext:
     history: list[dict[str, Any]] = field(default_factory=list)   # client ops (JSONL shape)
     drawn: dict[str, Any] | None = None    # what the seed drew: see record_drawn
     check: CheckResult | None = None       # the linearizability verdict of the history
+    coverage: dict[str, int] = field(default_factory=dict)   # points reached: harness/coverage
 
     def record_history(self, client: str, type: str, f: str, key: str, value: Any) -> None:
         """One client invocation or completion, in virtual time (trace and history)."""
@@ -212,6 +213,7 @@ class RunResult:
     drawn: dict[str, Any] | None = None    # what the seed drew, valid params; None: draws nothing
     check: CheckResult | None = field(default=None, repr=False)   # of the KV history, if checked
     lines: list[builtins.bytes] | None = field(default=None, repr=False)   # with keep_lines=True
+    coverage: dict[str, int] = field(default_factory=dict)   # point -> times reached, by name
 
     @property
     def passed(self) -> bool:
@@ -321,7 +323,8 @@ def _run(sc: Scenario, seed: int, trace_path: str | None, keep_lines: bool,
         messages=sum(net.total_count for net in world.networks),
         bytes=sum(net.total_bytes for net in world.networks),
         digest=digest, records=trace.count, wall_s=time.perf_counter() - started,
-        facts=ctx.facts, drawn=ctx.drawn, check=ctx.check, lines=trace.lines)
+        facts=ctx.facts, drawn=ctx.drawn, check=ctx.check, lines=trace.lines,
+        coverage=dict(sorted(ctx.coverage.items())))
 
 
 def _temp_name(path: str) -> str:

@@ -4,8 +4,9 @@ A random scenario records everything it drew (fault schedule, network, workload)
 every candidate here is those params made smaller, run with the same seed. Delta debugging
 (ddmin, Zeller) removes faults from the schedule (and reconfiguration operations from the
 reconfiguration schedule of random-shardkv); then the workload (clients, operations per
-client, keys) and the network knobs (reliable delivery, duplication, reordering, long
-reordering) are lowered one at a time, and the whole is repeated while it makes progress. A
+client, keys; random-raft's bursts and snapshots), the leader hunt and the network knobs
+(reliable delivery, duplication, reordering, long reordering) are lowered one at a time, and
+the whole is repeated while it makes progress. A
 candidate is kept only if the run fails with the same signature (failure kind, and the rule for
 a Raft invariant), so the result still shows the bug that was found, not another one.
 """
@@ -156,7 +157,7 @@ def _knobs(params: dict[str, Any], original: RunResult) -> list[tuple[str, list[
     """Reductions to try, each a list of candidates from smallest to largest."""
     knobs: list[tuple[str, list[dict]]] = []
     work = params.get("workload")
-    if work is not None:
+    if work is not None and "clients" in work:          # a KV workload (random)
         knobs.append(("clients", [{"workload": {"clients": k}}
                                   for k in range(1, work["clients"])]))
         done = _ops_per_client(original)
@@ -167,6 +168,12 @@ def _knobs(params: dict[str, Any], original: RunResult) -> list[tuple[str, list[
                            for k in sorted({max(1, limit // d) for d in (16, 8, 4, 2)})
                            if k < limit]))
         knobs.append(("keys", [{"workload": {"keys": k}} for k in range(1, work["keys"])]))
+    if work is not None and work.get("burst_p"):         # random-raft's proposer
+        knobs.append(("bursts", [{"workload": {"burst_p": 0.0}}]))
+    if work is not None and work.get("snapshot_interval"):
+        knobs.append(("snapshots", [{"workload": {"snapshot_interval": 0}}]))
+    if params.get("hunt", {}).get("p"):
+        knobs.append(("leader hunt", [{"hunt": {"p": 0.0}}]))
     net = params.get("net", {})
     knobs.append(("network", [{"net": {"reliable": True}}] if not net.get("reliable") else []))
     for knob in ("duplicate", "reorder"):

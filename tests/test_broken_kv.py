@@ -49,7 +49,10 @@ def first_failure(tmp_path, seeds: range) -> int:
 def test_missing_dedup_caught_and_shrunk(tmp_path, no_duplicate_suppression):
     seed = first_failure(tmp_path, range(1, 301))
     result = shrink("random", seed, max_runs=150)
-    assert signature(result.final) == ("linearizability", "")
+    # the oracle meant for it names it (an op executed twice) when it strikes first; a history
+    # that shows it first fails linearizability
+    assert signature(result.final) in (("invariant", "kv-at-most-once"), ("linearizability", ""))
+    assert signature(result.final) == signature(result.original)
     assert len(result.params["schedule"]) <= 5
     assert len(result.params["schedule"]) < len(result.original.drawn["schedule"]) \
         or len(result.params["schedule"]) <= 2

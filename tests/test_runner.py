@@ -88,10 +88,12 @@ def test_drawn_is_recorded_in_order(toy: Any) -> None:
 
 def test_random_scenarios_report_what_they_drew() -> None:
     kv = run_scenario("random", 3)
-    assert kv.drawn is not None and list(kv.drawn) == ["profile", "net", "schedule", "workload"]
+    assert kv.drawn is not None
+    assert list(kv.drawn) == ["swarm", "profile", "net", "schedule", "hunt", "workload"]
     raft = run_scenario("random-raft", 5)
     assert raft.drawn is not None
-    assert list(raft.drawn) == ["profile", "net", "schedule", "duration_ms"]
+    assert list(raft.drawn) == ["swarm", "profile", "net", "schedule", "hunt", "duration_ms",
+                                "workload"]
     assert "profile" not in kv.facts and "profile" not in raft.facts
 
 

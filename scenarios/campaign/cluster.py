@@ -184,14 +184,14 @@ def run_campaign_dask(client: Any, scenario: str, seeds: Iterable[int], db: Camp
 
     def top_up() -> None:
         while len(tasks) < window:
-            batch = tuple((seed, None) for seed in itertools.islice(todo, batch_size))
+            batch = tuple(ledger.task(seed) for seed in itertools.islice(todo, batch_size))
             if not batch:
                 return
             submit(batch)
 
     for r in rechecks:
         if r.digest is not None:
-            submit(((r.seed, r.digest),), r.worker)
+            submit((ledger.task(r.seed, r.digest),), r.worker)
     top_up()
     try:
         for future in flight:

@@ -2,11 +2,17 @@
 
 Every finished seed is committed at once, so a campaign killed at any moment loses nothing and
 ``--resume`` runs exactly the seeds that have no result yet. The file carries its application
-name, schema version and scenario; any other file is refused without being touched.
+name, schema version, scenario and mode (``plain``, or ``guided`` for a coverage-guided
+campaign); any other file is refused without being touched. A database of schema 2 (before
+coverage) is migrated when resumed: its rows keep a NULL coverage (not measured).
+
+``coverage_summary(db)`` is the read side of the coverage column: for each point reached, in
+how many runs and how many times in all.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -14,9 +20,13 @@ from urllib.parse import quote
 
 from scenarios.errors import BadInput
 
-__all__ = ["CampaignDB", "CampaignError", "SeedResult", "SCHEMA_VERSION"]
+__all__ = ["CampaignDB", "CampaignError", "SeedResult", "SCHEMA_VERSION", "coverage_summary",
+           "MODES"]
 
-SCHEMA_VERSION = 2        # 2: outcome nondeterministic, columns recheck_digest and worker
+SCHEMA_VERSION = 3        # 2: outcome nondeterministic, columns recheck_digest and worker
+#                           3: column coverage, meta row mode (2 is migrated on resume)
+MIGRATABLE = "2"
+MODES = ("plain", "guided")
 APPLICATION = "raftsim-campaign"
 
 _SCHEMA = """
@@ -34,11 +44,12 @@ CREATE TABLE results (
     wall_s REAL,
     profile TEXT,                     -- JSON: the run's drawn params (profile, net, schedule, ...)
     recheck_digest TEXT,              -- digest of the spot-check re-run (NULL: not re-run)
-    worker TEXT                       -- where the seed ran: a Dask worker's address or pid N
+    worker TEXT,                      -- where the seed ran: a Dask worker's address or pid N
+    coverage TEXT                     -- JSON: coverage point -> times reached (NULL: not measured)
 );
 """
 COLUMNS = ("seed", "scenario", "outcome", "failure_kind", "failure", "digest", "virtual_ms",
-           "messages", "bytes", "wall_s", "profile", "recheck_digest", "worker")
+           "messages", "bytes", "wall_s", "profile", "recheck_digest", "worker", "coverage")
 
 
 class CampaignError(BadInput):
@@ -60,6 +71,7 @@ class SeedResult:
     profile: str | None = None
     recheck_digest: str | None = None
     worker: str | None = None
+    coverage: str | None = None         # JSON object: point -> count
 
     def row(self) -> tuple:
         return tuple(getattr(self, name) for name in COLUMNS)
@@ -69,8 +81,10 @@ class CampaignDB:
     """The results of one campaign (one scenario) in one SQLite file, locked while open: one
     campaign at a time per database (an advisory lock, released when the process ends)."""
 
-    def __init__(self, path: str, scenario: str, create: bool) -> None:
+    def __init__(self, path: str, scenario: str, create: bool, mode: str = "plain") -> None:
         self.path = path
+        self.mode = mode
+        self._migrate = False
         self._lock_fd: int | None = None
         if os.path.isdir(path):
             raise CampaignError(f"{path}: is a directory")
@@ -86,6 +100,8 @@ class CampaignDB:
             self.conn.execute("PRAGMA synchronous=NORMAL")
             if create:
                 self._create(scenario)
+            elif self._migrate:
+                self._migrate_2()
         except BaseException as exc:
             self._unlock()
             if create:                       # ours, just made: leave nothing behind
@@ -157,7 +173,16 @@ class CampaignDB:
             self.conn.executescript(_SCHEMA.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
             self.conn.executemany("INSERT INTO meta VALUES (?, ?)", [
                 ("application", APPLICATION), ("schema_version", str(SCHEMA_VERSION)),
-                ("scenario", scenario)])
+                ("scenario", scenario), ("mode", self.mode)])
+
+    def _migrate_2(self) -> None:
+        """Schema 2 -> 3: add the coverage column (NULL: not measured) and the mode row."""
+        with self.conn:
+            self.conn.execute("BEGIN")
+            self.conn.execute("ALTER TABLE results ADD COLUMN coverage TEXT")
+            self.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                              (str(SCHEMA_VERSION),))
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('mode', 'plain')")
 
     def _check(self, conn: sqlite3.Connection, scenario: str) -> None:
         try:
@@ -166,15 +191,21 @@ class CampaignDB:
             raise CampaignError(f"{self.path}: not a raftsim campaign database") from None
         if meta.get("application") != APPLICATION:
             raise CampaignError(f"{self.path}: not a raftsim campaign database")
-        if meta.get("schema_version") != str(SCHEMA_VERSION):
+        version = meta.get("schema_version")
+        self._migrate = version == MIGRATABLE
+        if version != str(SCHEMA_VERSION) and not self._migrate:
             raise CampaignError(f"{self.path}: written by another raftsim version (schema "
                                 f"{meta.get('schema_version')}, this raftsim reads "
                                 f"{SCHEMA_VERSION})")
         if meta.get("scenario") != scenario:
             raise CampaignError(f"{self.path}: holds a campaign of {meta.get('scenario')!r}, "
                                 f"not {scenario!r}")
+        mode = meta.get("mode", "plain")
+        if mode != self.mode:
+            raise CampaignError(f"{self.path}: holds a {mode} campaign; resume it "
+                                f"{'with' if mode == 'guided' else 'without'} --guided")
         columns = tuple(row[1] for row in conn.execute("PRAGMA table_info(results)"))
-        if columns != COLUMNS:
+        if columns != (COLUMNS[:-1] if self._migrate else COLUMNS):
             found = ", ".join(columns) if columns else "no results table"
             raise CampaignError(f"{self.path}: the results table is damaged or was changed "
                                 f"(found: {found})")
@@ -241,6 +272,30 @@ class CampaignDB:
     def close(self) -> None:
         self.conn.close()
         self._unlock()
+
+
+def coverage_summary(db: CampaignDB, lo: int | None = None, hi: int | None = None
+                     ) -> tuple[int, dict[str, tuple[int, int]]]:
+    """Coverage over the results (of seeds ``lo..hi``) that measured it: the number of such
+    runs, and for each point reached ``name -> (runs that reached it, total hits)``, by name.
+    Points never reached are absent (``scenarios.harness.coverage.POINTS`` lists them all)."""
+    where = "WHERE coverage IS NOT NULL"
+    args: tuple[int, ...] = ()
+    if lo is not None and hi is not None:
+        where, args = where + " AND seed BETWEEN ? AND ?", (lo, hi)
+    try:
+        runs = db.conn.execute(f"SELECT count(*) FROM results {where}", args).fetchone()[0]
+        rows = db.conn.execute(f"SELECT coverage FROM results {where}", args).fetchall()
+    except sqlite3.DatabaseError:
+        raise db._guard("read its results") from None
+    reached: dict[str, list[int]] = {}
+    for (text,) in rows:
+        for name, count in json.loads(text).items():
+            if count:
+                pair = reached.setdefault(name, [0, 0])
+                pair[0] += 1
+                pair[1] += count
+    return runs, {name: (r, h) for name, (r, h) in sorted(reached.items())}
 
 
 #: Lock descriptors this process holds; a forked child drops its copies, so a worker that

@@ -80,11 +80,11 @@ def run_campaign(scenario: str, seeds: Iterable[int], jobs: int, db: CampaignDB,
     ledger = ledger or Ledger(db, scenario, params, spot_check, on_result)
     todo: Iterator[int] = iter(seeds)
     again: deque[tuple[Task, str | None]] = deque(
-        ((r.seed, r.digest), r.worker) for r in rechecks if r.digest is not None)
+        (ledger.task(r.seed, r.digest), r.worker) for r in rechecks if r.digest is not None)
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     slots = [_Slot(ctx, scenario, params) for _ in range(max(1, jobs))]
     try:
-        _fill(slots, todo, again)
+        _fill(slots, todo, again, ledger)
         while any(slot.task is not None for slot in slots):
             busy = [s for s in slots if s.task is not None]
             ready = wait([s.conn for s in busy] + [s.proc.sentinel for s in busy])
@@ -103,7 +103,7 @@ def run_campaign(scenario: str, seeds: Iterable[int], jobs: int, db: CampaignDB,
                     follow = ledger.accept(answer)
                     if follow is not None:
                         again.append((follow, slot.name))
-                _fill(slots, todo, again)
+                _fill(slots, todo, again, ledger)
                 yield
     finally:
         for slot in slots:
@@ -111,7 +111,7 @@ def run_campaign(scenario: str, seeds: Iterable[int], jobs: int, db: CampaignDB,
 
 
 def _fill(slots: list[_Slot], todo: Iterator[int],
-          again: deque[tuple[Task, str | None]]) -> None:
+          again: deque[tuple[Task, str | None]], ledger: Ledger) -> None:
     """Give each idle worker its next task: a due re-run that another worker ran first, else a
     seed. A re-run waits for another worker while one is busy; it runs where it ran first only
     when there is no other worker, or nothing else is left to run."""
@@ -127,7 +127,7 @@ def _fill(slots: list[_Slot], todo: Iterator[int],
         if task is None:
             seed = next(todo, None)
             if seed is not None:
-                task = (seed, None)
+                task = ledger.task(seed)
         if task is None and again and not any(s.task is not None for s in slots):
             task = again.popleft()[0]
         slot.task = task

@@ -1,7 +1,8 @@
 """What a campaign worker does, whichever engine hands it seeds (the local pool or Dask), and what
 the client does with each answer.
 
-A task is ``(seed, expect)``: ``expect`` None runs the seed (a ``SeedResult``); a digest runs it
+A task is ``(seed, expect)`` or ``(seed, expect, params)`` (a guided campaign gives each seed
+its own params): ``expect`` None runs the seed (a ``SeedResult``); a digest runs it
 again for the determinism spot-check (a ``Recheck``, carrying the re-run's trace lines only when
 its digest differs). ``Ledger`` is the client's side: it stores every answer in the database the
 moment it arrives, decides which seeds to re-run (a fixed sample, the same on every machine and
@@ -35,7 +36,7 @@ __all__ = ["Task", "Recheck", "run_one", "perform", "perform_batch", "sampled", 
 #: Seeds are stored as SQLite integers (signed 64-bit): larger ones are refused up front.
 MAX_SEED = 2**63 - 1
 
-Task = tuple[int, "str | None"]          # (seed, digest to compare with, or None)
+Task = tuple[Any, ...]     # (seed, digest or None[, the seed's own params as JSON text])
 
 
 @dataclass
@@ -71,8 +72,11 @@ def run_one(scenario: str, seed: int, params: dict[str, Any] | None = None) -> S
                           wall_s=time.perf_counter() - started, worker=worker_name())
     kind, message = (r.failure.kind, r.failure.message) if r.failure is not None else (None, None)
     drawn = json.dumps(r.drawn, sort_keys=True) if r.drawn is not None else None
+    # coverage is measured by the random scenarios (those that draw): NULL for the others
+    coverage = json.dumps(r.coverage, sort_keys=True) if r.drawn is not None else None
     return SeedResult(seed, scenario, r.outcome, kind, message, r.digest, r.virtual_ms,
-                      r.messages, r.bytes, r.wall_s, drawn, worker=worker_name())
+                      r.messages, r.bytes, r.wall_s, drawn, worker=worker_name(),
+                      coverage=coverage)
 
 
 def _describe(exc: BaseException) -> str:
@@ -88,7 +92,9 @@ def perform(scenario: str, params: dict[str, Any] | None, task: Task,
     differ for no fault of the seed."""
     if source is not None and source != fingerprint():
         raise RuntimeError(f"raftsim source differs: worker {fingerprint()}, client {source}")
-    seed, expect = task
+    seed, expect = task[0], task[1]
+    if len(task) > 2:                      # the seed's own params, as JSON text (hashable)
+        params = json.loads(task[2])
     if expect is None:
         return run_one(scenario, seed, params)
     try:
@@ -142,7 +148,9 @@ class Ledger:
     """The client's bookkeeping: store each answer at once, schedule and judge re-runs."""
 
     def __init__(self, db: CampaignDB, scenario: str, params: dict[str, Any] | None,
-                 spot_check: float, on_result: Callable[[SeedResult], None]) -> None:
+                 spot_check: float, on_result: Callable[[SeedResult], None],
+                 params_of: Callable[[int], dict[str, Any] | None] | None = None) -> None:
+        self.params_of = params_of      # a guided campaign: the params of each seed
         self.db = db
         self.scenario = scenario
         self.params = params
@@ -159,12 +167,18 @@ class Ledger:
         self.db.record(answer)
         self.on_result(answer)
         if answer.digest is not None and sampled(answer.seed, self.spot_check):
-            return (answer.seed, answer.digest)
+            return self.task(answer.seed, answer.digest)
         return None
+
+    def task(self, seed: int, expect: str | None = None) -> Task:
+        """The task that runs ``seed`` (with its own params in a guided campaign)."""
+        if self.params_of is None:
+            return (seed, expect)
+        return (seed, expect, json.dumps(self.params_of(seed), sort_keys=True))
 
     def lost(self, task: Task, why: str) -> None:
         """A task whose worker died: a crash for a seed, a mismatch for a re-run."""
-        seed, expect = task
+        seed, expect = task[0], task[1]
         if expect is None:
             self.accept(SeedResult(seed, self.scenario, "crash", "crash", why))
         else:
@@ -192,7 +206,8 @@ class Ledger:
         # The first run's lines were not kept: a third run here stands in for them when it
         # reproduces the first digest.
         from sim import first_difference
-        third = run_scenario(self.scenario, first.seed, params=self.params, keep_lines=True)
+        params = self.params_of(first.seed) if self.params_of is not None else self.params
+        third = run_scenario(self.scenario, first.seed, params=params, keep_lines=True)
         diff = first_difference(third.lines or [], answer.lines)
         if diff is None:
             return f"{head}; a third run (client) agrees with the re-run"

@@ -3,6 +3,11 @@
     raftsim campaign random --seeds 1..1000 --jobs 2 --db runs.db
     raftsim campaign random --seeds 1..1000 --jobs 2 --db runs.db --resume
     raftsim campaign random --seeds 1..100000 --scheduler tcp://10.0.0.5:8786 --db runs.db
+    raftsim campaign random --seeds 1..2000 --jobs 2 --guided --coverage
+
+The summary ends with the coverage of the random scenarios (``--coverage``: point by point);
+``--guided`` steers each round of seeds toward the swarm biases that reach rare points
+(scenarios/campaign/guided.py).
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import time
 from typing import Any, Callable, Iterator
 
 from scenarios.campaign import MAX_SEED, CampaignDB, Ledger, SeedResult, run_campaign, sampled
+from scenarios.campaign.db import coverage_summary
+from scenarios.campaign.guided import ROUND, Guide
 from scenarios.cli.common import exit_code, find_scenario, parse_seeds
 from scenarios.errors import EXIT_INTERRUPTED, BadInput
 from scenarios.runner import replay_command
@@ -48,11 +55,20 @@ def add_parser(sub: Any) -> None:
                         f"digests (default {DEFAULT_SPOT_CHECK}; 0 turns it off)")
     p.add_argument("--json", action="store_true",
                    help="one JSON object per seed on stdout (the rest goes to stderr)")
+    p.add_argument("--guided", action="store_true",
+                   help="coverage-guided: give each round of seeds the swarm biases that "
+                        "reach rarely covered points (random scenarios)")
+    p.add_argument("--coverage", action="store_true",
+                   help="end with every coverage point: in how many runs it was reached")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    scenario = find_scenario(args.scenario).name
+    sc = find_scenario(args.scenario)
+    scenario = sc.name
+    if args.guided and "swarm" not in sc.params:
+        raise BadInput(f"--guided steers the swarm of the random scenarios (random, "
+                       f"random-raft, random-shardkv); {scenario} draws none")
     seeds = parse_seeds(args.seeds)
     lo, hi = seeds[0], seeds[-1]
     if hi > MAX_SEED:
@@ -72,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
     path = args.db or f"campaign-{scenario}.db"
     out = sys.stderr if args.json else sys.stdout
     with _engine(args.scheduler) as start:               # an unusable cluster: before any file
-        db = CampaignDB(path, scenario, create=not args.resume)   # CampaignError is bad input
+        db = CampaignDB(path, scenario, create=not args.resume,   # CampaignError: bad input
+                        mode="guided" if args.guided else "plain")
         try:
             return _campaign(args, scenario, range(lo, hi + 1), jobs, fraction, db, path, out,
                              start)
@@ -93,25 +110,30 @@ def _campaign(args: argparse.Namespace, scenario: str, seeds: range, jobs: int,
     print(f"campaign {scenario}: seeds {seeds[0]}..{seeds[-1]} ({count} to run{again}, "
           f"{stored - retried} already in {path}), {where}", file=out)
     progress = _Progress(count, args.json)
-    ledger = Ledger(db, scenario, None, fraction, progress.update)
-    todo = _todo(db, seeds, redo)
+    guide = Guide(db, seeds[0]) if args.guided else None
+    ledger = Ledger(db, scenario, None, fraction, progress.update,
+                    params_of=guide.params_of if guide is not None else None)
     started = time.perf_counter()        # wall time, reported only
     interrupted = False
     previous = signal.signal(signal.SIGTERM, _interrupt)   # a polite kill stops like Ctrl-C
     try:
-        runner = start(scenario, todo, min(jobs, max(1, count)), db, ledger, due)
-        try:
-            for _ in runner:
-                pass
-        finally:
-            runner.close()
+        for part in _rounds(seeds, guide):
+            todo = _todo(db, part, redo)
+            runner = start(scenario, todo, min(jobs, max(1, count)), db, ledger, due)
+            due = []
+            try:
+                for _ in runner:
+                    pass
+            finally:
+                runner.close()
     except KeyboardInterrupt:
         interrupted = True
     finally:
         signal.signal(signal.SIGTERM, previous)
         progress.finish()
     _summary(scenario, db, seeds, progress.count, time.perf_counter() - started, where,
-             ledger, out)
+             ledger, out, guided=args.guided)
+    _coverage(db, seeds, args.coverage, args.guided, out)
     counts = db.counts(seeds[0], seeds[-1])
     if interrupted:
         print(f"interrupted: {sum(counts.values())} of {len(seeds)} seeds have results; "
@@ -119,6 +141,18 @@ def _campaign(args: argparse.Namespace, scenario: str, seeds: range, jobs: int,
         return EXIT_INTERRUPTED
     # a crash, an error or a nondeterministic seed counts as a failure
     return exit_code("fail" if o == "nondeterministic" else o for o in counts)
+
+
+def _rounds(seeds: range, guide: Guide | None) -> Iterator[range]:
+    """The whole range at once; guided, one round at a time, each planned from the results of
+    the rounds before it (which are all stored by then)."""
+    if guide is None:
+        yield seeds
+        return
+    for start in range(seeds[0], seeds[-1] + 1, ROUND):
+        part = range(start, min(start + ROUND, seeds[-1] + 1))
+        guide.plan_round(part[0], part[-1] + 1)
+        yield part
 
 
 def _todo(db: CampaignDB, seeds: range, redo: tuple[str, ...]) -> Iterator[int]:
@@ -161,6 +195,8 @@ def _resume_command(args: argparse.Namespace, scenario: str, path: str) -> str:
         words += ["--spot-check", f"{args.spot_check:g}"]
     if args.json:
         words.append("--json")
+    if args.guided:
+        words.append("--guided")
     words += ["--db", path, "--resume"]
     return " ".join(shlex.quote(w) for w in words)
 
@@ -229,7 +265,7 @@ def _as_json(r: SeedResult) -> dict[str, Any]:
 
 
 def _summary(scenario: str, db: CampaignDB, seeds: range, ran: int, elapsed: float,
-             where: str, ledger: Ledger, out: Any) -> None:
+             where: str, ledger: Ledger, out: Any, guided: bool = False) -> None:
     counts = db.counts(seeds[0], seeds[-1])
     print(f"{'outcome':<10} seeds", file=out)
     for outcome in OUTCOMES + tuple(sorted(set(counts) - set(OUTCOMES))):
@@ -247,7 +283,41 @@ def _summary(scenario: str, db: CampaignDB, seeds: range, ran: int, elapsed: flo
         print("not passed:", file=out)
     for r in bad[:FAILURES_SHOWN]:
         print(f"  seed {r.seed}: {r.outcome} ({r.failure_kind}): {r.failure}", file=out)
-        print(f"    replay: {replay_command(scenario, r.seed)}", file=out)
+        print(f"    replay: {_replay(scenario, r, guided)}", file=out)
     if len(bad) > FAILURES_SHOWN:
         more = sum(n for o, n in counts.items() if o != "pass") - FAILURES_SHOWN
         print(f"  ... and {more} more (see the results table of the db)", file=out)
+
+
+def _replay(scenario: str, r: SeedResult, guided: bool) -> str:
+    """The command that runs a seed again; a guided seed needs its bias as params."""
+    if not guided or r.profile is None:
+        return replay_command(scenario, r.seed)
+    bias = json.loads(r.profile).get("swarm", {}).get("bias", "uniform")
+    path = f"{scenario}-{r.seed}.params.json"
+    swarm = json.dumps({"swarm": {"bias": bias}})
+    return f"echo '{swarm}' > {path} && {replay_command(scenario, r.seed, path)}"
+
+
+def _coverage(db: CampaignDB, seeds: range, detail: bool, guided: bool, out: Any) -> None:
+    """Which coverage points the runs of the range reached, and which never (a line; with
+    ``detail``, one line per point); guided, how often each bias ran."""
+    from scenarios.harness.coverage import POINTS
+    runs, reached = coverage_summary(db, seeds[0], seeds[-1])
+    if not runs:
+        return
+    never = [p for p in POINTS if p not in reached]
+    print(f"coverage   {len(reached)} of {len(POINTS)} points reached in {runs} runs"
+          + (f"; never: {', '.join(never)}" if never else ""), file=out)
+    if guided:
+        rows = db.conn.execute(
+            "SELECT json_extract(profile, '$.swarm.bias') AS b, count(*) FROM results "
+            "WHERE seed BETWEEN ? AND ? AND b IS NOT NULL GROUP BY b ORDER BY b",
+            (seeds[0], seeds[-1])).fetchall()
+        print("biases     " + ", ".join(f"{b} {n}" for b, n in rows), file=out)
+    if not detail:
+        return
+    print(f"{'point':<32} {'runs':>7} {'hits':>9}", file=out)
+    for point in sorted(POINTS, key=lambda p: (reached.get(p, (0, 0))[0], p)):
+        r, h = reached.get(point, (0, 0))
+        print(f"{point:<32} {r:>7,} {h:>9,}", file=out)

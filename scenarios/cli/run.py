@@ -51,6 +51,9 @@ def add_parser(sub: Any) -> None:
                    "`raftsim report TRACE --html OUT` does); with a range, put {seed} in the name")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object per seed (verdict, failure, digest, figures)")
+    p.add_argument("--coverage", action="store_true",
+                   help="print the coverage points the run reached, with their counts "
+                        "(random scenarios; see docs/campaigns.md)")
     add_verbosity(p)
     p.set_defaults(func=run)
 
@@ -172,6 +175,8 @@ def _print_result(r: RunResult, trace: str | None, dumped: str | None,
     for key, value in r.facts.items():
         print(f"  {key:<13} {printable(str(value))}")
     print(f"  wall time     {r.wall_s:.2f} s")
+    if args.coverage:
+        _print_coverage(r)
     if trace:
         print(f"  trace         {trace} ({r.records:,} records)")
     if dumped:
@@ -185,6 +190,16 @@ def _print_result(r: RunResult, trace: str | None, dumped: str | None,
     print(f"digest: {r.digest}")
     if not r.passed:
         _print_reproduce(r, trace, args.params)
+
+
+def _print_coverage(r: RunResult) -> None:
+    """``coverage`` and the points reached, a few per line (``name=count``)."""
+    from scenarios.harness.coverage import POINTS
+    items = [f"{name}={count}" for name, count in r.coverage.items()]
+    head = f"  {'coverage':<13} {len(items)} of {len(POINTS)} points"
+    print(head + ("" if items else " (this scenario measures none)"))
+    for i in range(0, len(items), 3):
+        print(f"  {'':<13} {'  '.join(items[i:i + 3])}")
 
 
 def _print_result_line(r: RunResult, args: argparse.Namespace) -> None:

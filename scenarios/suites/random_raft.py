@@ -1,13 +1,17 @@
 """Random faults on bare Raft: five peers under a fault schedule, network and profile drawn from
-the seed (or given as params), a client proposing to whoever leads; Raft's safety invariants
-throughout, then a leader and agreement once the faults stop.
+the seed (or given as params), a client proposing to whoever leads (now and then a burst),
+snapshots on some seeds; Raft's safety invariants throughout, then a leader and agreement once
+the faults stop.
 """
 
 from __future__ import annotations
 
-from sim import Nemesis
+import msgspec
 
-from scenarios.harness.faults import RandomRaftParams, fault_setup, validator
+from scenarios.harness.coverage import Coverage
+from scenarios.harness.faults import (RandomRaftParams, RaftWorkload, convert,
+                                      draw_raft_workload, fault_setup, hunt_setup, start_swarm,
+                                      swarm_bias, validator)
 from scenarios.harness.liveness import check_after_heal, healed_at
 from scenarios.harness.raft import RaftCluster
 from scenarios.registry import scenario
@@ -16,7 +20,7 @@ from scenarios.runner import BadParams, Gen, RunContext, ScenarioFailure
 
 @scenario("random-raft", "random", "random faults on 5 Raft peers for 10 s: safety invariants, "
           "then a leader and agreement once the faults stop",
-          params=("schedule", "net", "profile", "duration_ms"),
+          params=("schedule", "net", "profile", "duration_ms", "swarm", "hunt", "workload"),
           check_params=validator(RandomRaftParams, lambda _: [f"s{i}" for i in range(5)]))
 def random_raft(ctx: RunContext) -> Gen:
     n = 5
@@ -26,17 +30,27 @@ def random_raft(ctx: RunContext) -> Gen:
         raise BadParams(f"bad params: duration_ms must be a number of milliseconds, not "
                         f"{ctx.params.get('duration_ms')!r}") from None
     addrs = tuple(f"s{i}" for i in range(n))
-    net, _, schedule = fault_setup(ctx, addrs, duration / 2)
-    ctx.record_drawn(duration_ms=duration)
-    c = RaftCluster(ctx, n, net_params=net)
-    Nemesis(ctx.world, c.net, {h.addr: h for h in c.hosts}).run(schedule)
+    bias = swarm_bias(ctx)
+    work = (convert(ctx.params, "workload", RaftWorkload) if "workload" in ctx.params
+            else draw_raft_workload(ctx.world.rng("profile/workload"), bias))
+    net, _, schedule = fault_setup(ctx, addrs, duration / 2, bias=bias)
+    hunt = hunt_setup(ctx, bias)
+    ctx.record_drawn(duration_ms=duration, workload=msgspec.to_builtins(work))
+    c = RaftCluster(ctx, n, net_params=net, snapshot=work.snapshot_interval > 0,
+                    snapshot_interval=work.snapshot_interval or 1)
+    start_swarm(ctx, c.net, {h.addr: h for h in c.hosts}, schedule, duration / 2, hunt)
+    Coverage.of(ctx).attach(c.net)
     rng = ctx.world.rng("workload")
+    lo, hi = work.gap_ms
     while ctx.now < duration:                  # a client proposing to whoever leads
         for i in range(n):
             if c.up(i) and c.get_state(i)[1]:
-                c.start(i, rng.randrange(1 << 31))
+                burst = (1 + rng.randrange(work.burst_max)
+                         if work.burst_p and rng.random() < work.burst_p else 1)
+                for _ in range(burst):
+                    c.start(i, rng.randrange(1 << 31))
                 break
-        yield ctx.sleep(5 + rng.randrange(45))
+        yield ctx.sleep(lo + (hi - lo) * rng.random())
     try:                                       # liveness once the faults are over
         yield from c.one(rng.randrange(1 << 31), n, True)
     except ScenarioFailure as exc:

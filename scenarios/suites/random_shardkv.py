@@ -21,9 +21,11 @@ from msgspec import UNSET, Meta, UnsetType
 
 from protocols.shardctrler import NSHARDS
 from protocols.shardctrler import clerk as ctrl_clerk
-from sim import FaultProfile, NetParams, Nemesis, Schedule
+from sim import FaultProfile, NetParams, Schedule
 
-from scenarios.harness.faults import MAX_DURATION_MS, fault_setup, schedule_from_params
+from scenarios.harness.coverage import Coverage
+from scenarios.harness.faults import (MAX_DURATION_MS, Hunt, Swarm, fault_setup, hunt_setup,
+                                      schedule_from_params, start_swarm, swarm_bias)
 from scenarios.harness.kv import random_client
 from scenarios.harness.shardkv import ShardClerk, ShardKVCluster
 from scenarios.registry import scenario
@@ -80,6 +82,8 @@ class RandomShardKVParams(msgspec.Struct, frozen=True, kw_only=True,
     schedule: Schedule | UnsetType = UNSET
     net: NetParams | UnsetType = UNSET
     profile: FaultProfile | UnsetType = UNSET
+    swarm: Swarm | UnsetType = UNSET
+    hunt: Hunt | UnsetType = UNSET
 
 
 def _gids(work: ShardWorkload) -> list[int]:
@@ -91,12 +95,17 @@ def _servers(work: ShardWorkload) -> tuple[str, ...]:
         f"{gid}s{i}" for gid in _gids(work) for i in range(3))
 
 
-def draw_workload(rng: random.Random) -> ShardWorkload:
-    return ShardWorkload(groups=rng.choice((2, 3, 4)), clients=rng.choice((1, 2, 3, 4)),
+def draw_workload(rng: random.Random, bias: str = "uniform") -> ShardWorkload:
+    work = ShardWorkload(groups=rng.choice((2, 3, 4)), clients=rng.choice((1, 2, 3, 4)),
                          keys=rng.choice((2, 5, 10)),
                          duration_ms=rng.choice((5_000.0, 8_000.0)),
                          think_ms=rng.choice(((0.0, 20.0), (10.0, 50.0))),
                          maxraftstate=rng.choice((-1, -1, 500, 2000)))
+    if bias == "snapshots":
+        return msgspec.structs.replace(work, maxraftstate=500)
+    if bias == "bursts":
+        return msgspec.structs.replace(work, clients=4, think_ms=(0.0, 5.0))
+    return work
 
 
 def draw_reconfig(rng: random.Random, work: ShardWorkload) -> Reconfig:
@@ -177,20 +186,23 @@ def _from_params(ctx: RunContext, key: str, kind: Any) -> Any:
 @scenario("random-shardkv", "random", "random faults on a sharded KV service (groups, joins, "
           "leaves, moves, group crashes drawn from the seed): Raft and sharding invariants, "
           "linearizability, progress and GC after healing",
-          params=("shardkv", "reconfig", "schedule", "net", "profile"),
+          params=("shardkv", "reconfig", "schedule", "net", "profile", "swarm", "hunt"),
           check_params=_check_params)
 def random_shardkv(ctx: RunContext) -> Gen:
     params = ctx.params
+    bias = swarm_bias(ctx)
     work = (_from_params(ctx, "shardkv", ShardWorkload) if "shardkv" in params
-            else draw_workload(ctx.world.rng("profile/workload")))
+            else draw_workload(ctx.world.rng("profile/workload"), bias))
     reconfig = (_from_params(ctx, "reconfig", Reconfig) if "reconfig" in params
                 else draw_reconfig(ctx.world.rng("profile/reconfig"), work))
     check_reconfig(reconfig, work)
-    net, _, schedule = fault_setup(ctx, _servers(work), work.duration_ms, min_delay=0.5)
+    net, _, schedule = fault_setup(ctx, _servers(work), work.duration_ms, min_delay=0.5,
+                                   bias=bias)
+    hunt = hunt_setup(ctx, bias)
     ctx.record_drawn(shardkv=msgspec.to_builtins(work), reconfig=msgspec.to_builtins(reconfig))
     c = ShardKVCluster(ctx, work.groups, maxraftstate=work.maxraftstate, net_params=net,
                        gids=_gids(work))
-    Nemesis(ctx.world, c.net, c.hosts).run(schedule)
+    start_swarm(ctx, c.net, c.hosts, schedule, work.duration_ms, hunt)
     stop = [False]
     ctx.env.process(_reconfigure(ctx, c, reconfig, work.duration_ms))
     keys = [str(k) for k in range(work.keys)]
@@ -199,6 +211,7 @@ def random_shardkv(ctx: RunContext) -> Gen:
         yield from random_client(ctx, clerk, keys, work.think_ms, stop)
 
     clients = [ctx.env.process(client(c.make_clerk())) for _ in range(work.clients)]
+    Coverage.of(ctx).attach(c.net)
     yield ctx.sleep(work.duration_ms)
     stop[0] = True
     done = simpy.AllOf(ctx.env, clients)

@@ -1,0 +1,257 @@
+"""Coverage of interesting situations: named "sometimes" points, counted per run.
+
+A point is a situation worth reaching because bugs hide there (a stale reply reaching a leader,
+a follower truncating its log, a crash between two effects of one step, ...). They are
+observed from outside the protocols, the way ``observe.py`` watches the invariants: each
+node's step function is wrapped so that every ``(old state, event, new state, effects)`` is
+looked at, and the crash hook of the host is read. The counts go to ``RunContext.coverage``
+and from there to ``RunResult.coverage`` (name -> count, sorted by name, deterministic: no
+clock, no hash order, no randomness). ``POINTS`` is the catalogue, with what each one means.
+
+Cheap by design: one extra call per step, a dispatch on the event's type, and work only for the
+few events that can reach a point (replies at a leader, elections, restarts, crashes, log
+changes at a follower).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Callable
+
+from protocols import raft
+from protocols.core import Persist, Receive, Restart, Send, TimerFired
+from protocols.raft import (AppendEntries, AppendEntriesReply, InstallSnapshot,
+                            InstallSnapshotReply, RequestVote)
+
+from scenarios.runner import RunContext
+
+__all__ = ["POINTS", "Coverage", "raft_of"]
+
+LEADER, CANDIDATE = raft.LEADER, raft.CANDIDATE
+
+#: Every point, with the situation it names (docs/campaigns.md lists them too).
+POINTS: dict[str, str] = {
+    "append-behind-snapshot": "a follower gets an AppendEntries whose prev index is below its "
+                              "snapshot (a snapshot and an AppendEntries raced)",
+    "client-retry-new-leader": "a clerk sends an operation again, to another server, which "
+                               "is leader then",
+    "crash-between-effects": "a crash lands between two effects of one step (some performed, "
+                             "the rest lost)",
+    "crash-persisted-not-sent": "a crash lands after a step's Persist and before one of its "
+                                "Sends",
+    "duplicate-delivered": "the same message object delivered twice to a node",
+    "election-retry": "a candidate's election timer fires again (a split or lost vote)",
+    "follower-far-behind": "a leader holds more than two full batches a follower lacks",
+    "follower-truncates-log": "a follower's log loses entries to a conflicting AppendEntries",
+    "leader-deposed": "a leader steps down",
+    "leader-elected": "a node becomes leader",
+    "leader-elected-under-partition": "a node becomes leader while a link among its peers is "
+                                      "cut",
+    "log-compacted": "a node compacts its own log into a snapshot",
+    "old-term-entry-committed": "a leader's commit index moves over an entry of an older term "
+                                "(committed by one of its own term, §5.4.2)",
+    "old-term-entry-on-majority": "an entry of an older term is on a majority but not committed "
+                                  "(the Figure 8 situation, §5.4.2)",
+    "reboot-with-log": "a node reboots with entries in its persisted log",
+    "reboot-with-snapshot": "a node reboots from a persisted snapshot",
+    "snapshot-installed": "a follower installs a leader's snapshot",
+    "stale-install-snapshot": "a follower gets an InstallSnapshot older than its commit index",
+    "stale-reply-old-term": "a leader gets a reply sent in an earlier term",
+    "stale-success-reply": "a leader gets a success reply older than what it knows the "
+                           "follower holds",
+    "vote-request-less-up-to-date": "a node gets a vote request of its current term from a "
+                                    "candidate whose log is less up to date",
+}
+
+#: How many recent messages per node the duplicate detector remembers.
+_RECENT = 32
+
+
+def raft_of(state: Any) -> Any:
+    """The Raft state inside a node's state (bare Raft, a service over Raft, a shard group)."""
+    while not isinstance(state, raft.RaftState):
+        inner = getattr(state, "raft", None)
+        state = inner if inner is not None else state.rsm
+    return state
+
+
+def _last(hard: Any) -> int:
+    return hard.log_start + len(hard.log) - 1
+
+
+class Coverage:
+    """Counts the points a run reaches into ``counts`` (a run's ``ctx.coverage``)."""
+
+    def __init__(self, counts: dict[str, int]) -> None:
+        self.counts = counts
+        self._wrapped: set[str] = set()
+        self._last_send: dict[str, tuple[int, str]] = {}
+
+    @classmethod
+    def of(cls, ctx: RunContext) -> "Coverage":
+        return cls(ctx.coverage)
+
+    def hit(self, name: str) -> None:
+        self.counts[name] = self.counts.get(name, 0) + 1
+
+    def attach(self, net: Any) -> None:
+        """Watch every host of ``net`` (servers and clients) not watched yet."""
+        clients = set(net.clients)
+        for addr in sorted(net.hosts):
+            if addr in self._wrapped:
+                continue
+            self._wrapped.add(addr)
+            host = net.hosts[addr]
+            if addr in clients:
+                host.step = self._wrap_client(host, host.step, net)
+            else:
+                host.step = self._wrap_server(host, host.step, net)
+
+    # ------------------------------------------------------------ servers
+
+    def _wrap_server(self, host: Any, step: Callable[[Any, Any], tuple[Any, list]],
+                     net: Any) -> Callable[[Any, Any], tuple[Any, list]]:
+        recent: deque[Any] = deque(maxlen=_RECENT)
+        watch = self._watch
+
+        def covered(state: Any, event: Any) -> tuple[Any, list]:
+            crash_after = getattr(host, "_crash_after", None)
+            new, effects = step(state, event)
+            if crash_after is not None:
+                self._crashed(crash_after, effects)
+            if type(event) is Receive:
+                msg = event.msg
+                for m in recent:
+                    if m is msg:
+                        self.hit("duplicate-delivered")
+                        break
+                recent.append(msg)
+            if state is not None and new is not None:
+                watch(raft_of(state), event, raft_of(new), net)
+            return new, effects
+        return covered
+
+    def _crashed(self, crash_after: int, effects: list) -> None:
+        if 0 < crash_after < len(effects):
+            self.hit("crash-between-effects")
+            done, lost = effects[:crash_after], effects[crash_after:]
+            if (any(type(e) is Persist for e in done) and any(type(e) is Send for e in lost)):
+                self.hit("crash-persisted-not-sent")
+
+    def _watch(self, old: Any, event: Any, new: Any, net: Any) -> None:
+        kind = type(event)
+        if kind is Receive:
+            self._received(old, event.msg, new)
+        elif kind is Restart:
+            if event.durable is not None:
+                if len(new.hard.log) > 1:
+                    self.hit("reboot-with-log")
+                if new.hard.log_start > 0:
+                    self.hit("reboot-with-snapshot")
+        elif kind is TimerFired:
+            if old.role == CANDIDATE and new.role == CANDIDATE:
+                self.hit("election-retry")
+        if new.role != old.role:
+            if new.role == LEADER:
+                self.hit("leader-elected")
+                if _partitioned(net, new.config.peers):
+                    self.hit("leader-elected-under-partition")
+            elif old.role == LEADER:
+                self.hit("leader-deposed")
+        if new.hard.log_start > old.hard.log_start and type(event) is not Receive:
+            self.hit("log-compacted")
+        if new.role == LEADER and new.commit > old.commit and old.role == LEADER:
+            hard = new.hard
+            first = max(old.commit + 1, hard.log_start + 1)
+            if first <= new.commit and hard.log[first - hard.log_start].term < hard.term:
+                self.hit("old-term-entry-committed")
+
+    def _received(self, old: Any, msg: Any, new: Any) -> None:
+        mt = type(msg)
+        term = old.hard.term
+        if mt is AppendEntriesReply or mt is InstallSnapshotReply:
+            if old.role != LEADER:
+                return
+            if msg.term < term:
+                self.hit("stale-reply-old-term")
+            elif (mt is AppendEntriesReply and msg.success
+                  and msg.match_index < old.match_index[msg.follower]):
+                self.hit("stale-success-reply")
+            if new.role == LEADER:
+                self._majority(new)
+        elif mt is RequestVote:
+            if msg.term >= term:
+                hard = old.hard
+                mine = (hard.log[-1].term, _last(hard))
+                if (msg.last_log_term, msg.last_log_index) < mine:
+                    self.hit("vote-request-less-up-to-date")
+        elif mt is AppendEntries:
+            if msg.term < term:
+                return
+            oh, nh = old.hard, new.hard
+            if msg.prev_index < oh.log_start:
+                self.hit("append-behind-snapshot")
+            if (nh.log is not oh.log and nh.log_start == oh.log_start
+                    and _truncated(oh, nh)):
+                self.hit("follower-truncates-log")
+        elif mt is InstallSnapshot:
+            if msg.term < term:
+                return
+            if msg.last_index <= old.commit:
+                self.hit("stale-install-snapshot")
+            elif new.hard.log_start > old.hard.log_start:
+                self.hit("snapshot-installed")
+
+    def _majority(self, state: Any) -> None:
+        """After a reply at a leader: an older-term entry on a majority, not committed; a
+        follower more than two batches behind."""
+        hard = state.hard
+        last = _last(hard)
+        me = state.config.me
+        matches = sorted((last if p == me else m) for p, m in enumerate(state.match_index))
+        index = matches[(len(matches) - 1) // 2]      # held by a majority
+        if (state.commit < index <= last and index > hard.log_start
+                and hard.log[index - hard.log_start].term < hard.term):
+            self.hit("old-term-entry-on-majority")
+        if last - matches[0] > 2 * state.config.max_batch:
+            self.hit("follower-far-behind")
+
+    # ------------------------------------------------------------ clients
+
+    def _wrap_client(self, host: Any, step: Callable[[Any, Any], tuple[Any, list]],
+                     net: Any) -> Callable[[Any, Any], tuple[Any, list]]:
+        addr = host.addr
+
+        def covered(state: Any, event: Any) -> tuple[Any, list]:
+            new, effects = step(state, event)
+            for effect in effects:
+                if type(effect) is Send:
+                    self._client_sent(addr, effect, net)
+            return new, effects
+        return covered
+
+    def _client_sent(self, addr: str, effect: Any, net: Any) -> None:
+        seq = getattr(effect.msg, "seq", None)
+        if seq is None:
+            return
+        before = self._last_send.get(addr)
+        self._last_send[addr] = (seq, effect.dst)
+        if before is not None and before[0] == seq and before[1] != effect.dst:
+            target = net.hosts.get(effect.dst)
+            if target is not None and target.up and target.state is not None:
+                if raft_of(target.state).role == LEADER:
+                    self.hit("client-retry-new-leader")
+
+
+def _partitioned(net: Any, peers: tuple[str, ...]) -> bool:
+    has = net.has_link
+    return any(a != b and not has(a, b) for a in peers for b in peers)
+
+
+def _truncated(old: Any, new: Any) -> bool:
+    """Whether ``new``'s log (same start) dropped or replaced an entry of ``old``'s. A conflict
+    replaces a suffix, so by log matching the last position both hold tells."""
+    ol, nl = old.log, new.log
+    if len(nl) < len(ol):
+        return True
+    return nl[len(ol) - 1].term != ol[len(ol) - 1].term
