@@ -85,3 +85,17 @@ def test_correct_code_passes_every_oracle(name: str) -> None:
 @pytest.mark.parametrize("name", ["random-raft", "random"])
 def test_correct_code_passes_every_oracle_many_seeds(name: str) -> None:
     _sweep(name, range(2000, 2400))
+
+
+def test_shrinking_keeps_the_oracle_rule() -> None:
+    """A failure names its rule, so the shrinker keeps only candidates that break the same one:
+    a run caught by match-index shrinks to fewer faults, still caught by match-index."""
+    from scenarios.shrink import shrink, signature
+    bug = BUGS["match-index-from-next-index"]
+    found = _hunt(bug)
+    assert found.failure is not None
+    with planted(bug.name):
+        result = shrink(bug.scenario, found.seed, max_runs=60)
+    assert signature(result.final) == ("invariant", "match-index")
+    assert found.drawn is not None
+    assert len(result.params["schedule"]) < len(found.drawn["schedule"])
