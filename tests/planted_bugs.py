@@ -217,13 +217,13 @@ _STORMY_KV: dict[str, Any] = {
 
 BUGS: dict[str, PlantedBug] = {bug.name: bug for bug in (
     PlantedBug("forget-vote-on-restart", _forget_vote.__doc__ or "", _forget_vote,
-               "invariant", "vote-once", "random-raft", 24),
+               "invariant", "vote-once", "random-raft", 30),
     PlantedBug("append-prepends", _append_prepends.__doc__ or "", _append_prepends,
                "invariant", "kv-fold", "random", 1),
     PlantedBug("send-before-persist", _send_before_persist.__doc__ or "", _send_before_persist,
                "invariant", "persist-before-send", "BasicAgree3B", 1),
     PlantedBug("stale-snapshot-accepted", _stale_snapshot.__doc__ or "", _stale_snapshot,
-               "invariant", "applied-monotonic", "random", 1, _STORMY_KV),
+               "invariant", "applied-monotonic", "random", 28, _STORMY_KV),
     PlantedBug("commit-index-backwards", _commit_backwards.__doc__ or "", _commit_backwards,
                "invariant", "commit-monotonic", "random-raft", 1),
     PlantedBug("duplicate-executed-twice", _duplicate_twice.__doc__ or "", _duplicate_twice,
