@@ -10,8 +10,9 @@ KV bugs) runs seeds 1, 2, ... on 2 worker processes with the bug planted, until 
 failing seed; then that seed is shrunk. Printed per bug: wall seconds and seeds run to the
 first failure (seeds with a result when it arrived), the failing seed and its failure, and the
 shrunk run's fault count (schedule entries; ``+hunt`` when the shrunk run still isolates new
-leaders, whose cuts are not schedule entries). Each bug runs in its own process, so a patch
-never outlives its bug.
+leaders, whose cuts are not schedule entries; ``*`` when the shrink ran out of time and shows
+the smallest failure found by then). Each bug runs in its own process, so a patch never
+outlives its bug.
 
 Correct mode: campaigns of random-raft, random and random-shardkv over seeds 1..N each, on 2
 workers, with the correct protocols: the outcome counts, seeds per minute and every seed that
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -46,8 +48,12 @@ def campaign_of(bug: Any) -> str:
     return "random-raft"
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def find_one(name: str, max_seeds: int, jobs: int, timeout_s: float,
-             shrink_runs: int) -> dict[str, Any]:
+             shrink_runs: int, shrink_s: float) -> dict[str, Any]:
     """Plant ``name``, run its campaign until the first failure, shrink it (this process)."""
     from scenarios.campaign import CampaignDB, run_campaign
     from scenarios.shrink import shrink
@@ -81,9 +87,15 @@ def find_one(name: str, max_seeds: int, jobs: int, timeout_s: float,
         out.update(found=True, seed=result.seed, seeds=seeds, seconds=seconds,
                    kind=result.failure_kind, failure=(result.failure or "")[:160])
         t0 = time.perf_counter()
-        shrunk = shrink(scenario, result.seed, max_runs=shrink_runs)
+        # A shrink that runs out of time stops like a Ctrl-C: with the smallest failure so far
+        signal.signal(signal.SIGALRM, _interrupt)
+        signal.alarm(max(1, int(shrink_s)))
+        try:
+            shrunk = shrink(scenario, result.seed, max_runs=shrink_runs)
+        finally:
+            signal.alarm(0)
         params = shrunk.params
-        out.update(shrunk_faults=len(params.get("schedule", ())),
+        out.update(shrunk_faults=len(params.get("schedule", ())), cut_short=shrunk.interrupted,
                    original_faults=len((shrunk.original.drawn or {}).get("schedule", ())),
                    hunt=bool(params.get("hunt", {}).get("p")),
                    shrink_runs=shrunk.runs, shrink_seconds=time.perf_counter() - t0,
@@ -100,7 +112,7 @@ def bugs_mode(names: list[str], args: argparse.Namespace) -> None:
     for name in names:
         cmd = [sys.executable, __file__, "--one", name, "--max-seeds", str(args.max_seeds),
                "--jobs", str(args.jobs), "--timeout", str(args.timeout),
-               "--shrink-runs", str(args.shrink_runs)]
+               "--shrink-runs", str(args.shrink_runs), "--shrink-time", str(args.shrink_time)]
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
         if proc.returncode != 0:
             print(f"{name:<30} error: {proc.stderr.strip().splitlines()[-1:]}")
@@ -110,7 +122,8 @@ def bugs_mode(names: list[str], args: argparse.Namespace) -> None:
             print(f"{name:<30} {r['scenario']:<12} {r['seconds']:>8.1f} {r['seeds']:>6} "
                   f"{'-':>6}  {'-':>13}  not found")
             continue
-        faults = f"{r['original_faults']}->{r['shrunk_faults']}" + ("+hunt" if r["hunt"] else "")
+        faults = (f"{r['original_faults']}->{r['shrunk_faults']}" + ("+hunt" if r["hunt"] else "")
+                  + ("*" if r["cut_short"] else ""))
         print(f"{name:<30} {r['scenario']:<12} {r['seconds']:>8.1f} {r['seeds']:>6} "
               f"{r['seed']:>6}  {faults:>13}  {r['kind']}: {r['failure'][:70]}", flush=True)
 
@@ -150,11 +163,13 @@ def main() -> None:
     p.add_argument("--timeout", type=float, default=300.0,
                    help="give up on a bug after this many seconds")
     p.add_argument("--shrink-runs", type=int, default=150)
+    p.add_argument("--shrink-time", type=float, default=300.0,
+                   help="stop shrinking a bug after this many seconds (smallest so far)")
     p.add_argument("--one", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.one:
         print(json.dumps(find_one(args.one, args.max_seeds, args.jobs, args.timeout,
-                                  args.shrink_runs)))
+                                  args.shrink_runs, args.shrink_time)))
     elif args.correct:
         correct_mode(args.correct, args)
     else:
