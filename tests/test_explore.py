@@ -19,6 +19,8 @@ import pytest
 
 from protocols import raft
 from protocols.core import Persist, Receive
+from protocols.raft.node import apply_committed
+from protocols.raft.quorum import committed_index
 from scenarios.explore import RaftSafety, raft_goals
 from sim.explore import (
     Bounds, BoundsError, Fingerprinter, Result, XState, describe, explore, raft_model,
@@ -41,6 +43,17 @@ def vote_blind(state: Any, event: Any) -> tuple[Any, list]:
     if type(event) is Receive and type(event.msg) is raft.RequestVote:
         event = Receive(event.src, msgspec.structs.replace(event.msg, last_log_term=10**6))
     return raft.step(state, event)
+
+
+def old_term_commit(state: Any, event: Any) -> tuple[Any, list]:
+    """Raft with a planted bug: a leader commits whatever a majority holds, even an entry of
+    an older term (the rule of §5.4.2 and Figure 8 skipped)."""
+    new, effects = raft.step(state, event)
+    if new.role == raft.LEADER and committed_index(new.match_index) > new.commit:
+        effects = list(effects)
+        new = apply_committed(msgspec.structs.replace(new, commit=committed_index(
+            new.match_index)), effects)
+    return new, effects
 
 
 TINY = Bounds(max_term=1, max_log=1)
@@ -403,3 +416,55 @@ def test_kv_renaming_by_a_rotation_is_a_symmetry() -> None:
                                                      bounds)}
         assert renamed == from_renamed
         state = options[rng.randrange(len(options))][5]
+
+
+# ---------------------------------------------------------------- Figure 8
+
+#: Figure 8 on three servers: s0 leads term 1 and appends v1 alone; s1 leads term 2 and
+#: appends v2 alone (s2 votes for it); s0 leads term 3 with s2's vote, brings s2 up to v1 and,
+#: with the planted bug, commits v1 (an entry of term 1) by counting two replicas; s1 then wins
+#: term 4 with s2's vote (its last entry, of term 2, is more recent) although v1 is committed.
+FIGURE_8 = [
+    "s0: timer election", "s1 receives RequestVote(term=1", "s0 receives RequestVoteReply(term=1",
+    "s0 is asked", "s1: timer election", "s2 receives RequestVote(term=2",
+    "s1 receives RequestVoteReply(term=2", "s1 is asked", "s0 receives RequestVote(term=2",
+    "s0: timer election", "s2 receives RequestVote(term=3", "s0 receives RequestVoteReply(term=3",
+    "s2 receives AppendEntries(term=3", "s0 receives AppendEntriesReply(term=3",
+    "s2 receives AppendEntries(term=3", "s0 receives AppendEntriesReply(term=3",
+    "s1 receives RequestVote(term=3", "s1: timer election", "s2 receives RequestVote(term=4",
+    "s1 receives RequestVoteReply(term=4"]
+
+
+def follow(step: Any, plan: list[str]) -> tuple[list[str], Any]:
+    """Take the plan's transitions (each the first enabled one whose description starts with
+    the plan's line) with the Raft properties; the steps taken and the violation, if any."""
+    from sim.explore import Violation
+    from sim.explore.model import Step
+    model = raft_model(3, step)
+    bounds = Bounds(max_term=4, max_log=1, ops=2, per_link=10)
+    prop = RaftSafety(model)
+    state = model.initial()
+    state = XState(state.cluster, state.spent, state.cut, (prop.start(state),))
+    taken: list[str] = []
+    for depth, line in enumerate(plan, 1):
+        label, _, addr, event, effects, after = next(
+            o for o in successors(model, state, bounds) if describe(o[0]).startswith(line))
+        taken.append(describe(label))
+        try:
+            ghost = prop.check(state.ghost[0], Step(label, state, after, addr, event, effects,
+                                                    depth))
+        except Violation as exc:
+            return taken, exc
+        state = XState(after.cluster, after.spent, after.cut, (ghost,))
+    return taken, None
+
+
+def test_figure_8_an_old_term_entry_committed_by_counting_replicas_is_caught() -> None:
+    """§5.4.2: on the 20-step schedule of Figure 8 the planted bug commits v1 at step 16 and
+    breaks leader completeness at step 20, not before; the real Raft takes the very same 20
+    steps (it never commits v1 in term 3) and breaks nothing. Reference: Figure 8."""
+    taken, broken = follow(old_term_commit, FIGURE_8)
+    assert broken is not None and broken.rule == "leader-completeness"
+    assert len(taken) == 20 and "s1 leads term 4" in broken.detail
+    real, none = follow(None, FIGURE_8)
+    assert none is None and real == taken
