@@ -30,6 +30,8 @@ CONFIGS = [
     ("rate: 3 nodes, terms<=2, logs<=1, no properties", dict(max_term=2, max_log=1), False,
      False),
     ("rate: 3 nodes, terms<=2, logs<=1", dict(max_term=2, max_log=1), False, True),
+    ("3 nodes, terms<=2, logs<=2, 2 ops, no faults", dict(max_term=2, max_log=2, ops=2), False,
+     True),
     ("3 nodes, terms<=2, logs<=2, 2 ops, no faults", dict(max_term=2, max_log=2, ops=2), True,
      True),
     ("3 nodes, terms<=2, logs<=2, 2 ops, 1 crash, 1 drop",

@@ -305,20 +305,20 @@ class Cluster:
     def _apply(self, nodes: tuple[Node, ...], inflight: tuple[InFlight, ...], i: int,
                out: _Outcome) -> tuple[ClusterState, Effects]:
         node, sent, effects = out
-        if sent:
+        if sent and not all(self._reaches(m, i, nodes) for m in sent):
             # to a node that is down: lost (the SimPy network drops it at send)
-            index = self.index
-            for m in sent:
-                j = index.get(m.dst)
-                if j is not None and j != i and not nodes[j].up:
-                    sent = tuple(m for m in sent if (j := index.get(m.dst)) is None or j == i
-                                 or nodes[j].up)
-                    break
+            sent = tuple(m for m in sent if self._reaches(m, i, nodes))
         if not node.up:
             return self._crashed(nodes, inflight + sent, i, node), effects
         if sent:
             inflight = inflight + sent
         return ClusterState(nodes[:i] + (node,) + nodes[i + 1:], inflight), effects
+
+    def _reaches(self, m: InFlight, i: int, nodes: tuple[Node, ...]) -> bool:
+        """``m``, sent by node ``i``, goes on the wire: its destination is up, is ``i`` itself
+        or is outside the cluster."""
+        j = self.index.get(m.dst)
+        return j is None or j == i or nodes[j].up
 
     def _crashed(self, nodes: tuple[Node, ...], inflight: tuple[InFlight, ...], i: int,
                  down: Node) -> ClusterState:

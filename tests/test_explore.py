@@ -468,3 +468,28 @@ def test_figure_8_an_old_term_entry_committed_by_counting_replicas_is_caught() -
     assert len(taken) == 20 and "s1 leads term 4" in broken.detail
     real, none = follow(None, FIGURE_8)
     assert none is None and real == taken
+
+
+def test_a_remembered_step_runs_once_and_changes_nothing() -> None:
+    """``Cluster(memo=N)``: the same node given the same event runs its step function once;
+    every transition gives the states and effects a cluster without memory gives."""
+    from sim.cluster import Cluster
+    calls = []
+
+    def counted(state: Any, event: Any) -> tuple[Any, list]:
+        calls.append(event)
+        return raft.step(state, event)
+
+    peers = ("s0", "s1", "s2")
+    specs = {a: (counted, lambda i=i: raft.init(raft.RaftConfig(i, peers)))
+             for i, a in enumerate(peers)}
+    plain, memo = Cluster(specs), Cluster(specs, memo=100)
+    a, b = plain.start(), memo.start()
+    a, _ = plain.fire(a, "s0", "election")
+    b, _ = memo.fire(b, "s0", "election")
+    for k in range(len(a.inflight)):
+        assert plain.deliver(a, k) == memo.deliver(b, k)
+    before = len(calls)
+    again = [memo.deliver(b, k) for k in range(len(b.inflight))]
+    assert len(calls) == before                      # remembered: no step ran
+    assert again == [plain.deliver(a, k) for k in range(len(a.inflight))]
