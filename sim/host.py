@@ -78,6 +78,7 @@ class Host:
         self._crash_after: int | None = None
         self._proposed: Proposed | None = None
         self._add = self.trace.add
+        self._buffer, self._batch = self.trace.buffer, self.trace.batch
         self._env = world.env
         send = partial(network.transmit, self)  # no wrapper frame on the hot path
         if on_send is not None:                 # an oracle sees each Send (and the disk) first
@@ -216,7 +217,11 @@ class Host:
         self._run(event)
 
     def _apply(self, effect: Apply) -> None:
-        self._add((self._env._now, "apply", self.addr, effect.index, effect.term, effect.command))
+        buf = self._buffer                    # self._add, without its frame
+        buf.append((self._env._now, "apply", self.addr, effect.index, effect.term,
+                    effect.command))
+        if len(buf) >= self._batch:
+            self.trace.flush()
         if self.on_apply is not None:
             self.on_apply(self, effect)
 

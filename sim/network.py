@@ -127,6 +127,7 @@ class Network:
         self._eid = world.eid
         self._append = trace.append   # send records: the arrival or drop that follows flushes
         self._add = trace.add
+        self._buffer, self._batch, self._flush = trace.buffer, trace.batch, trace.flush
         self._arrive_cbs = (self._arrive,)
         self._drop_cbs = (self._dropped,)
         self.set_params(params or NetParams())
@@ -262,7 +263,10 @@ class Network:
             self.total_bytes += size
         else:
             st.rpcs += 1
-        self._add((self._env._now, "deliver", mid, src, dst))
+        buf = self._buffer                    # trace.add, without its frame
+        buf.append((self._env._now, "deliver", mid, src, dst))
+        if len(buf) >= self._batch:
+            self._flush()
         dh._run(Receive(src, msg))            # Host.receive, without its frame
 
     @staticmethod

@@ -100,6 +100,10 @@ class Trace:
         self._batch = batch
         #: Unchecked ``add`` for hot paths that are always followed by an ``add`` soon after.
         self.append = self._buf.append
+        #: The buffer and its batch size: a hot path may do what ``add`` does without its call,
+        #: ``buffer.append(record)`` then ``flush()`` once ``len(buffer) >= batch``.
+        self.buffer = self._buf
+        self.batch = batch
         self.count = 0
         self.lines: list[bytes] | None = [] if keep else None
         self._file: BinaryIO | None = open(path, "wb") if path else None

@@ -8,7 +8,7 @@ imports simpy: timers are ``SetTimer`` effects whose delays the driver draws, an
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from msgspec.structs import replace
 
@@ -140,18 +140,26 @@ def handle_propose(state: RaftState, event: Propose, effects: Effects) -> RaftSt
     hard = replace(hard, log=hard.log.append(Entry(hard.term, event.command)))
     last = _last(hard)
     me = state.config.me
-    match = list(state.match_index)
-    match[me] = last
-    next_index = list(state.next_index)
-    state = replace(state, hard=hard)
+    matches = list(state.match_index)
+    matches[me] = last
     effects.append(Proposed(last, hard.term, True))
-    for peer in range(len(next_index)):
-        if _idle(peer, me, next_index, match):
-            _send_append(state, peer, next_index, state.commit, effects)
-    return _progress(state, match, next_index, effects)
+    nexts: list[int] | None = None        # copied once, and only if something is sent
+    for peer in range(len(matches)):
+        if _idle(peer, me, state.next_index, matches):
+            if nexts is None:
+                nexts = list(state.next_index)
+            _send_append(state, hard, peer, nexts, state.commit, effects)
+    next_index = state.next_index if nexts is None else tuple(nexts)
+    commit, applied = state.commit, state.applied
+    index = _commit_index(hard, commit, matches)
+    if index > commit:
+        _append_applies(applied, index, hard, effects)
+        commit = applied = index
+    return replace(state, hard=hard, match_index=tuple(matches), next_index=next_index,
+                   commit=commit, applied=applied)
 
 
-def _idle(peer: int, me: int, nexts: list[int], matches: list[int]) -> bool:
+def _idle(peer: int, me: int, nexts: Sequence[int], matches: list[int]) -> bool:
     """Nothing unacknowledged is on its way to ``peer`` (and it is not us).
 
     A proposal is sent at once only to idle peers; a busy peer gets the new entries in one batch
@@ -303,7 +311,7 @@ def handle_append_reply(state: RaftState, msg: AppendEntriesReply, effects: Effe
         return state            # a stale rejection: what it asks for is already on its way
     nexts = list(state.next_index)
     nexts[peer] = next_index
-    _send_append(state, peer, nexts, state.commit, effects)
+    _send_append(state, state.hard, peer, nexts, state.commit, effects)
     return replace(state, next_index=tuple(nexts))
 
 
@@ -369,11 +377,11 @@ def maybe_advance(state: RaftState, peer: int, match: int, effects: Effects) -> 
     matches[peer] = match
     nexts[peer] = max(nexts[peer], match + 1)
     hard = state.hard
-    commit = _commit_index(state, matches)
+    commit = _commit_index(hard, state.commit, matches)
     if commit > state.commit:
         _append_applies(state.applied, commit, hard, effects)
     if nexts[peer] <= _last(hard):
-        _send_append(state, peer, nexts, max(commit, state.commit), effects)
+        _send_append(state, hard, peer, nexts, commit, effects)
     if commit > state.commit:
         return replace(state, match_index=tuple(matches), next_index=tuple(nexts),
                        commit=commit, applied=commit)
@@ -388,10 +396,11 @@ def maybe_advance(state: RaftState, peer: int, match: int, effects: Effects) -> 
 def broadcast_append(state: RaftState, effects: Effects) -> RaftState:
     me = state.config.me
     nexts = list(state.next_index)
+    moved = False
     for peer in range(len(state.config.peers)):
         if peer != me:
-            _send_append(state, peer, nexts, state.commit, effects)
-    return replace(state, next_index=tuple(nexts))
+            moved = _send_append(state, state.hard, peer, nexts, state.commit, effects) or moved
+    return replace(state, next_index=tuple(nexts)) if moved else state
 
 
 def send_append(state: RaftState, peer: int, effects: Effects) -> RaftState:
@@ -402,14 +411,15 @@ def send_append(state: RaftState, peer: int, effects: Effects) -> RaftState:
     at the latest on the next heartbeat, and nextIndex backs up.
     """
     nexts = list(state.next_index)
-    _send_append(state, peer, nexts, state.commit, effects)
-    return replace(state, next_index=tuple(nexts))
+    if _send_append(state, state.hard, peer, nexts, state.commit, effects):
+        return replace(state, next_index=tuple(nexts))
+    return state
 
 
-def _send_append(state: RaftState, peer: int, nexts: list[int], commit: int,
-                 effects: Effects) -> None:
-    """``send_append`` on the step's list of nextIndexes, with ``commit`` as leaderCommit."""
-    hard = state.hard
+def _send_append(state: RaftState, hard: HardState, peer: int, nexts: list[int], commit: int,
+                 effects: Effects) -> bool:
+    """``send_append`` from log ``hard`` on the step's list of nextIndexes, with ``commit`` as
+    leaderCommit; True if the peer's nextIndex moved."""
     start = hard.log_start
     config = state.config
     next_index = nexts[peer]
@@ -419,7 +429,7 @@ def _send_append(state: RaftState, peer: int, nexts: list[int], commit: int,
         # In flight now, like entries: the peer is busy until it answers, and a lost snapshot
         # shows up as a rejection of the next heartbeat, which backs nextIndex up again.
         nexts[peer] = start + 1
-        return
+        return True
     pos = next_index - start
     log = hard.log
     entries = tuple(log[pos:pos + config.max_batch])
@@ -427,34 +437,24 @@ def _send_append(state: RaftState, peer: int, nexts: list[int], commit: int,
         hard.term, config.me, next_index - 1, log[pos - 1].term, entries, commit)))
     if entries:
         nexts[peer] = next_index + len(entries)
+        return True
+    return False
 
 
-def _progress(state: RaftState, matches: list[int], nexts: list[int],
-              effects: Effects) -> RaftState:
-    """Store the step's progress lists, committing what they allow (``maybe_commit``)."""
-    commit = _commit_index(state, matches)
-    if commit > state.commit:
-        _append_applies(state.applied, commit, state.hard, effects)
-        return replace(state, match_index=tuple(matches), next_index=tuple(nexts),
-                       commit=commit, applied=commit)
-    return replace(state, match_index=tuple(matches), next_index=tuple(nexts))
-
-
-def _commit_index(state: RaftState, matches: list[int] | tuple[int, ...]) -> int:
+def _commit_index(hard: HardState, commit: int, matches: Sequence[int]) -> int:
     """§5.3/§5.4.2 (Figure 8): the index a majority holds, if it is of the leader's current
-    term and past the commit index; else the commit index."""
+    term and past the commit index ``commit``; else ``commit``."""
     index = committed_index(matches)
-    if index <= state.commit:
-        return state.commit
-    hard = state.hard
+    if index <= commit:
+        return commit
     if hard.log[index - hard.log_start].term != hard.term:
-        return state.commit
+        return commit
     return index
 
 
 def maybe_commit(state: RaftState, effects: Effects) -> RaftState:
     """§5.3/§5.4.2 (Figure 8): count replicas only for an entry of the leader's current term."""
-    index = _commit_index(state, state.match_index)
+    index = _commit_index(state.hard, state.commit, state.match_index)
     if index <= state.commit:
         return state
     return apply_committed(replace(state, commit=index), effects)
