@@ -13,6 +13,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, TypeVar
@@ -93,11 +94,21 @@ def run_delivered(name: Any, seed: int) -> tuple[Any, int]:
 
 # ---------------------------------------------------------------- CLI start-up
 
-def cli_startup(args: list[str], repeat: int) -> tuple[float, float]:
+def cli_startup(args: list[str], repeat: int, cached: bool) -> tuple[float, float]:
     """Median CPU seconds (user + system of the child) and wall seconds of ``raftsim ARGS``,
-    run as ``python -m scenarios.cli`` with this tree first on the path."""
+    run as ``python -m scenarios.cli`` with this tree first on the path.
+
+    ``cached``: with bytecode cached (as an installed package runs: a first run writes the
+    cache, under a temporary ``PYTHONPYCACHEPREFIX`` so the tree stays clean); otherwise as
+    the environment says (with ``PYTHONDONTWRITEBYTECODE`` set, every module of ours is
+    compiled from source at every start)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+    if cached:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = os.path.join(tempfile.gettempdir(), "raftsim-bench-pyc")
+        subprocess.run([sys.executable, "-m", "scenarios.cli", *args], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
     cpus, walls = [], []
     for _ in range(max(1, repeat)):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -108,6 +119,17 @@ def cli_startup(args: list[str], repeat: int) -> tuple[float, float]:
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return statistics.median(cpus), statistics.median(walls)
+
+
+def bare_interpreter(repeat: int) -> float:
+    """Median CPU seconds of ``python -c pass``: the part of any start-up that is not ours."""
+    cpus = []
+    for _ in range(max(1, repeat)):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(cpus)
 
 
 def load() -> str:

@@ -16,13 +16,14 @@ The machine is shared: the load average is printed with the figures. See docs/pe
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any, Generator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _cpu import cli_startup, load, run_delivered, timed, track_worlds  # noqa: E402
+from _cpu import bare_interpreter, cli_startup, load, run_delivered, timed, track_worlds  # noqa: E402
 
 from scenarios.harness.raft import RaftCluster  # noqa: E402
 from scenarios.registry import Scenario, all_scenarios  # noqa: E402
@@ -78,9 +79,13 @@ def bench_random(seeds: int, repeat: int) -> None:
 
 
 def bench_cli(repeat: int) -> None:
-    cpu, wall = cli_startup(["list"], max(repeat, 5))
-    print(f"(e) CLI start-up, raftsim list: {cpu:.3f} CPU s (target <= 0.15 s), "
-          f"wall {wall:.3f} s")
+    cpu, wall = cli_startup(["list"], max(repeat, 5), cached=True)
+    cold, _ = cli_startup(["list"], max(repeat, 5), cached=False)
+    bare = bare_interpreter(max(repeat, 5))
+    print(f"(e) CLI start-up, raftsim list: {cpu:.3f} CPU s with cached bytecode (target <= "
+          f"0.15 s), wall {wall:.3f} s; {cold:.3f} CPU s compiling every module "
+          f"(PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}); "
+          f"the bare interpreter: {bare:.3f} CPU s")
 
 
 def main() -> None:
