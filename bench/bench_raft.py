@@ -23,7 +23,8 @@ from typing import Any, Generator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _cpu import bare_interpreter, cli_startup, load, run_delivered, timed, track_worlds  # noqa: E402
+from _cpu import (bare_interpreter, cli_startup, load, run_delivered, timed,  # noqa: E402
+                  track_worlds)
 
 from scenarios.harness.raft import RaftCluster  # noqa: E402
 from scenarios.registry import Scenario, all_scenarios  # noqa: E402
