@@ -75,6 +75,15 @@ def raft_of(state: Any) -> Any:
     return state
 
 
+def _accessor(state: Any) -> Callable[[Any], Any]:
+    """How to reach the Raft state inside states shaped like ``state`` (found once a node)."""
+    if isinstance(state, raft.RaftState):
+        return lambda s: s
+    if isinstance(getattr(state, "raft", None), raft.RaftState):
+        return lambda s: s.raft
+    return raft_of
+
+
 def _last(hard: Any) -> int:
     return hard.log_start + len(hard.log) - 1
 
@@ -113,13 +122,14 @@ class Coverage:
                      net: Any) -> Callable[[Any, Any], tuple[Any, list]]:
         recent: deque[Any] = deque(maxlen=_RECENT)
         watch = self._watch
+        inner: list[Callable[[Any], Any]] = []     # the node's Raft state, found once
 
         def covered(state: Any, event: Any) -> tuple[Any, list]:
             crash_after = getattr(host, "_crash_after", None)
             new, effects = step(state, event)
             if crash_after is not None:
                 self._crashed(crash_after, effects)
-            if type(event) is Receive:
+            if type(event) is Receive and net.params.duplicate:   # only a duplicating net
                 msg = event.msg
                 for m in recent:
                     if m is msg:
@@ -127,7 +137,10 @@ class Coverage:
                         break
                 recent.append(msg)
             if state is not None and new is not None:
-                watch(raft_of(state), event, raft_of(new), net)
+                if not inner:
+                    inner.append(_accessor(state))
+                get = inner[0]
+                watch(get(state), event, get(new), net)
             return new, effects
         return covered
 
@@ -142,6 +155,8 @@ class Coverage:
         kind = type(event)
         if kind is Receive:
             self._received(old, event.msg, new)
+            if new is old:              # most messages change nothing: nothing more to see
+                return
         elif kind is Restart:
             if event.durable is not None:
                 if len(new.hard.log) > 1:
@@ -151,6 +166,8 @@ class Coverage:
         elif kind is TimerFired:
             if old.role == CANDIDATE and new.role == CANDIDATE:
                 self.hit("election-retry")
+        if new is old:
+            return
         if new.role != old.role:
             if new.role == LEADER:
                 self.hit("leader-elected")
@@ -169,23 +186,7 @@ class Coverage:
     def _received(self, old: Any, msg: Any, new: Any) -> None:
         mt = type(msg)
         term = old.hard.term
-        if mt is AppendEntriesReply or mt is InstallSnapshotReply:
-            if old.role != LEADER:
-                return
-            if msg.term < term:
-                self.hit("stale-reply-old-term")
-            elif (mt is AppendEntriesReply and msg.success
-                  and msg.match_index < old.match_index[msg.follower]):
-                self.hit("stale-success-reply")
-            if new.role == LEADER:
-                self._majority(new)
-        elif mt is RequestVote:
-            if msg.term >= term:
-                hard = old.hard
-                mine = (hard.log[-1].term, _last(hard))
-                if (msg.last_log_term, msg.last_log_index) < mine:
-                    self.hit("vote-request-less-up-to-date")
-        elif mt is AppendEntries:
+        if mt is AppendEntries:
             if msg.term < term:
                 return
             oh, nh = old.hard, new.hard
@@ -194,6 +195,22 @@ class Coverage:
             if (nh.log is not oh.log and nh.log_start == oh.log_start
                     and _truncated(oh, nh)):
                 self.hit("follower-truncates-log")
+        elif mt is AppendEntriesReply or mt is InstallSnapshotReply:
+            if old.role != LEADER:
+                return
+            if msg.term < term:
+                self.hit("stale-reply-old-term")
+            elif (mt is AppendEntriesReply and msg.success
+                  and msg.match_index < old.match_index[msg.follower]):
+                self.hit("stale-success-reply")
+            if new.role == LEADER and new.match_index is not old.match_index:
+                self._majority(new)
+        elif mt is RequestVote:
+            if msg.term >= term:
+                hard = old.hard
+                mine = (hard.log[-1].term, _last(hard))
+                if (msg.last_log_term, msg.last_log_index) < mine:
+                    self.hit("vote-request-less-up-to-date")
         elif mt is InstallSnapshot:
             if msg.term < term:
                 return
