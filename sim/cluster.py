@@ -305,9 +305,14 @@ class Cluster:
     def _apply(self, nodes: tuple[Node, ...], inflight: tuple[InFlight, ...], i: int,
                out: _Outcome) -> tuple[ClusterState, Effects]:
         node, sent, effects = out
-        if sent and not all(self._reaches(m, i, nodes) for m in sent):
-            # to a node that is down: lost (the SimPy network drops it at send)
-            sent = tuple(m for m in sent if self._reaches(m, i, nodes))
+        if sent:
+            index = self.index
+            for m in sent:
+                j = index.get(m.dst)
+                if j is not None and j != i and not nodes[j].up:
+                    # to a node that is down: lost (the SimPy network drops it at send)
+                    sent = tuple(m for m in sent if self._reaches(m, i, nodes))
+                    break
         if not node.up:
             return self._crashed(nodes, inflight + sent, i, node), effects
         if sent:
