@@ -4,6 +4,11 @@ and peak memory of the bounded configurations of docs/explorer.md.
     python3 bench/bench_explore.py            # every configuration (minutes)
     python3 bench/bench_explore.py --quick    # the rate only
 
+The rows: the rate (median of 3) with and without the Raft invariants, then the state-space
+size, time and peak memory for 3 nodes, terms <= 2, logs <= 2 (2 operations) with no faults
+(without and with symmetry) and with one crash and one drop allowed (docs/explorer.md shows
+the figures).
+
 Each configuration runs in a fresh process (so its peak RSS is its own), BFS, with the Raft
 safety properties unless the row says "no properties". Rates are distinct states per second of
 the process's CPU time (one core), so that a loaded machine does not lower them. TLC on Ongaro's Raft spec explores

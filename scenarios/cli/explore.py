@@ -204,6 +204,8 @@ def _header(config: dict[str, Any], strategy: str, symmetry: bool) -> str:
     what = f"{config['nodes']} servers"
     if config["target"] == "kv":
         what += f", {config['clients']} clients"
+    if config.get("keep_sent"):
+        what += ", sent messages outlive a crash"
     shown = ", ".join(f"{k.replace('_', '-')} {v:,}" if isinstance(v, int) and
                       not isinstance(v, bool) else f"{k.replace('_', '-')} {v}"
                       for k, v in b.items())
