@@ -50,6 +50,20 @@ def test_run_report_equals_the_report_of_its_trace(tmp_path, capsys):
     assert 'id="linearizability"' in direct.read_text("utf-8")
 
 
+def test_run_report_checks_the_history_a_failed_run_left_unchecked(tmp_path, capsys):
+    # seed 7 with this split fails liveness: the run stops before checking its history
+    params = tmp_path / "split.json"
+    params.write_text('{"schedule": [[2000, {"type": "Partition", "groups": '
+                      '[["s0", "s1"], ["s2", "s3"], ["s4"]]}]]}')
+    t, direct, later = tmp_path / "t.jsonl", tmp_path / "run.html", tmp_path / "trace.html"
+    assert main(["run", "random", "--seed", "7", "--params", str(params), "--trace", str(t),
+                 "--report", str(direct), "-q"]) == 1
+    assert "failure (liveness)" in capsys.readouterr().out
+    assert main(["report", str(t), "--html", str(later)]) == 0
+    assert 'id="linearizability"' in direct.read_text("utf-8")
+    assert direct.read_bytes() == later.read_bytes()
+
+
 def test_run_report_with_a_seed_range_needs_seed_in_the_name(tmp_path, capsys):
     assert main(["run", "InitialElection3A", "--seed", "1..2", "--report",
                  str(tmp_path / "r.html")]) == 2

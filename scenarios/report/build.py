@@ -54,14 +54,17 @@ def _is_history(path: str) -> bool:
 
 def result_report(result: Any, window: Window | None = None) -> str:
     """The HTML report of a run just made (``run_scenario(..., keep_lines=True)``): its trace
-    lines are the data, its ``CheckResult`` the linearizability verdict (not checked again)."""
+    lines are the data, its ``CheckResult`` the linearizability verdict (not checked again).
+    A run that ended before checking its history (a liveness failure, say) has none: its
+    history is checked here, as ``trace_report`` does, so both give the same page."""
     lines = result.lines
     if lines is None:
         raise ValueError("result_report needs a run made with keep_lines=True")
     decoder = msgspec.json.Decoder()
     header = decoder.decode(lines[0])
     records = [decoder.decode(line) for line in lines[1:]]
-    return _render(header, records, result.digest, window, result.check)
+    check = result.check if result.check is not None else history_check(records)
+    return _render(header, records, result.digest, window, check)
 
 
 def _render(header: dict[str, Any], records: list[list], digest: str, window: Window | None,
