@@ -91,6 +91,37 @@ def test_report_of_a_campaign(tmp_path):
     assert open(db, "rb").read() == before                      # read, never changed
 
 
+@pytest.mark.parametrize("mode", [0o644, 0o444])
+def test_a_campaign_report_leaves_no_file_beside_the_database(tmp_path, mode):
+    db, out = tmp_path / "db" / "runs.db", tmp_path / "c.html"
+    db.parent.mkdir()
+    write_campaign(str(db))
+    assert os.listdir(db.parent) == ["runs.db"]     # closed: no -wal, no -shm
+    os.chmod(db, mode)
+    before = db.read_bytes(), os.stat(db).st_mtime_ns
+    assert main(["report", str(db), "--html", str(out)]) == 0
+    assert os.listdir(db.parent) == ["runs.db"]
+    assert (db.read_bytes(), os.stat(db).st_mtime_ns) == before
+    assert "6 seeds" in out.read_text("utf-8")
+
+
+def test_a_campaign_report_reads_what_a_running_campaign_has_logged(tmp_path):
+    from scenarios.campaign.db import CampaignDB, SeedResult
+    db, out = str(tmp_path / "runs.db"), tmp_path / "c.html"
+    write_campaign(db)
+    live = CampaignDB(db, "random", create=False)       # open: its results are in runs.db-wal
+    try:
+        live.conn.execute("PRAGMA wal_autocheckpoint=0")
+        live.record(SeedResult(seed=7, scenario="random", outcome="pass", failure_kind=None,
+                               failure=None, digest="d7", virtual_ms=1.0, messages=1, bytes=1,
+                               wall_s=0.01, profile=None))
+        assert os.path.getsize(db + "-wal") > 0
+        assert main(["report", db, "--html", str(out)]) == 0
+    finally:
+        live.close()
+    assert "7 seeds" in out.read_text("utf-8")
+
+
 def _bad(args: list[str], capsys, needle: str) -> None:
     assert main(args) == 2
     err = capsys.readouterr().err

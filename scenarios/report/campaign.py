@@ -41,11 +41,16 @@ class Campaign(NamedTuple):
 
 
 def read_campaign(path: str) -> Campaign:
-    """Read the campaign database at ``path`` without changing it (``BadInput`` if it is not
-    one)."""
+    """Read the campaign database at ``path`` without changing it and without leaving any file
+    beside it (``BadInput`` if it is not one).
+
+    A database with no write-ahead log beside it (``DB-wal``) holds everything in its own file:
+    it is opened immutable, which makes no ``-wal`` or ``-shm`` file even in WAL mode. One with a
+    log (a campaign is writing it, or stopped without closing it) is read through the log, with
+    read-only SQLite (immutable, the log unread, where even that cannot open it)."""
     base = f"file:{quote(os.path.abspath(path))}?mode=ro"
-    # read-only; immutable (no WAL, no lock files) only where SQLite cannot write beside it
-    for uri in (base, base + "&immutable=1"):
+    uris = [base] if os.path.exists(path + "-wal") else []
+    for uri in uris + [base + "&immutable=1"]:
         try:
             conn = sqlite3.connect(uri, uri=True)
         except sqlite3.Error as exc:
@@ -53,7 +58,7 @@ def read_campaign(path: str) -> Campaign:
         try:
             return _read(conn, path)
         except sqlite3.OperationalError:
-            if uri != base:
+            if uri == base + "&immutable=1":
                 raise BadInput(f"{path}: not a usable campaign database") from None
         except sqlite3.DatabaseError as exc:
             raise BadInput(f"{path}: not a usable campaign database ({exc})") from None
