@@ -106,7 +106,9 @@ class Fingerprinter:
         self.deep = model.deep_encoding
         self._at = [model.cluster.index[a] for a in model.servers]
         self._server_of = {pos: k for k, pos in enumerate(self._at)}
-        self._parts: dict[Any, int] = {}          # a part (or a part and a renaming) -> digest
+        # part -> digest; the keys never meet: (position, node), a message (a tuple of two
+        # addresses and a message), (spent, cut, ghost), each of them with a renaming after it
+        self._parts: dict[Any, int] = {}
         self._keys: dict[Any, bytes] = {}         # node -> its encoded symmetry key
         self._orders: dict[tuple[bytes, ...], list[tuple[int, ...]]] = {}
         self._fast = model.permute_node is not None and model.permute_message is not None
