@@ -4,6 +4,7 @@ exit 2 and no file left behind."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import sqlite3
 
@@ -134,6 +135,10 @@ def _bad(args: list[str], capsys, needle: str) -> None:
     (b"{\"format\": \"other\"}\n", "neither a trace nor a campaign database"),
     (b"", "empty file"),
     (b'{"format":"raftsim-trace","version":1}\n[0, "x"]', "truncated"),
+    (gzip.compress(b'{"format":"raftsim-trace","version":1}\n', mtime=0),
+     "bad.jsonl: gzip-compressed, not a trace: decompress it first"),
+    (b'{\n "choices": [\n  0\n ],\n "format": "raftsim-explore-counterexample/1"\n}\n',
+     "an explorer counterexample, not a trace: `raftsim replay "),
 ])
 def test_not_a_trace(tmp_path, capsys, content, needle):
     bad = tmp_path / "bad.jsonl"
@@ -164,6 +169,9 @@ def test_not_a_campaign_database(tmp_path, capsys):
     (["--from", "5"], "when the run had ended"),
     (["--from", "0.05", "--to", "0.02"], "is empty"),
     (["--from", "soon"], "bad time 'soon'"),
+    (["--to", "0"], "the window ends at 0 s, when the run starts: --to must be after 0"),
+    (["--from", "-1"], "bad time '-1': negative (the run starts at 0)"),
+    (["--from=-0.5s"], "bad time '-0.5s': negative"),
 ])
 def test_a_window_outside_the_run(trace, tmp_path, capsys, window, needle):
     _bad(["report", trace, "--html", str(tmp_path / "o.html"), *window], capsys, needle)

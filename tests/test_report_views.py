@@ -118,7 +118,8 @@ def test_window_bounds():
     assert Window(20.0, None).resolve(100.0) == (20.0, 100.0)
     assert Window(20.0, 500.0).resolve(100.0) == (20.0, 100.0)
     for lo, hi, why in [(200.0, None, "when the run had ended"), (100.0, None, "had ended"), (50.0, 40.0, "empty"),
-                        (-1.0, None, "before the run"), (None, 0.0, "before the run")]:
+                        (-1.0, None, "before the run"),
+                        (None, 0.0, "when the run starts: --to must be after 0")]:
         with pytest.raises(WindowError, match=why):
             Window(lo, hi).resolve(100.0)
 

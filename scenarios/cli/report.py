@@ -46,6 +46,8 @@ def add_window(p: argparse.ArgumentParser) -> None:
 def parse_time(text: str) -> float:
     """``2.5`` or ``2.5s`` (seconds) or ``2500ms``: virtual milliseconds."""
     match = _TIME.fullmatch(text)
+    if match is None and _TIME.fullmatch(text.strip().removeprefix("-")) is not None:
+        raise argparse.ArgumentTypeError(f"bad time {text!r}: negative (the run starts at 0)")
     if match is None:
         raise argparse.ArgumentTypeError(f"bad time {text!r}: expected seconds (2.5) or "
                                          "milliseconds (2500ms)")

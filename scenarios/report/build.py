@@ -21,6 +21,9 @@ __all__ = ["trace_report", "result_report", "campaign_report", "history_check"]
 def trace_report(path: str, window: Window | None = None) -> str:
     """The HTML report of the run recorded in the trace file ``path``."""
     from sim import TraceError, load_trace
+    compressed = _compression(path)
+    if compressed is not None:
+        raise BadInput(f"{path}: {compressed}-compressed, not a trace: decompress it first")
     try:
         loaded = load_trace(path)
     except TraceError as exc:
@@ -28,6 +31,10 @@ def trace_report(path: str, window: Window | None = None) -> str:
             if _is_history(path):
                 raise BadInput(f"{path}: a client history, not a trace: `raftsim check "
                                f"{path} --html OUT` draws its linearizability view") from None
+            from scenarios.cli.explore import is_counterexample
+            if is_counterexample(path):
+                raise BadInput(f"{path}: an explorer counterexample, not a trace: `raftsim "
+                               f"replay {path}` replays it step by step") from None
             raise BadInput(f"{path}: neither a trace nor a campaign database (line 1: "
                            f"{exc.what})") from None
         where = f"{exc.path}:{exc.line}" if exc.line > 0 else exc.path
@@ -39,6 +46,21 @@ def trace_report(path: str, window: Window | None = None) -> str:
         raise BadInput(f"{path}:{bad[0] + 2}: {bad[1]}")         # line 1 is the header
     return _render(loaded.header, loaded.records, loaded.digest, window,
                    history_check(loaded.records))
+
+
+#: The first bytes of compressed files, and the compression's name.
+_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"),
+          (b"\x28\xb5\x2f\xfd", "zstd"), (b"PK\x03\x04", "zip"))
+
+
+def _compression(path: str) -> str | None:
+    """The name of the compression ``path`` starts with, or ``None``."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return None                      # load_trace says why it cannot be read
+    return next((name for magic, name in _MAGIC if head.startswith(magic)), None)
 
 
 def _is_history(path: str) -> bool:

@@ -41,8 +41,12 @@ class Window:
         """The window as (lo, hi) within a run that ends at ``end``; ``WindowError`` if empty."""
         lo = 0.0 if self.lo is None else self.lo
         hi = end if self.hi is None else self.hi
-        if lo < 0 or (self.hi is not None and hi <= 0):
-            raise WindowError(f"the window {_s(lo)}..{_s(hi)} starts before the run")
+        if lo < 0:
+            raise WindowError(f"the window starts at {_s(lo)}, before the run (which starts "
+                              "at 0 s)")
+        if self.hi is not None and hi <= 0:
+            raise WindowError(f"the window ends at {_s(hi)}, when the run starts: --to must be "
+                              "after 0")
         if self.lo is not None and lo >= end:
             raise WindowError(f"the window starts at {_s(lo)}, when the run had ended "
                               f"(at {_s(end)})")
