@@ -227,6 +227,19 @@ def test_a_window_of_a_run(browser, tmp_path):
     assert_no_errors(browser)
 
 
+def test_a_window_carries_what_began_before_it(browser, tmp_path):
+    trace, page = tmp_path / "t.jsonl", tmp_path / "w.html"
+    write_trace(str(trace))
+    assert main(["report", str(trace), "--html", str(page), "--from", "30ms", "--to", "50ms"]) == 0
+    open_page(browser, page)
+    assert count(browser, "#msc rect.leader") == 1       # s0 has led since 16 ms
+    cx = browser.execute_script("return [...document.querySelectorAll('#latency circle.pt')]"
+                                ".map(c => +c.getAttribute('cx'))")
+    assert len(cx) == 1 and cx[0] >= 70                  # c0's write (20..45 ms), at the start
+    assert count(browser, "#throughput rect.bar") == 1
+    assert_no_errors(browser)
+
+
 def test_a_big_failing_run_opens_on_its_failing_operation(browser, tmp_path):
     from report_samples import RECORDS
     beats = []

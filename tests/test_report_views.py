@@ -90,6 +90,23 @@ def test_operations_latency_and_throughput():
     assert tp["counts"] == [0, 0, 0, 0, 1, 0, 0, 1, 0, 0] and tp["per_s"] == 20.0
 
 
+def test_a_window_carries_roles_and_operations_begun_before_it():
+    view = views.run_view({"scenario": "random", "seed": 3}, RECS, "d", views.Window(30.0, 50.0))
+    names = view["lanes"]
+    assert [(t, names[lane], role) for t, lane, role, _ in view["roles"]] == [
+        (16.0, "s0", "leader"), (16.0, "s1", "follower")]     # begun before the window
+    assert view["latency"]["points"] == [[30.0, 25.0, 0]]      # started at 20: drawn at 30
+    tp = view["throughput"]
+    assert (tp["bucket_ms"], tp["counts"], tp["per_s"]) == (10.0, [0, 1], 50.0)
+
+
+def test_throughput_slices_are_round_and_at_least_10_ms():
+    assert [views.bucket_width(w) for w in (0.8, 10.0, 10.1, 166.7, 400.0, 501.0)] == [
+        10.0, 10.0, 20.0, 200.0, 500.0, 1000.0]
+    tp = views.throughput([], 0.0, 20000.0)
+    assert (tp["bucket_ms"], len(tp["counts"])) == (200.0, 100)
+
+
 def test_an_operation_that_never_completed_has_no_end():
     recs = [[1.0, "history", "c0", "invoke", ["get", "k", None]],
             [2.0, "history", "c1", "invoke", ["put", "k", "v"]],

@@ -10,6 +10,7 @@ data. Times are virtual milliseconds rounded to the microsecond.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence, get_args
@@ -19,7 +20,7 @@ import msgspec
 __all__ = ["Window", "WindowError", "malformed", "run_view", "lanes", "messages", "fault_periods",
            "role_changes", "shading", "operations", "latency", "throughput", "node_stats", "run_meta",
            "describe_message", "describe_fault", "density", "failure_focus", "message_size",
-           "MAX_TEXT"]
+           "window_roles", "bucket_width", "MAX_TEXT"]
 
 #: Longest hover text of one message (the rest is elided): keeps big runs' pages small.
 MAX_TEXT = 240
@@ -131,9 +132,9 @@ def run_view(header: dict[str, Any], records: Sequence[list], digest: str,
         "density": density(records, lo, hi),
         "faults": faults,
         "shading": shading(faults),
-        "roles": [r for r in role_changes(records, names) if lo <= r[0] <= hi],
+        "roles": window_roles(role_changes(records, names), lo, hi),
         "operations": shown,
-        "latency": latency(shown),
+        "latency": latency(shown, lo),
         "throughput": throughput(ops, lo, hi),
         "nodes": node_stats(records, names, lo, hi),
         "linearizability": None,
@@ -400,6 +401,18 @@ def role_changes(records: Iterable[list], names: Sequence[str]) -> list[list]:
     return out
 
 
+def window_roles(changes: Sequence[list], lo: float, hi: float) -> list[list]:
+    """The role changes of ``lo..hi``, after the last change of each lane before ``lo`` (with its
+    own time): the role a node held when the window opens (a leader elected before it is drawn
+    leading from the window's start)."""
+    before: dict[int, list] = {}
+    for r in changes:
+        if r[0] < lo:
+            before[r[1]] = r
+    return sorted(before.values(), key=lambda r: (r[0], r[1])) + [
+        r for r in changes if lo <= r[0] <= hi]
+
+
 # ---------------------------------------------------------------- client operations
 
 def operations(records: Iterable[list]) -> list[dict[str, Any]]:
@@ -434,9 +447,10 @@ def _text(value: Any) -> str | None:
     return msgspec.json.encode(value).decode()
 
 
-def latency(ops: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Latency of every completed operation (points [start, ms, op id]) and its summary."""
-    points = [[op["start"], _t(op["end"] - op["start"]), op["id"]] for op in ops
+def latency(ops: Iterable[dict[str, Any]], lo: float = 0.0) -> dict[str, Any]:
+    """Latency of every completed operation (points [start, ms, op id]) and its summary. An
+    operation that started before ``lo`` (the window's start) is drawn at ``lo``."""
+    points = [[max(op["start"], _t(lo)), _t(op["end"] - op["start"]), op["id"]] for op in ops
               if op["end"] is not None]
     values = sorted(p[1] for p in points)
     summary: dict[str, Any] = {"count": len(values)}
@@ -452,15 +466,28 @@ def _pct(values: Sequence[float], q: float) -> float:
 
 def throughput(ops: Iterable[dict[str, Any]], lo: float, hi: float,
                buckets: int = BUCKETS) -> dict[str, Any]:
-    """Operations completed in each of ``buckets`` equal slices of ``lo..hi``, and per second."""
+    """Operations completed in each slice of ``lo..hi``, and per second. A slice is a round
+    width (1, 2 or 5 times a power of ten ms, at least 10 ms) of at most ``buckets`` slices;
+    the last may reach past ``hi``."""
+    width = bucket_width((hi - lo) / buckets)
+    buckets = max(1, math.ceil((hi - lo) / width - 1e-9))
     counts = [0] * buckets
-    width = (hi - lo) / buckets or 1.0
     for op in ops:
         end = op["end"]
         if end is not None and lo <= end <= hi and op["type"] == "ok":
             counts[min(buckets - 1, int((end - lo) / width))] += 1
     return {"bucket_ms": _t(width), "counts": counts,
             "per_s": _t(sum(counts) / ((hi - lo) / 1000)) if hi > lo else 0.0}
+
+
+def bucket_width(least: float) -> float:
+    """The smallest of 10, 20, 50, 100, 200, 500, ... ms that is at least ``least``."""
+    width = 10.0
+    while True:
+        for k in (1, 2, 5):
+            if width * k >= least:
+                return width * k
+        width *= 10
 
 
 # ---------------------------------------------------------------- per node

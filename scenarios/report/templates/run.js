@@ -324,14 +324,15 @@ function draw(D) {
     clear(svg);
     var w = width(svg), h = 110, tp = D.throughput, n = tp.counts.length;
     var max = Math.max.apply(null, tp.counts.concat([1]));
-    var x = scale(full[0], full[1], LABEL, w - 10), step = (full[1] - full[0]) / n;
+    var x = scale(full[0], full[1], LABEL, w - 10), step = tp.bucket_ms;
     bands(svg, x, full[0], full[1], 0, h, null);
     ticks(svg, x, full[0], full[1], h - 3, h - 14);
     el('text', {x: 4, y: 14}, svg, String(max));
     tp.counts.forEach(function (c, k) {
       if (!c) return;
       var bh = (h - 26) * c / max;
-      el('rect', {x: x(full[0] + k * step), y: h - 16 - bh, width: Math.max(1, x(full[0] + step) - x(full[0]) - 1), height: bh, 'class': 'bar'}, svg);
+      var a = x(full[0] + k * step), b = x(Math.min(full[1], full[0] + (k + 1) * step));
+      el('rect', {x: a, y: h - 16 - bh, width: Math.max(1, b - a - 1), height: bh, 'class': 'bar'}, svg);
     });
     brush(svg, x, h);
     dragToZoom(svg, x, full[0], full[1]);
