@@ -16,7 +16,7 @@ from sim.explore.model import (
     Step, XState, describe, successors, take,
 )
 from sim.explore.search import (
-    STRATEGIES, Counterexample, Goal, Progress, Property, Result, Violation, explore,
+    STRATEGIES, Counterexample, Goal, Progress, Property, Result, Violation, explore, walk,
 )
 from sim.explore.targets import TARGETS, kv_model, kv_op, raft_model
 
@@ -25,5 +25,5 @@ __all__ = [
     "take", "OPS", "CRASHES", "DROPS", "DUPS", "PARTITIONS", "SPENT_NAMES",
     "Fingerprinter", "encode_state",
     "STRATEGIES", "Counterexample", "Goal", "Progress", "Property", "Result", "Violation",
-    "explore", "TARGETS", "raft_model", "kv_model", "kv_op",
+    "explore", "walk", "TARGETS", "raft_model", "kv_model", "kv_op",
 ]

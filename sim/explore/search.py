@@ -19,10 +19,10 @@ from collections import deque
 from typing import Any, Callable, Iterable, NamedTuple, Protocol, Sequence
 
 from sim.explore.fingerprint import Fingerprinter
-from sim.explore.model import Bounds, Label, Model, Step, XState, successors
+from sim.explore.model import Bounds, Label, Model, Step, XState, describe, successors
 
 __all__ = [
-    "Property", "Goal", "Violation", "Counterexample", "Progress", "Result", "explore",
+    "Property", "Goal", "Violation", "Counterexample", "Progress", "Result", "explore", "walk",
     "STRATEGIES",
 ]
 
@@ -112,6 +112,7 @@ class _Search:
         self.generated = 0
         self.max_depth = 0
         self.hit: set[str] = set()
+        self.start: XState | None = None
         self.t0 = time.perf_counter()      # wall time: progress and rates reported only
         self.next_report = self.t0 + every
 
@@ -119,6 +120,8 @@ class _Search:
         return tuple(p.rename(g, names) for p, g in zip(self.properties, ghost))
 
     def initial(self) -> XState:
+        if self.start is not None:
+            return self.start
         state = self.model.initial()
         ghost = tuple(p.start(state) for p in self.properties)
         return XState(state.cluster, state.spent, state.cut, ghost)
@@ -178,14 +181,17 @@ class _Search:
 def explore(model: Model, bounds: Bounds, properties: Sequence[Property] = (),
             goals: Sequence[Goal] = (), strategy: str = "bfs", symmetry: bool = False,
             seed: int = 0, walks: int = 1000,
-            progress: Callable[[Progress], None] | None = None, every: float = 10.0) -> Result:
+            progress: Callable[[Progress], None] | None = None, every: float = 10.0,
+            start: XState | None = None) -> Result:
     """Search ``model`` within ``bounds`` and judge ``properties`` on every transition.
 
     ``bfs`` explores level by level and stops at the first violation, whose path is then a
     shortest one; ``dfs`` goes deep first (to ``bounds.depth``); ``random`` takes ``walks``
     seeded random walks of at most ``bounds.depth`` steps. ``progress`` is called about every
-    ``every`` seconds and once at the end."""
+    ``every`` seconds and once at the end. ``start`` (from ``walk``) searches from that state
+    instead of the initial one: depths and paths then count from it."""
     search = _Search(model, bounds, properties, goals, symmetry, progress, every)
+    search.start = start
     if strategy == "bfs":
         return _bfs(search)
     if strategy == "dfs":
@@ -193,6 +199,25 @@ def explore(model: Model, bounds: Bounds, properties: Sequence[Property] = (),
     if strategy == "random":
         return _random(search, seed, walks)
     raise ValueError(f"unknown strategy {strategy!r}")
+
+
+def walk(model: Model, bounds: Bounds, properties: Sequence[Property],
+         labels: Sequence[Label]) -> XState:
+    """The state ``labels`` lead to from the initial state, with the properties' ghosts (a
+    crafted starting point for ``explore(start=...)``). ``Violation`` if a step breaks a
+    property, ``ValueError`` if a transition is not enabled."""
+    search = _Search(model, bounds, properties, (), False, None, 1.0)
+    state = search.initial()
+    for depth, label in enumerate(labels):
+        for found, after, broken, _ in search.expand(state, depth):
+            if found == label:
+                if broken is not None:
+                    raise broken
+                state = after
+                break
+        else:
+            raise ValueError(f"step {depth + 1} is not enabled: {describe(label)}")
+    return state
 
 
 def _path(parents: list[tuple[int, Label | None]], at: int) -> tuple[Label, ...]:
