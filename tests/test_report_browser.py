@@ -240,6 +240,25 @@ def test_a_window_carries_what_began_before_it(browser, tmp_path):
     assert_no_errors(browser)
 
 
+def test_pending_operations_and_empty_partitions_in_the_linearizability_view(browser, tmp_path):
+    from report_samples import RECORDS
+    records = [*RECORDS[:-1], (96.0, "history", "c1", "invoke", ["get", "y", None]),
+               (98.0, "history", "c0", "invoke", ["put", "x", "3"]), RECORDS[-1]]
+    trace, page = tmp_path / "t.jsonl", tmp_path / "t.html"
+    write_trace(str(trace), records)
+    assert main(["report", str(trace), "--html", str(page)]) == 0
+    open_page(browser, page)
+    # the read of y never completed: the checker drops it, leaving y no operation to draw
+    assert browser.execute_script("return [...document.querySelectorAll('h3')].filter(h => "
+                                  "h.textContent.startsWith('partition '))"
+                                  ".map(h => h.textContent.split(' ')[1])") == ["key='x'"]
+    colours = browser.execute_script(
+        "return [getComputedStyle(document.querySelector('.lop.open')).backgroundColor,"
+        " getComputedStyle(document.querySelector('#ops rect.op.pending')).fill]")
+    assert colours[0] == colours[1]                       # one colour for a pending operation
+    assert_no_errors(browser)
+
+
 def test_a_big_failing_run_opens_on_its_failing_operation(browser, tmp_path):
     from report_samples import RECORDS
     beats = []
