@@ -103,7 +103,7 @@ def test_a_campaign_report_leaves_no_file_beside_the_database(tmp_path, mode):
     assert main(["report", str(db), "--html", str(out)]) == 0
     assert os.listdir(db.parent) == ["runs.db"]
     assert (db.read_bytes(), os.stat(db).st_mtime_ns) == before
-    assert "6 seeds" in out.read_text("utf-8")
+    assert "6 seeds (1..6) · " in out.read_text("utf-8")     # finished: not "so far"
 
 
 def test_a_campaign_report_reads_what_a_running_campaign_has_logged(tmp_path):
@@ -120,7 +120,8 @@ def test_a_campaign_report_reads_what_a_running_campaign_has_logged(tmp_path):
         assert main(["report", db, "--html", str(out)]) == 0
     finally:
         live.close()
-    assert "7 seeds" in out.read_text("utf-8")
+    assert "7 seeds (1..7) so far (a campaign may still be writing this database) · " in (
+        out.read_text("utf-8"))
 
 
 def _bad(args: list[str], capsys, needle: str) -> None:

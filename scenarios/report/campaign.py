@@ -38,6 +38,8 @@ class Campaign(NamedTuple):
     rows: list[dict[str, Any]]
     coverage: dict[int, dict[str, int]]
     has_coverage: bool
+    #: A write-ahead log was beside the database: a campaign may still be writing it.
+    logging: bool = False
 
 
 def read_campaign(path: str) -> Campaign:
@@ -56,7 +58,7 @@ def read_campaign(path: str) -> Campaign:
         except sqlite3.Error as exc:
             raise BadInput(f"{path}: cannot open as a campaign database ({exc})") from None
         try:
-            return _read(conn, path)
+            return _read(conn, path)._replace(logging=bool(uris))
         except sqlite3.OperationalError:
             if uri == base + "&immutable=1":
                 raise BadInput(f"{path}: not a usable campaign database") from None
@@ -146,6 +148,7 @@ def campaign_view(c: Campaign) -> dict[str, Any]:
                  "last": rows[-1]["seed"] if rows else None,
                  "schema": c.meta.get("schema_version"),
                  "mode": c.meta.get("mode"),        # plain or guided (schema 3 on)
+                 "logging": c.logging,
                  "outcomes": outcomes,
                  "wall_s": round(sum(r["wall_s"] or 0.0 for r in rows), 3)},
         "outcome_names": _outcome_names(outcomes),
