@@ -259,6 +259,46 @@ def test_pending_operations_and_empty_partitions_in_the_linearizability_view(bro
     assert_no_errors(browser)
 
 
+CLEAR_JS = """
+var svg = document.getElementById(arguments[0]), w = svg.getBoundingClientRect().width, out = [];
+var dots = [...svg.querySelectorAll('circle')].map(c => c.getBBox());
+svg.querySelectorAll('text').forEach(function (t) {
+  var b = t.getBBox();
+  if (b.x < 0 || b.x + b.width > w) out.push('cut by the edge: ' + t.textContent);
+  dots.forEach(function (c) {
+    if (c.x < b.x + b.width && b.x < c.x + c.width && c.y < b.y + b.height && b.y < c.y + c.height)
+      out.push('under a point: ' + t.textContent);
+  });
+});
+return out;
+"""
+
+
+def test_chart_labels_are_clear_of_the_edges_and_of_the_points(browser, tmp_path):
+    records = [(0.0, "restart", "s0", 0, True), (0.0, "history", "c0", "invoke", ["put", "x", "1"]),
+               (5.0, "history", "c1", "invoke", ["get", "x", None]),
+               (9.0, "history", "c1", "ok", ["get", "x", ""]),
+               (1234.567, "history", "c0", "ok", ["put", "x", "1"]),
+               (5000.0, "result", "pass", None, None)]
+    trace, page = tmp_path / "t.jsonl", tmp_path / "t.html"
+    write_trace(str(trace), records)
+    assert main(["report", str(trace), "--html", str(page)]) == 0
+    open_page(browser, page)
+    for chart in ("latency", "throughput", "ops"):
+        assert browser.execute_script(CLEAR_JS, chart) == [], chart
+    from scenarios.campaign.db import CampaignDB, SeedResult
+    db, cpage = tmp_path / "runs.db", tmp_path / "c.html"
+    camp = CampaignDB(str(db), "random", create=True)
+    for seed in (1, 2, 3):                       # the slowest first: its point at the top left
+        camp.record(SeedResult(seed=seed, scenario="random", outcome="pass", failure_kind=None,
+                               failure=None, digest="d", virtual_ms=1.0, messages=1, bytes=1,
+                               wall_s=123.456 if seed == 1 else 0.5, profile=None))
+    camp.close()
+    assert main(["report", str(db), "--html", str(cpage)]) == 0
+    open_page(browser, cpage)
+    assert browser.execute_script(CLEAR_JS, "time-chart") == []
+
+
 def test_a_big_failing_run_opens_on_its_failing_operation(browser, tmp_path):
     from report_samples import RECORDS
     beats = []

@@ -22,8 +22,8 @@
     var x = function (s) { return L + (s - lo) / (hi - lo) * (w - L - 10); };
     var y = function (v) { return h - 18 - v / max * (h - 30); };
     el('line', {x1: L, x2: w - 10, y1: h - 18, y2: h - 18, 'class': 'axis'}, svg);
-    el('text', {x: 4, y: 14}, svg, max.toFixed(3) + ' s');
-    el('text', {x: 4, y: h - 20}, svg, '0 s');
+    el('text', {x: L - 6, y: 14, 'text-anchor': 'end'}, svg, (+max.toPrecision(3)) + ' s');   // clear of the points
+    el('text', {x: L - 6, y: h - 20, 'text-anchor': 'end'}, svg, '0 s');
     el('text', {x: L, y: h - 4}, svg, 'seed ' + lo);
     el('text', {x: w - 90, y: h - 4}, svg, 'seed ' + hi);
     pts.forEach(function (p) {

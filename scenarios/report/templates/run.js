@@ -265,9 +265,14 @@ function draw(D) {
   function ticks(svg, x, lo, hi, yText, h) {
     var span = hi - lo, step = Math.pow(10, Math.floor(Math.log(span / 6) / Math.LN10));
     if (span / step > 12) step *= 5; else if (span / step > 6) step *= 2;
+    var right = x(hi) + 10;
     for (var t = Math.ceil(lo / step) * step; t <= hi; t += step) {
       el('line', {x1: x(t), x2: x(t), y1: yText + 2, y2: h, 'class': 'grid'}, svg);
-      el('text', {x: x(t) + 2, y: yText, 'class': 'meta'}, svg, step >= 1000 ? (t / 1000) + ' s' : (+t.toFixed(3)) + ' ms');
+      var label = el('text', {x: x(t) + 2, y: yText, 'class': 'meta'}, svg, step >= 1000 ? (t / 1000) + ' s' : (+t.toFixed(3)) + ' ms');
+      if (x(t) + 2 + label.getComputedTextLength() > right) {   // the last one: left of its line
+        label.setAttribute('x', x(t) - 2);
+        label.setAttribute('text-anchor', 'end');
+      }
     }
   }
 
@@ -308,8 +313,9 @@ function draw(D) {
     var x = scale(full[0], full[1], LABEL, w - 10), y = scale(0, max, h - 16, 8);
     bands(svg, x, full[0], full[1], 0, h, null);
     ticks(svg, x, full[0], full[1], h - 3, h - 14);
-    el('text', {x: 4, y: 14}, svg, fmt(max));
-    el('text', {x: 4, y: h - 18}, svg, '0 ms');
+    el('text', {x: LABEL - 6, y: 14, 'text-anchor': 'end'}, svg,   // short, clear of the points
+       max >= 1000 ? (max / 1000).toFixed(2) + ' s' : (+max.toPrecision(3)) + ' ms');
+    el('text', {x: LABEL - 6, y: h - 18, 'text-anchor': 'end'}, svg, '0 ms');
     pts.forEach(function (p) {
       var op = opById[p[2]];
       el('circle', {cx: x(p[0]), cy: y(p[1]), r: 2, 'class': 'pt' + (op && op.type !== 'ok' ? ' fail' : ''), 'data-op': p[2]}, svg);
@@ -327,7 +333,7 @@ function draw(D) {
     var x = scale(full[0], full[1], LABEL, w - 10), step = tp.bucket_ms;
     bands(svg, x, full[0], full[1], 0, h, null);
     ticks(svg, x, full[0], full[1], h - 3, h - 14);
-    el('text', {x: 4, y: 14}, svg, String(max));
+    el('text', {x: LABEL - 6, y: 14, 'text-anchor': 'end'}, svg, String(max));
     tp.counts.forEach(function (c, k) {
       if (!c) return;
       var bh = (h - 26) * c / max;
