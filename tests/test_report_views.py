@@ -59,6 +59,13 @@ def test_fault_periods_network_and_crash():
         {"kind": "crash", "start": 55.0, "end": 80.0, "node": "s2", "label": "s2 down"}]
 
 
+def test_faults_made_at_one_time_are_one_period():
+    cuts = [[381.0, "fault", {"type": "Cut", "src": "s0", "dst": d}] for d in ("s1", "s2", "s3")]
+    periods = views.fault_periods([*cuts, [500.0, "fault", {"type": "Heal"}]], 600.0)
+    assert periods == [{"kind": "network", "start": 381.0, "end": 500.0, "node": None,
+                        "label": "cut s0→s1; cut s0→s2; cut s0→s3"}]
+
+
 def test_fault_periods_left_open_end_with_the_run():
     recs = [[1.0, "fault", {"type": "Cut", "src": "s0", "dst": "s1"}],
             [2.0, "fault", {"type": "Disconnect", "node": "s2"}],

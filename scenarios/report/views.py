@@ -309,7 +309,8 @@ def fault_periods(records: Iterable[list], end: float) -> list[dict[str, Any]]:
     """When the run was under a fault: ``crash`` periods of one node (crash to restart) and
     ``network`` periods (from a partition, cut, disconnection or unreliable spell until the
     network is whole again), each ``{kind, start, end, node, label}``; a period still open at
-    the end of the run ends there."""
+    the end of the run ends there. Faults recorded at the same time (a leader cut off link by
+    link) open one period, not one of no length per record."""
     periods: list[dict[str, Any]] = []
     down: dict[str, float] = {}
     active: dict[str, str] = {}           # what is wrong with the network now, by key
@@ -325,7 +326,7 @@ def fault_periods(records: Iterable[list], end: float) -> list[dict[str, Any]]:
             before = dict(active)
             _apply_fault(active, r[2])
             if active != before:
-                if before:
+                if before and t > opened:  # faults made together (a cut link by link): one
                     periods.append(_period("network", opened, t, None, "; ".join(before.values())))
                 opened = t
     for node, t in down.items():
