@@ -254,7 +254,10 @@ def handle_append_entries(state: RaftState, msg: AppendEntries, effects: Effects
         reject = AppendEntriesReply(hard.term, me, False, 0, my_prev_term, first)
         effects.append(Send(reply_to, reject))
         return state
-    merged = _merge_entries(hard, prev, entries)
+    if prev == last:            # the usual case: nothing to compare, append (or a heartbeat)
+        merged = replace(hard, log=log.extend(entries)) if entries else hard
+    else:
+        merged = _merge_entries(hard, prev, entries)
     match = msg.prev_index + len(msg.entries)
     commit = min(msg.leader_commit, match)
     if commit > state.commit:
