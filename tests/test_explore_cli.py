@@ -182,3 +182,37 @@ def test_files_that_are_not_counterexamples_are_bad_input(tmp_path: Any) -> None
     good.write_text(json.dumps(GOOD))
     code, out, _ = cli("explore", "--replay", str(good))
     assert code == 0 and "digest matches" in out
+
+
+# ---------------------------------------------------------------- a user's step function
+
+STEPS = {  # module source -> what the one line of bad input says
+    "def step(state, event): raise ValueError('boom')\n":
+        "--step 'user.py:step' raised ValueError: boom on ",
+    "def step(state): return state\n": "--step 'user.py:step' raised TypeError: ",
+    "def step(state, event): return None\n":
+        "--step 'user.py:step' returned None on Restart: expected (RaftState, list of effects)",
+    "def step(state, event): return ('garbage', [])\n":
+        "--step 'user.py:step' returned ('garbage', []) on Restart: expected (RaftState",
+    "import sys; sys.exit(3)\n": "--step 'user.py:step': importing user.py raised SystemExit: 3",
+    "x = undefined_name\n":
+        "--step 'user.py:step': importing user.py raised NameError: name 'undefined_name'",
+    "from protocols import raft\ndef step(s, e):\n    if type(e).__name__ == 'Receive':\n"
+    "        raise KeyError('late')\n    return raft.step(s, e)\n":
+        "--step 'user.py:step' raised KeyError: 'late' on Receive",
+}
+
+
+def test_a_users_step_function_that_fails_is_bad_input_naming_it(tmp_path: Any,
+                                                                  monkeypatch: Any) -> None:
+    """What a user's step function (or its module, at import) raises, even SystemExit, or a
+    return that is not (state, effects): one line naming the step function and the exception,
+    exit 2; never the crash code (a bug in raftsim)."""
+    monkeypatch.chdir(tmp_path)
+    for source, message in STEPS.items():
+        (tmp_path / "user.py").write_text(source)
+        code, _, err = cli("explore", "raft", "--step", "user.py:step", "--max-term", "1",
+                           "--max-log", "1")
+        assert code == EXIT_BAD_INPUT and err.count("\n") == 1 and message in err, (source, err)
+    code, _, err = cli("explore", "raft", "--step", "os:getcwd", "--max-term", "1")
+    assert code == EXIT_BAD_INPUT and "--step 'os:getcwd' raised TypeError" in err, err

@@ -14,10 +14,13 @@ import importlib
 import importlib.util
 import json
 import os
+import sys
 from typing import Annotated, Any, Optional, Sequence
 
 import msgspec
 
+from protocols import raft
+from protocols.core import Effect
 from scenarios.cli.common import MAX_SEED, check_writable
 from scenarios.errors import EXIT_FAIL, EXIT_OK, BadInput
 from scenarios.explore import Linearizable, RaftSafety, raft_goals
@@ -92,12 +95,13 @@ def _bounds(args: argparse.Namespace) -> Bounds:
         raise BadInput(str(exc)) from None
 
 
-def load_step(spec: str) -> Any:
-    """The callable named ``MODULE:NAME`` (an importable module, or a file ``NAME.py``);
-    bad input if there is none."""
+def load_step(spec: str, who: str = "--step") -> Any:
+    """The callable named ``MODULE:NAME`` (an importable module, or a file ``NAME.py``),
+    guarded (``_UserStep``); bad input if there is none, or if importing its module raises
+    (even ``SystemExit``): the user's code, not ours. ``who`` names it in messages."""
     module, _, name = spec.partition(":")
     if not module or not name:
-        raise BadInput(f"--step {spec!r}: expected MODULE:NAME or FILE.py:NAME")
+        raise BadInput(f"{who} {spec!r}: expected MODULE:NAME or FILE.py:NAME")
     try:
         if module.endswith(".py"):
             found = importlib.util.spec_from_file_location(
@@ -110,10 +114,55 @@ def load_step(spec: str) -> Any:
             loaded = importlib.import_module(module)
         fn = getattr(loaded, name)
     except (ImportError, AttributeError, SyntaxError) as exc:
-        raise BadInput(f"--step {spec!r}: {exc}") from None
+        raise BadInput(f"{who} {spec!r}: {exc}") from None
+    except (Exception, SystemExit) as exc:       # the module's own code failed at import
+        raise BadInput(f"{who} {spec!r}: importing {module} raised "
+                       f"{_exception(exc)}") from None
     if not callable(fn):
-        raise BadInput(f"--step {spec!r} is not callable")
-    return fn
+        raise BadInput(f"{who} {spec!r} is not callable")
+    return _UserStep(fn, f"{who} {spec!r}")
+
+
+def step_source(spec: str | None) -> str | None:
+    """The file a ``--step`` names (its module's source), if it is one we can tell."""
+    if not spec:
+        return None
+    module = spec.partition(":")[0]
+    if module.endswith(".py"):
+        return module
+    try:
+        found = importlib.util.find_spec(module) if module in sys.modules else None
+    except (ImportError, ValueError):
+        return None
+    return found.origin if found is not None and found.has_location else None
+
+
+def _exception(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class _UserStep:
+    """A user's step function: what it raises (even ``SystemExit``), or a return that is not
+    ``(RaftState, list of effects)``, is bad input naming it, never a bug in raftsim."""
+
+    def __init__(self, fn: Any, name: str) -> None:
+        self.fn, self.name = fn, name
+
+    def __call__(self, state: Any, event: Any) -> Any:
+        try:
+            out = self.fn(state, event)
+        except (Exception, SystemExit) as exc:
+            raise BadInput(f"{self.name} raised {_exception(exc)} on "
+                           f"{type(event).__name__}") from None
+        if (type(out) is not tuple or len(out) != 2 or not isinstance(out[0], raft.RaftState)
+                or not isinstance(out[1], (list, tuple))
+                or not all(isinstance(e, Effect) for e in out[1])):
+            shown = repr(out)
+            shown = shown if len(shown) <= 80 else shown[:77] + "..."
+            raise BadInput(f"{self.name} returned {shown} on {type(event).__name__}: "
+                           f"expected (RaftState, list of effects)")
+        return out
 
 
 def build(config: dict[str, Any]) -> tuple[Model, Bounds, list[Any], list[Any]]:
