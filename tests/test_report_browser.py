@@ -173,6 +173,9 @@ def test_zoom_on_a_real_run(browser, tmp_path):
     open_page(browser, page)
     lo, hi = value(browser, "win-from"), value(browser, "win-to")
     assert lo == 0 and 0 < hi
+    sent = browser.execute_script(f"return reportData.messages.send.filter(s => s[0] <= {hi * 1000})"
+                                  ".length")
+    assert 0 < sent <= 150                    # a readable opening: 5 lanes, not cramped
     drawn = count(browser, "#msc line.msg")
     assert 0 < drawn
     click(browser, "zoom-in")

@@ -20,7 +20,7 @@ function draw(D) {
   'use strict';
   window.reportData = D;     // the page's data, for a look from the browser's console
   var NS = 'http://www.w3.org/2000/svg';
-  var MAX_ARROWS = 2500, FIRST_ARROWS = 400, MAX_OPS = 3000, MAX_BANDS = 200, LABEL = 70, LANE = 30;
+  var MAX_ARROWS = 2500, FIRST_ARROWS = 150, MAX_OPS = 3000, MAX_BANDS = 200, LABEL = 70, LANE = 30;
   var M = D.messages, sends = M.send, nmsg = sends.length;
   var deliveries = [], drops = [], last = new Array(nmsg), i;
   for (i = 0; i < nmsg; i++) { deliveries.push([]); drops.push(null); last[i] = sends[i][0]; }
@@ -69,7 +69,7 @@ function draw(D) {
       return [Math.max(full[0], w[0]), Math.min(full[1], w[1])];
     }
     var n = D.density.length, step = (full[1] - full[0]) / n, total = 0, k;
-    for (k = 0; k < n; k++) {
+    for (k = 0; k < n; k++) {   // the slices of the overview whose messages stay readable
       total += D.density[k];
       if (total > FIRST_ARROWS) break;
     }
