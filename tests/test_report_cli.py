@@ -59,7 +59,8 @@ def test_run_report_checks_the_history_a_failed_run_left_unchecked(tmp_path, cap
     t, direct, later = tmp_path / "t.jsonl", tmp_path / "run.html", tmp_path / "trace.html"
     assert main(["run", "random", "--seed", "7", "--params", str(params), "--trace", str(t),
                  "--report", str(direct), "-q"]) == 1
-    assert "failure (liveness)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "failure (liveness)" in out and f"replay with: raftsim replay {t}\n" in out
     assert main(["report", str(t), "--html", str(later)]) == 0
     assert 'id="linearizability"' in direct.read_text("utf-8")
     assert direct.read_bytes() == later.read_bytes()

@@ -122,7 +122,7 @@ def _run_seeds(args: argparse.Namespace, scenario: Any, seeds: range, params: An
         elif len(seeds) == 1 or args.verbosity > 0:
             _print_result(result, trace, dumped, args)
         elif args.verbosity == 0 or not result.passed:   # -q on a range: what did not pass
-            _print_result_line(result, args)
+            _print_result_line(result, trace, args)
 
 
 def load_params(path: str) -> dict[str, Any]:
@@ -163,7 +163,7 @@ def _dump_params(result: RunResult, path: str) -> None:
 def _print_result(r: RunResult, trace: str | None, dumped: str | None,
                   args: argparse.Namespace) -> None:
     if args.verbosity < 0:
-        _print_result_line(r, args)
+        _print_result_line(r, trace, args)
         return
     print(f"{r.scenario} seed {r.seed}: {verdict(r.outcome.upper())}")
     if r.failure is not None:
@@ -202,12 +202,12 @@ def _print_coverage(r: RunResult) -> None:
         print(f"  {'':<13} {'  '.join(items[i:i + 3])}")
 
 
-def _print_result_line(r: RunResult, args: argparse.Namespace) -> None:
+def _print_result_line(r: RunResult, trace: str | None, args: argparse.Namespace) -> None:
     print(f"{r.scenario} seed {r.seed}: {verdict(r.outcome.upper())}  {r.virtual_ms / 1000:.3f} s virtual  "
           f"{r.messages:,} msgs  {r.bytes:,} bytes  digest: {r.digest}")
     if r.failure is not None:
         print(f"  failure ({r.failure.kind}): {printable(r.failure.message)}")
-        _print_reproduce(r, None, args.params)
+        _print_reproduce(r, trace, args.params)
 
 
 def _print_reproduce(r: RunResult, trace: str | None, params: str | None) -> None:
