@@ -216,3 +216,22 @@ def test_a_users_step_function_that_fails_is_bad_input_naming_it(tmp_path: Any,
         assert code == EXIT_BAD_INPUT and err.count("\n") == 1 and message in err, (source, err)
     code, _, err = cli("explore", "raft", "--step", "os:getcwd", "--max-term", "1")
     assert code == EXIT_BAD_INPUT and "--step 'os:getcwd' raised TypeError" in err, err
+
+
+def test_trace_never_overwrites_the_step_source(tmp_path: Any, monkeypatch: Any) -> None:
+    """--trace naming the file (or module) --step runs: one line naming both options, exit 2,
+    before any search; the source is left as it was."""
+    monkeypatch.chdir(tmp_path)
+    source = "from protocols import raft\ndef step(s, e): return raft.step(s, e)\n"
+    (tmp_path / "mine.py").write_text(source)
+    for trace in ("mine.py", "./mine.py", str(tmp_path / "mine.py")):
+        code, out, err = cli("explore", "raft", "--step", "mine.py:step", "--trace", trace,
+                             "--max-term", "1", "--max-log", "1")
+        assert code == EXIT_BAD_INPUT and out == "", err
+        assert "--trace and --step name the same file" in err and err.count("\n") == 1, err
+        assert (tmp_path / "mine.py").read_text() == source
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, out, err = cli("explore", "raft", "--step", "mine:step", "--trace", "mine.py",
+                         "--max-term", "1", "--max-log", "1")
+    assert code == EXIT_BAD_INPUT and "--trace and --step name the same file" in err, err
+    assert (tmp_path / "mine.py").read_text() == source

@@ -21,7 +21,7 @@ import msgspec
 
 from protocols import raft
 from protocols.core import Effect
-from scenarios.cli.common import MAX_SEED, check_writable
+from scenarios.cli.common import MAX_SEED, check_outputs
 from scenarios.errors import EXIT_FAIL, EXIT_OK, BadInput
 from scenarios.explore import Linearizable, RaftSafety, raft_goals
 from sim.explore import (
@@ -227,8 +227,7 @@ def run(args: argparse.Namespace) -> int:
     model, bounds, properties, goals = build(config)
     if args.symmetry and model.permute is None:
         raise BadInput(f"target {model.name} has no symmetry reduction")
-    if args.trace:
-        check_writable(args.trace)
+    check_outputs([("--trace", args.trace)], [("--step", step_source(args.step))])
     runs = [False, True] if args.compare_symmetry else [args.symmetry]
     results: list[Result] = []
     for symmetry in runs:
