@@ -235,3 +235,70 @@ def test_trace_never_overwrites_the_step_source(tmp_path: Any, monkeypatch: Any)
                          "--max-term", "1", "--max-log", "1")
     assert code == EXIT_BAD_INPUT and "--trace and --step name the same file" in err, err
     assert (tmp_path / "mine.py").read_text() == source
+
+
+# ---------------------------------------------------------------- replaying with a step file
+
+VOTEBUG = '''from msgspec.structs import replace
+from protocols import raft
+from protocols.core import Receive
+
+def step(state, event):
+    if type(event) is Receive and type(event.msg) is raft.RequestVote:
+        event = Receive(event.src, replace(event.msg, last_log_term=10**6))
+    return raft.step(state, event)
+'''
+VOTEBUG_ARGS = ("--max-term", "2", "--max-log", "1", "--per-link", "2", "--symmetry")
+
+
+def test_a_counterexample_finds_its_step_file_from_anywhere(tmp_path: Any,
+                                                           monkeypatch: Any) -> None:
+    """The step file is recorded relative to the counterexample and found from there, from
+    any directory; a missing one is named as the counterexample's, with the file; -q prints
+    the verdict alone, --json one object."""
+    (tmp_path / "bug").mkdir()
+    (tmp_path / "bug" / "votebug.py").write_text(VOTEBUG)
+    (tmp_path / "out").mkdir()
+    monkeypatch.chdir(tmp_path / "bug")
+    code, _, err = cli("explore", "raft", "--step", "votebug.py:step", *VOTEBUG_ARGS,
+                       "--trace", "../out/cex.json")
+    assert code == 1, err
+    assert json.loads((tmp_path / "out" / "cex.json").read_text())["config"]["step"] == \
+        os.path.join("..", "bug", "votebug.py") + ":step"
+    for where in (tmp_path, tmp_path / "out", tmp_path / "bug"):
+        monkeypatch.chdir(where)
+        path = os.path.relpath(tmp_path / "out" / "cex.json")
+        code, out, err = cli("replay", path)
+        assert code == 1 and "digest matches" in out and "outcome: FAIL" in out, err
+        code, out, _ = cli("replay", path, "-q")
+        assert code == 1 and out.startswith("outcome: FAIL (leader-completeness)"), out
+        assert out.count("\n") == 1
+        code, out, _ = cli("replay", path, "--json")
+        doc = json.loads(out)
+        assert code == 1 and doc["verdict"] == "fail" and doc["matches"] is True
+        assert doc["violation"]["rule"] == "leader-completeness" and len(doc["steps"]) == 10
+    (tmp_path / "bug" / "votebug.py").unlink()
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("replay", "out/cex.json")
+    assert code == EXIT_BAD_INPUT and out == "", err
+    assert err.startswith("raftsim: error: out/cex.json: the counterexample's step function "
+                          "'../bug/votebug.py:step': no file out/../bug/votebug.py"), err
+
+
+def test_a_damaged_counterexample_names_its_file(tmp_path: Any) -> None:
+    """A bound, a size or a path choice that the file records wrongly: one line naming the
+    file, exit 2 (a transition that is not enabled is damage too, not a divergence)."""
+    cases = {"negbound.json": ({"config": {**GOOD["config"], "bounds": {
+                 **GOOD["config"]["bounds"], "max_term": -5}}}, "bound max_term is negative"),
+             "nodes.json": ({"config": {**GOOD["config"], "nodes": 100}},
+                            "nodes 100: the raft target takes 1 to 7 servers"),
+             "choice.json": ({"choices": [0, 999]}, "a damaged explorer counterexample "
+                             "(step 2: transition 999 is not enabled)")}
+    for name, (change, message) in cases.items():
+        path = tmp_path / name
+        path.write_text(json.dumps({**GOOD, **change}))
+        for command in (("replay", str(path)), ("explore", "--replay", str(path))):
+            code, out, err = cli(*command)
+            assert code == EXIT_BAD_INPUT and out == "", (name, out, err)
+            assert err.startswith(f"raftsim: error: {path}: ") and message in err, (name, err)
+            assert err.count("\n") == 1

@@ -95,15 +95,17 @@ def _bounds(args: argparse.Namespace) -> Bounds:
         raise BadInput(str(exc)) from None
 
 
-def load_step(spec: str, who: str = "--step") -> Any:
-    """The callable named ``MODULE:NAME`` (an importable module, or a file ``NAME.py``),
-    guarded (``_UserStep``); bad input if there is none, or if importing its module raises
-    (even ``SystemExit``): the user's code, not ours. ``who`` names it in messages."""
+def load_step(spec: str, who: str = "--step", base: str = "") -> Any:
+    """The callable named ``MODULE:NAME`` (an importable module, or a file ``NAME.py``, taken
+    relative to the folder ``base``), guarded (``_UserStep``); bad input if there is none, or if
+    importing its module raises (even ``SystemExit``): the user's code, not ours. ``who`` names
+    it in messages."""
     module, _, name = spec.partition(":")
     if not module or not name:
         raise BadInput(f"{who} {spec!r}: expected MODULE:NAME or FILE.py:NAME")
     try:
         if module.endswith(".py"):
+            module = os.path.join(base, module)
             found = importlib.util.spec_from_file_location(
                 os.path.basename(module)[:-3], module)
             if found is None or found.loader is None or not os.path.isfile(module):
@@ -165,27 +167,47 @@ class _UserStep:
         return out
 
 
-def build(config: dict[str, Any]) -> tuple[Model, Bounds, list[Any], list[Any]]:
+def build(config: dict[str, Any], origin: str | None = None
+          ) -> tuple[Model, Bounds, list[Any], list[Any]]:
     """The model, bounds, properties and goals a configuration names (the same dict a
-    counterexample file records). Bad input on anything unknown."""
+    counterexample file records). Bad input on anything unknown; ``origin``: the
+    counterexample file the configuration was read from (messages name it, its fields, and a
+    step file is found relative to its folder)."""
+    if origin is not None:
+        try:
+            return _build(config, origin)
+        except BadInput as exc:
+            raise BadInput(f"{origin}: {exc}") from None
+    return _build(config, None)
+
+
+def _build(config: dict[str, Any], origin: str | None
+           ) -> tuple[Model, Bounds, list[Any], list[Any]]:
+    def option(name: str) -> str:
+        return f"--{name}" if origin is None else name
     target = config["target"]
     if target not in TARGETS:
         raise BadInput(f"unknown target {target!r} (known: {', '.join(TARGETS)})")
     nodes, clients = config["nodes"], config["clients"]
     lo, hi = _MAX_NODES[target]
     if not lo <= nodes <= hi:
-        raise BadInput(f"--nodes {nodes}: the {target} target takes {lo} to {hi} servers")
+        raise BadInput(f"{option('nodes')} {nodes}: the {target} target takes {lo} to {hi} servers")
     if target == "kv" and not 1 <= clients <= 3:
-        raise BadInput(f"--clients {clients}: the kv target takes 1 to 3 clients")
+        raise BadInput(f"{option('clients')} {clients}: the kv target takes 1 to 3 clients")
     if config.get("step") and target != "raft":
-        raise BadInput("--step names a step function for the raft target only")
+        raise BadInput(f"{option('step')} names a step function for the raft target only")
     try:
         bounds = Bounds(**config["bounds"]).validate()
     except BoundsError as exc:
         raise BadInput(str(exc)) from None
     keep_sent = bool(config.get("keep_sent", False))
     if target == "raft":
-        step = load_step(config["step"]) if config.get("step") else None
+        step = None
+        if config.get("step") and origin is None:
+            step = load_step(config["step"])
+        elif config.get("step"):
+            step = load_step(config["step"], "the counterexample's step function",
+                             os.path.dirname(origin or ""))
         model = raft_model(nodes, step, keep_sent)
     else:
         model = TARGETS[target](nodes, clients, keep_sent=keep_sent)
@@ -343,6 +365,11 @@ def write_counterexample(path: str, config: dict[str, Any], model: Model, bounds
         choices.append(k)
         state = options[k][5]
     digest, steps = _path_digest(model, bounds, choices)
+    module, _, name = (config.get("step") or "").partition(":")
+    if module.endswith(".py") and not os.path.isabs(module):
+        # a step file is recorded relative to the counterexample (replay finds it from there)
+        where = os.path.relpath(os.path.abspath(module), os.path.dirname(os.path.abspath(path)))
+        config = {**config, "step": f"{where}:{name}"}
     doc = {"format": FORMAT, "config": config, "rule": violation.rule,
            "detail": violation.detail, "choices": choices, "steps": steps, "digest": digest}
     with open(path, "w", encoding="utf-8") as f:
@@ -403,24 +430,39 @@ def read_counterexample(path: str) -> tuple[dict[str, Any], list[int], str]:
     return config, doc.choices, doc.digest
 
 
-def replay(path: str) -> int:
+def replay(path: str, verbosity: int = 0, as_json: bool = False) -> int:
     """Take a written counterexample again: the same steps, the same digest, the same
-    violation. Exit 1 when the violation reproduces (or the replay diverged: said so)."""
+    violation. Exit 1 when the violation reproduces (or the replay diverged: said so); a
+    file whose path is not enabled is damaged (bad input). ``verbosity`` < 0: only the
+    verdict; ``as_json``: one JSON object instead of text. A step function the file names is
+    imported and run (a file's path is taken relative to the counterexample's folder)."""
     config, choices, digest = read_counterexample(path)
-    model, bounds, properties, _ = build(config)
+    model, bounds, properties, _ = build(config, origin=path)
     try:
         got, steps = _path_digest(model, bounds, choices)
+        broken = _judge(model, bounds, properties, choices) if got == digest else None
     except ValueError as exc:
-        print(f"REPLAY DIVERGED: {exc}")
-        return EXIT_FAIL
-    print(f"replaying an explorer counterexample of {config['target']} ({len(choices)} steps)")
+        raise BadInput(f"{path}: a damaged explorer counterexample ({exc})") from None
+    except BadInput as exc:
+        raise BadInput(f"{path}: {exc}") from None
+    verdict = "diverged" if got != digest else "pass" if broken is None else "fail"
+    if as_json:
+        print(json.dumps({
+            "file": path, "target": config["target"], "steps": steps, "verdict": verdict,
+            "matches": got == digest, "digest": got, "recorded_digest": digest,
+            "violation": None if broken is None else
+            {"rule": broken.rule, "detail": broken.detail}}, sort_keys=True))
+        return EXIT_OK if verdict == "pass" else EXIT_FAIL
+    if verbosity >= 0:
+        print(f"replaying an explorer counterexample of {config['target']} "
+              f"({len(choices)} steps)")
     if got != digest:
         print(f"REPLAY DIVERGED: digest {got} != recorded {digest}")
         return EXIT_FAIL
-    print(f"digest matches: {digest}")
-    broken = _judge(model, bounds, properties, choices)
-    for n, line in enumerate(steps, 1):
-        print(f"  {n:3}. {line}")
+    if verbosity >= 0:
+        print(f"digest matches: {digest}")
+        for n, line in enumerate(steps, 1):
+            print(f"  {n:3}. {line}")
     if broken is None:
         print("outcome: PASS (the recorded violation did not happen again)")
         return EXIT_OK

@@ -33,7 +33,7 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from scenarios.cli import explore   # an explorer counterexample is replayed by the explorer
     if explore.is_counterexample(args.file):
-        return explore.replay(args.file)
+        return explore.replay(args.file, args.verbosity, args.json)
     target = read_trace(args.file)
     loaded, name, seed = target.loaded, target.scenario.name, target.seed
     result = run_scenario(target.scenario, seed, keep_lines=True, params=target.params)
