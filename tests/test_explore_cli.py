@@ -302,3 +302,28 @@ def test_a_damaged_counterexample_names_its_file(tmp_path: Any) -> None:
             assert code == EXIT_BAD_INPUT and out == "", (name, out, err)
             assert err.startswith(f"raftsim: error: {path}: ") and message in err, (name, err)
             assert err.count("\n") == 1
+
+
+def test_options_without_effect_are_refused_and_replay_honours_json(tmp_path: Any) -> None:
+    """--replay with a target, a bound or --trace (the file fixes them): refused, nothing
+    written; --json prints one object. --clients outside kv and --dups without room for a
+    second copy on a link (--per-link 1): refused."""
+    path = tmp_path / "cex.json"
+    path.write_text(json.dumps(GOOD))
+    other = tmp_path / "other.json"
+    for extra, named in ((["raft"], "TARGET"), (["--max-term", "5"], "--max-term"),
+                         (["--trace", str(other)], "--trace"), (["--symmetry"], "--symmetry"),
+                         (["--strategy", "dfs"], "--strategy")):
+        code, out, err = cli("explore", *extra, "--replay", str(path))
+        assert code == EXIT_BAD_INPUT and out == "" and f"--replay takes no {named}" in err, err
+    assert not other.exists()
+    code, out, err = cli("explore", "--replay", str(path), "--json")
+    assert code == 0 and json.loads(out)["verdict"] == "pass", err
+    for args, message in ((["raft", "--clients", "2"], "--clients applies to the kv target"),
+                          (["raft", "--dups", "1"], "--dups 1 needs --per-link 2 or more"),
+                          (["kv", "--dups", "2", "--per-link", "1"], "--dups 2 needs")):
+        code, out, err = cli("explore", *args)
+        assert code == EXIT_BAD_INPUT and out == "" and message in err, (args, err)
+    code, _, err = cli("explore", "raft", "--dups", "1", "--per-link", "2", "--max-term", "1",
+                       "--states", "50")
+    assert code == 0, err

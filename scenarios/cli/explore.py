@@ -41,7 +41,8 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("explore", help="exhaustively explore a small cluster (model checking)")
     p.add_argument("target", nargs="?", help=f"what to explore: {', '.join(TARGETS)}")
     p.add_argument("--nodes", type=int, default=3, help="servers (default 3)")
-    p.add_argument("--clients", type=int, default=1, help="KV clerks (kv target; default 1)")
+    p.add_argument("--clients", type=int, default=None,
+                   help="KV clerks (kv target only; default 1)")
     p.add_argument("--snapshots", action="store_true",
                    help="servers may snapshot what they applied (InstallSnapshot then flows)")
     p.add_argument("--step", metavar="MODULE:NAME",
@@ -82,6 +83,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--progress", type=float, default=10.0, metavar="SECONDS",
                    help="print progress this often (default 10)")
     p.set_defaults(func=run)
+    _OPTIONS[:] = [(a.dest, a.option_strings[0] if a.option_strings else a.dest.upper(),
+                    a.default) for a in p._actions if a.dest not in ("help", "replay", "json")]
+
+
+#: (dest, option, default) of every explore option but --replay and --json: those a replay
+#: refuses (the counterexample file fixes the target, the bounds and everything else).
+_OPTIONS: list[tuple[str, str, Any]] = []
 
 
 def _bounds(args: argparse.Namespace) -> Bounds:
@@ -236,15 +244,27 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         raise BadInput(f"--walks {args.walks}: expected 1 to 10,000,000")
     if args.progress <= 0:
         raise BadInput(f"--progress {args.progress}: expected a positive number of seconds")
+    if args.clients is not None and args.target != "kv":
+        raise BadInput(f"--clients applies to the kv target only (not {args.target})")
     bounds = _bounds(args)
-    return {"target": args.target, "nodes": args.nodes, "clients": args.clients,
+    if bounds.dups and bounds.per_link < 2:
+        raise BadInput(f"--dups {bounds.dups} needs --per-link 2 or more (a duplicate is a "
+                       f"second copy of a message on its link; --per-link is {bounds.per_link})")
+    clients = 1 if args.clients is None else args.clients
+    return {"target": args.target, "nodes": args.nodes, "clients": clients,
             "step": args.step, "properties": args.property, "keep_sent": args.keep_sent,
             "bounds": {f: getattr(bounds, f) for f in bounds.__struct_fields__}}
 
 
 def run(args: argparse.Namespace) -> int:
     if args.replay:
-        return replay(args.replay)
+        given = [option for dest, option, default in _OPTIONS
+                 if getattr(args, dest, default) != default]
+        if given:
+            raise BadInput(f"--replay takes no {', '.join(given)}: the counterexample file "
+                           f"records the target, the bounds and the options (only --json "
+                           f"applies)")
+        return replay(args.replay, as_json=args.json)
     config = _config(args)
     model, bounds, properties, goals = build(config)
     if args.symmetry and model.permute is None:
