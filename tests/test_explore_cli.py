@@ -327,3 +327,19 @@ def test_options_without_effect_are_refused_and_replay_honours_json(tmp_path: An
     code, _, err = cli("explore", "raft", "--dups", "1", "--per-link", "2", "--max-term", "1",
                        "--states", "50")
     assert code == 0, err
+
+
+def test_the_report_speaks_plainly(tmp_path: Any, monkeypatch: Any) -> None:
+    """Singular counts; goals of a search a violation ended are said to be so; depths of a
+    search other than BFS are first seen, not least; a comma list of properties is explained."""
+    code, out, _ = cli("explore", "raft", "--nodes", "1", "--max-term", "1", "--strategy", "dfs")
+    assert code == 0 and out.startswith("exploring raft (1 server) by dfs"), out
+    assert "  commit: first seen at depth " in out, out
+    code, out, _ = cli("explore", "kv", "--nodes", "1", "--clients", "1", "--states", "5")
+    assert out.startswith("exploring kv (1 server, 1 client) by bfs"), out
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "votebug.py").write_text(VOTEBUG)
+    code, out, _ = cli("explore", "raft", "--step", "votebug.py:step", *VOTEBUG_ARGS)
+    assert code == 1 and "sometimes goals (before the violation ended the search):" in out, out
+    code, _, err = cli("explore", "kv", "--property", "raft,linearizability")
+    assert code == EXIT_BAD_INPUT and "repeat --property for several" in err, err

@@ -47,20 +47,24 @@ def add_parser(sub: Any) -> None:
                    help="servers may snapshot what they applied (InstallSnapshot then flows)")
     p.add_argument("--step", metavar="MODULE:NAME",
                    help="run this step function instead of raft.step (raft target)")
-    p.add_argument("--strategy", choices=STRATEGIES, default="bfs")
+    p.add_argument("--strategy", choices=STRATEGIES, default="bfs",
+                   help="bfs: breadth first, the shortest counterexample (default); dfs: depth "
+                        "first to --depth; random: --walks random walks from --seed")
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the random walks (random strategy; 0 to 2**63-1, default 0)")
     p.add_argument("--walks", type=int, default=None,
                    help="random walks to take (random strategy; default 1000)")
     p.add_argument("--symmetry", action="store_true",
-                   help="reduce by permutations of the servers")
+                   help="take states that differ only by a renaming of the servers as one "
+                        "(raft: any permutation; kv: rotations only)")
     p.add_argument("--compare-symmetry", action="store_true",
                    help="search twice, without and with symmetry, and report both counts")
     p.add_argument("--keep-sent", action="store_true",
                    help="what a server sent before it crashed stays on the wire (default: lost "
                         "with it, as on the simulator's network)")
     p.add_argument("--property", action="append", metavar="NAME",
-                   help=f"properties to check (default all that apply: {', '.join(PROPERTIES)})")
+                   help=f"a property to check; repeat the option for several (default all "
+                        f"that apply: {', '.join(PROPERTIES)})")
     b = p.add_argument_group("bounds")
     defaults = Bounds()
     for name, help_text in (
@@ -223,7 +227,8 @@ def _build(config: dict[str, Any], origin: str | None
     properties: list[Any] = []
     for name in names:
         if name not in PROPERTIES:
-            raise BadInput(f"unknown property {name!r} (known: {', '.join(PROPERTIES)})")
+            hint = "; repeat --property for several" if "," in name else ""
+            raise BadInput(f"unknown property {name!r} (known: {', '.join(PROPERTIES)}{hint})")
         if target not in PROPERTIES[name]:
             raise BadInput(f"property {name!r} does not apply to target {target!r}")
         properties.append(RaftSafety(model) if name == "raft" else Linearizable(model))
@@ -291,9 +296,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _header(config: dict[str, Any], strategy: str, symmetry: bool) -> str:
     b = config["bounds"]
-    what = f"{config['nodes']} servers"
+    what = _count(config["nodes"], "server")
     if config["target"] == "kv":
-        what += f", {config['clients']} clients"
+        what += ", " + _count(config["clients"], "client")
     if config.get("keep_sent"):
         what += ", sent messages outlive a crash"
     shown = ", ".join(f"{k.replace('_', '-')} {v:,}" if isinstance(v, int) and
@@ -301,6 +306,10 @@ def _header(config: dict[str, Any], strategy: str, symmetry: bool) -> str:
                       for k, v in b.items())
     return (f"exploring {config['target']} ({what}) by {strategy}, symmetry "
             f"{'on' if symmetry else 'off'}\nbounds: {shown}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _print_progress(p: Progress) -> None:
@@ -317,9 +326,12 @@ def _report(results: list[Result], written: str | None) -> None:
               f"{r.seconds:.1f} s ({rate:,.0f} distinct/s)")
     r = results[-1]
     if r.goals:
-        print("sometimes goals:")
+        # a violation ends the search: goals are those of the states judged before it
+        print("sometimes goals:" if r.violation is None else
+              "sometimes goals (before the violation ended the search):")
+        reached = "reached at depth" if r.strategy == "bfs" else "first seen at depth"
         for name, depth in r.goals.items():
-            seen = f"reached at depth {depth}" if depth is not None else "NOT reached"
+            seen = f"{reached} {depth}" if depth is not None else "NOT reached"
             print(f"  {name}: {seen}")
     v = r.violation
     if v is None:
