@@ -260,9 +260,9 @@ def _set_allowed_failures(n, dask_scheduler=None):
 
 
 def test_ctrl_c_while_the_local_cluster_starts_is_not_lost(monkeypatch):
-    """A Ctrl-C that lands while `local:N` starts its cluster (SIGINT ignored then, so that the
-    workers inherit the ignoring) interrupts as soon as start-up ends, and the cluster is
-    closed: it is neither thrown away nor leaves processes behind."""
+    """A Ctrl-C that lands while `local:N` starts its cluster, whichever thread takes it,
+    interrupts as soon as start-up ends, and the cluster is closed: it is neither thrown away
+    nor leaves processes behind."""
     import signal
 
     from scenarios.campaign.cluster import connect
@@ -282,3 +282,16 @@ def test_ctrl_c_while_the_local_cluster_starts_is_not_lost(monkeypatch):
     assert closed == [True]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, set())
+
+
+def test_local_workers_ignore_ctrl_c():
+    """The workers of `local:N` ignore SIGINT (a Ctrl-C at the terminal is the client's to
+    handle), while the client's own handler is left as it was."""
+    import signal
+
+    from scenarios.campaign.cluster import connect
+    before = signal.getsignal(signal.SIGINT)
+    with connect("local:1") as c:
+        answers = c.run(signal.getsignal, signal.SIGINT)
+    assert list(answers.values()) == [signal.SIG_IGN]
+    assert signal.getsignal(signal.SIGINT) is before
