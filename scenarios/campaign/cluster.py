@@ -32,8 +32,6 @@ WINDOW_PER_THREAD = 2
 #: Dask gives up on twice is split, so only the seed that kills its workers is a crash.
 BATCH = 8
 CONNECT_TIMEOUT_S = 10
-# Imported by each worker of a `local:N` cluster as it starts: it ignores SIGINT from then on.
-WORKER_PRELOAD = "scenarios.campaign.quiet_worker"
 #: Times Dask must give a task up (KilledWorker) before it is recorded as a crash.
 VERDICTS_FOR_CRASH = 2
 
@@ -59,7 +57,7 @@ def connect(scheduler: str) -> Iterator[Any]:
     workers have been checked to run this raftsim; closed (and the cluster stopped) on exit.
 
     While it starts, SIGINT is blocked in this thread, so every thread Dask starts meanwhile
-    inherits the block: a Ctrl-C stays pending (or, taken by an older thread, is noted) and
+    inherits the block and a Ctrl-C can only reach the main thread: it stays pending and
     interrupts as soon as the start-up is over (the cluster is then closed again), instead of
     being taken by a Dask thread and lost."""
     address, n = parse_scheduler(scheduler)
@@ -79,29 +77,23 @@ def _start(stack: contextlib.ExitStack, address: str, n: int) -> Any:
         raise CampaignError("--scheduler needs Dask: pip install 'raftsim[dask]'") from None
     logging.getLogger("distributed").setLevel(logging.CRITICAL)   # one line, never a log
     if address == "local":
-        # A Ctrl-C at the terminal reaches every process of the group: it is the client's to
-        # handle (it stops the cluster), so the workers ignore it (WORKER_PRELOAD). While the
-        # cluster starts, a Ctrl-C is only noted, whichever thread the kernel hands it to, and
-        # interrupts once the cluster can be closed again: an interrupt half-way through the
-        # start would leave processes behind, and an ignored one would be lost.
+        # Its processes inherit an ignored SIGINT: Ctrl-C is the client's to handle (it stops
+        # them), and a worker never prints a traceback for it. Setting SIG_IGN would discard a
+        # Ctrl-C already pending: that one interrupts now.
         # The dashboard takes any free port: a busy 8787 (another cluster) is not worth a
         # warning.
         if signal.SIGINT in signal.sigpending():
             raise KeyboardInterrupt
-        pressed: list[int] = []
-        previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1,
                                                    processes=True, dashboard_address=":0",
-                                                   silence_logs=logging.CRITICAL,
-                                                   preload=[WORKER_PRELOAD])
+                                                   silence_logs=logging.CRITICAL)
             stack.callback(_quietly, cluster.close)
         finally:
             signal.signal(signal.SIGINT, previous)
-        if pressed or signal.SIGINT in signal.sigpending():
-            raise KeyboardInterrupt
         client = distributed.Client(cluster)
     else:
         _probe(address)
