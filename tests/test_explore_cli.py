@@ -343,3 +343,30 @@ def test_the_report_speaks_plainly(tmp_path: Any, monkeypatch: Any) -> None:
     assert code == 1 and "sometimes goals (before the violation ended the search):" in out, out
     code, _, err = cli("explore", "kv", "--property", "raft,linearizability")
     assert code == EXIT_BAD_INPUT and "repeat --property for several" in err, err
+
+
+def test_ctrl_c_reports_what_was_explored(monkeypatch: Any) -> None:
+    """Ctrl-C during a search (here: raised by the first progress call) prints the counts and
+    goals so far, says it was interrupted (no verdict), and exits 130; --json prints the same
+    as one object with "interrupted": true."""
+    import scenarios.cli.explore as command
+    from scenarios.errors import EXIT_INTERRUPTED
+    real = command.explore
+
+    def stop(progress: Any) -> None:
+        raise KeyboardInterrupt
+
+    def interrupted(*args: Any) -> Any:
+        return real(*args[:8], stop, 1e-9)
+
+    monkeypatch.setattr(command, "explore", interrupted)
+    code, out, err = cli("explore", "kv", "--max-term", "1")
+    assert code == EXIT_INTERRUPTED and err == "raftsim: interrupted\n", err
+    assert "states generated" in out and "distinct (symmetry off)" in out, out
+    assert "sometimes goals (so far):" in out and "  commit: " in out, out
+    assert out.endswith("interrupted: no violation among the states explored so far\n"), out
+    assert "no violation within the bounds" not in out
+    code, out, err = cli("explore", "kv", "--max-term", "1", "--json")
+    doc = json.loads(out)
+    assert code == EXIT_INTERRUPTED and doc["interrupted"] is True and not doc["complete"]
+    assert doc["violation"] is None and doc["runs"][0]["distinct"] >= 1, doc

@@ -25,7 +25,8 @@ from scenarios.cli.common import MAX_SEED, check_outputs
 from scenarios.errors import EXIT_FAIL, EXIT_OK, BadInput
 from scenarios.explore import Linearizable, RaftSafety, raft_goals
 from sim.explore import (
-    STRATEGIES, TARGETS, Bounds, BoundsError, Counterexample, Model, Progress, Result,
+    STRATEGIES, TARGETS, Bounds, BoundsError, Counterexample, Interrupted, Model, Progress,
+    Result,
     Violation, describe, encode_state, explore, raft_model, successors,
 )
 
@@ -281,8 +282,19 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             print(_header(config, args.strategy, symmetry))
         progress = None if args.json else _print_progress
-        results.append(explore(model, bounds, properties, goals, args.strategy, symmetry,
-                               args.seed or 0, args.walks or 1000, progress, args.progress))
+        try:
+            results.append(explore(model, bounds, properties, goals, args.strategy, symmetry,
+                                   args.seed or 0, args.walks or 1000, progress,
+                                   args.progress))
+        except Interrupted as stop:       # Ctrl-C: what was explored so far, then exit 130
+            results.append(stop.result)
+            if args.json:
+                print(json.dumps({**_as_json(config, args.strategy, results, None),
+                                  "interrupted": True}, sort_keys=True))
+            else:
+                _report(results, None, interrupted=True)
+            raise
+
     result = results[-1]
     written = None
     if result.violation is not None and args.trace:
@@ -318,7 +330,7 @@ def _print_progress(p: Progress) -> None:
           f"({rate:,.0f}/s), depth {p.depth}, queue {p.queue:,}", flush=True)
 
 
-def _report(results: list[Result], written: str | None) -> None:
+def _report(results: list[Result], written: str | None, interrupted: bool = False) -> None:
     for r in results:
         rate = r.distinct / r.seconds if r.seconds > 0 else 0.0
         print(f"{r.generated:,} states generated, {r.distinct:,} distinct "
@@ -327,13 +339,17 @@ def _report(results: list[Result], written: str | None) -> None:
     r = results[-1]
     if r.goals:
         # a violation ends the search: goals are those of the states judged before it
-        print("sometimes goals:" if r.violation is None else
+        print("sometimes goals (so far):" if interrupted else "sometimes goals:"
+              if r.violation is None else
               "sometimes goals (before the violation ended the search):")
         reached = "reached at depth" if r.strategy == "bfs" else "first seen at depth"
         for name, depth in r.goals.items():
             seen = f"{reached} {depth}" if depth is not None else "NOT reached"
             print(f"  {name}: {seen}")
     v = r.violation
+    if interrupted:
+        print("interrupted: no violation among the states explored so far")
+        return
     if v is None:
         if r.complete:
             print("no violation: every state within the bounds was explored")

@@ -16,14 +16,14 @@ from __future__ import annotations
 import random
 import time
 from collections import deque
-from typing import Any, Callable, Iterable, NamedTuple, Protocol, Sequence
+from typing import Any, Callable, Iterable, NamedTuple, Protocol, Sequence, Sized
 
 from sim.explore.fingerprint import Fingerprinter
 from sim.explore.model import Bounds, Label, Model, Step, XState, describe, successors
 
 __all__ = [
-    "Property", "Goal", "Violation", "Counterexample", "Progress", "Result", "explore", "walk",
-    "STRATEGIES",
+    "Property", "Goal", "Violation", "Counterexample", "Progress", "Result", "Interrupted",
+    "explore", "walk", "STRATEGIES",
 ]
 
 STRATEGIES = ("bfs", "dfs", "random")
@@ -96,6 +96,15 @@ class Result(NamedTuple):
     complete: bool
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a search: ``result`` holds the counts and goals so far (no violation,
+    not complete)."""
+
+    def __init__(self, result: Result) -> None:
+        super().__init__()
+        self.result = result
+
+
 class _Search:
     def __init__(self, model: Model, bounds: Bounds, properties: Sequence[Property],
                  goals: Sequence[Goal], symmetry: bool,
@@ -113,6 +122,7 @@ class _Search:
         self.max_depth = 0
         self.hit: set[str] = set()
         self.start: XState | None = None
+        self.seen: Sized = ()                # the states kept so far (their count: distinct)
         self.t0 = time.perf_counter()      # wall time: progress and rates reported only
         self.next_report = self.t0 + every
 
@@ -190,15 +200,19 @@ def explore(model: Model, bounds: Bounds, properties: Sequence[Property] = (),
     seeded random walks of at most ``bounds.depth`` steps. ``progress`` is called about every
     ``every`` seconds and once at the end. ``start`` (from ``walk``) searches from that state
     instead of the initial one: depths and paths then count from it."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}")
     search = _Search(model, bounds, properties, goals, symmetry, progress, every)
     search.start = start
-    if strategy == "bfs":
-        return _bfs(search)
-    if strategy == "dfs":
-        return _dfs(search)
-    if strategy == "random":
+    try:
+        if strategy == "bfs":
+            return _bfs(search)
+        if strategy == "dfs":
+            return _dfs(search)
         return _random(search, seed, walks)
-    raise ValueError(f"unknown strategy {strategy!r}")
+    except KeyboardInterrupt:
+        search.progress = None
+        raise Interrupted(search.result(strategy, len(search.seen), None, False)) from None
 
 
 def walk(model: Model, bounds: Bounds, properties: Sequence[Property],
@@ -235,6 +249,7 @@ def _bfs(search: _Search) -> Result:
     fp = search.fingerprint
     start = search.initial()
     seen: dict[int, int] = {fp(start): 0}          # fingerprint -> node number
+    search.seen = seen
     parents: list[tuple[int, Label | None]] = [(-1, None)]
     queue: deque[tuple[XState, int, int]] = deque([(start, 0, 0)])
     budget_hit = False
@@ -275,6 +290,7 @@ def _dfs(search: _Search) -> Result:
     fp = search.fingerprint
     start = search.initial()
     seen: dict[int, int] = {fp(start): 0}       # fingerprint -> shallowest depth seen
+    search.seen = seen
     stack: list[tuple[XState, int, tuple[Label, ...]]] = [(start, 0, ())]
     while stack:
         state, depth, path = stack.pop()
@@ -311,6 +327,7 @@ def _random(search: _Search, seed: int, walks: int) -> Result:
     rng = random.Random(seed)
     start = search.initial()
     seen: set[int] = {fp(start)}
+    search.seen = seen
     search.hit.add("walks")
     for _ in range(walks):
         state, path = start, ()  # type: tuple[XState, tuple[Label, ...]]
