@@ -40,6 +40,8 @@ class Scenario:
     params: tuple[str, ...] = ()         # the overrides it accepts (random scenarios)
     #: validates given params before the run (raises BadInput naming the JSON path); None: none
     check_params: Callable[[dict[str, Any]], None] | None = None
+    #: its own message budget, when tighter than the runner's (a flood is found sooner)
+    max_messages: int | None = None
 
 
 _REGISTRY: dict[str, Scenario] = {}

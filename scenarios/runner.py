@@ -8,7 +8,8 @@ two runs of the same scenario and seed agree on it exactly, in any process.
 
 Every run is bounded: by its scenario's time limit in virtual time (failure kind
 ``time-limit``), by ``MAX_RECORDS`` trace records (failure kind ``trace-limit``), by
-``MAX_MESSAGES`` messages sent (failure kind ``budget``, rule ``messages``) and, when the caller
+``MAX_MESSAGES`` messages sent, or its scenario's own tighter budget (failure kind ``budget``,
+rule ``messages``) and, when the caller
 gives one (campaigns do), by a wall-clock budget (kind ``budget``, rule ``wall-time``). The
 message and record budgets are deterministic; the wall budget is not, so only campaigns use
 it, to keep one pathological seed from holding a worker for ever. Params are
@@ -295,6 +296,8 @@ def _run(sc: Scenario, seed: int, trace_path: str | None, keep_lines: bool,
          max_records: int, max_messages: int | None = MAX_MESSAGES,
          wall_budget_s: float | None = None) -> RunResult:
     started = time.perf_counter()      # wall time of the run, reported only
+    if sc.max_messages is not None:
+        max_messages = min(max_messages or sc.max_messages, sc.max_messages)
     world = World(seed)
     params = dict(params or {})
     trace_tmp = _temp_name(trace_path) if trace_path is not None else None

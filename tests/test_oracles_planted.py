@@ -55,6 +55,18 @@ def test_message_storm_ends_on_the_message_budget() -> None:
     assert again.digest == result.digest                            # deterministic
 
 
+def test_random_raft_has_its_own_tighter_message_budget() -> None:
+    """random-raft's own budget (far above what a correct seed sends) ends a storm at once,
+    under the runner's default budget, and a correct seed is far below it."""
+    from scenarios.suites.random_raft import RANDOM_RAFT_MAX_MESSAGES
+    with planted("append-storm"):
+        result = run_scenario("random-raft", 2)
+    assert result.failure is not None
+    assert (result.failure.kind, result.failure.rule) == ("budget", "messages")
+    assert RANDOM_RAFT_MAX_MESSAGES < result.messages < RANDOM_RAFT_MAX_MESSAGES + 5_000
+    assert run_scenario("random-raft", 2).messages < RANDOM_RAFT_MAX_MESSAGES // 10
+
+
 def test_wall_budget_is_a_budget_failure() -> None:
     """A wall-clock budget (campaigns give each seed one) ends a run with kind budget."""
     result = run_scenario("random-raft", 1, wall_budget_s=0.0)
