@@ -228,7 +228,8 @@ class RunResult:
         return {"scenario": self.scenario, "seed": self.seed, "verdict": self.outcome,
                 "failure": failure, "digest": self.digest, "virtual_ms": self.virtual_ms,
                 "messages": self.messages, "bytes": self.bytes, "records": self.records,
-                "wall_s": round(self.wall_s, 3), "facts": self.facts}
+                "wall_s": round(self.wall_s, 3), "facts": self.facts,
+                "coverage": self.coverage}
 
 
 def replay_command(name: str, seed: int, params_path: str | None = None) -> str:

@@ -180,3 +180,14 @@ def test_a_guided_campaign_is_reproducible(tmp_path, monkeypatch, capsys) -> Non
     digest, bias = one[9]
     again = run_scenario("random-raft", 9, params={"swarm": {"bias": bias}})
     assert again.digest == digest
+
+
+def test_run_json_carries_the_coverage_counts(capsys) -> None:
+    """`raftsim run --json` gives the points the run reached, as `RunResult.coverage` has them."""
+    import json
+
+    from scenarios.cli import main
+    assert main(["run", "random-raft", "--seed", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["coverage"] == run_scenario("random-raft", 3).coverage
+    assert out["coverage"] and all(n > 0 for n in out["coverage"].values())
