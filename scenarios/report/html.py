@@ -35,6 +35,13 @@ def _env() -> Any:
     return env
 
 
+def _scripts(*names: str) -> Any:
+    """Our scripts ``names``, inlined one after the other (the first ones define what the
+    later ones use)."""
+    import markupsafe
+    return markupsafe.Markup("\n").join(_asset(name) for name in names)
+
+
 def _asset(name: str) -> Any:
     """A static script or style sheet of ours, inlined as it is (never built from input)."""
     import markupsafe
@@ -53,7 +60,7 @@ DRAWN = ("lanes", "messages", "density", "faults", "shading", "roles", "operatio
 def render_run(view: dict[str, Any]) -> str:
     """The page of one run (``views.run_view``)."""
     return str(_env().get_template("run.html.j2").render(
-        view=view, style=_asset("report.css"), script=_asset("run.js"),
+        view=view, style=_asset("report.css"), script=_scripts("svg.js", "run.js"),
         max_fault_rows=MAX_FAULT_ROWS, packed=pack(drawn_data(view))))
 
 
@@ -77,4 +84,4 @@ def pack(data: Any) -> str:
 def render_campaign(view: dict[str, Any]) -> str:
     """The page of one campaign (``campaign.campaign_view``)."""
     return str(_env().get_template("campaign.html.j2").render(
-        view=view, style=_asset("report.css"), script=_asset("campaign.js")))
+        view=view, style=_asset("report.css"), script=_scripts("svg.js", "campaign.js")))

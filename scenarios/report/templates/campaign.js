@@ -2,15 +2,8 @@
 (function () {
   'use strict';
   var D = JSON.parse(document.getElementById('report-data').textContent);
-  var NS = 'http://www.w3.org/2000/svg';
   var svg = document.getElementById('time-chart'), hover = document.getElementById('hover');
-  function el(tag, attrs, parent, text) {
-    var e = document.createElementNS(NS, tag);
-    for (var k in attrs) if (Object.prototype.hasOwnProperty.call(attrs, k)) e.setAttribute(k, attrs[k]);
-    if (text !== undefined) e.textContent = text;
-    if (parent) parent.appendChild(e);
-    return e;
-  }
+  var el = raftsimSvg.el;
   function draw() {
     while (svg.firstChild) svg.removeChild(svg.firstChild);
     var pts = D.points, w = Math.max(600, svg.getBoundingClientRect().width || 900), h = 170, L = 60;

@@ -19,7 +19,7 @@
 function draw(D) {
   'use strict';
   window.reportData = D;     // the page's data, for a look from the browser's console
-  var NS = 'http://www.w3.org/2000/svg';
+  var NS = raftsimSvg.NS;
   var MAX_ARROWS = 2500, FIRST_ARROWS = 150, MAX_OPS = 3000, MAX_BANDS = 200, LABEL = 70, LANE = 30;
   var M = D.messages, sends = M.send, nmsg = sends.length;
   var deliveries = [], drops = [], last = new Array(nmsg), i;
@@ -40,13 +40,7 @@ function draw(D) {
   var hover = document.getElementById('hover');
   var highlight = null;   // {client, call, return}: the operation the linearizability view links to
 
-  function el(tag, attrs, parent, text) {
-    var e = document.createElementNS(NS, tag);
-    for (var k in attrs) if (Object.prototype.hasOwnProperty.call(attrs, k)) e.setAttribute(k, attrs[k]);
-    if (text !== undefined) e.textContent = text;
-    if (parent) parent.appendChild(e);
-    return e;
-  }
+  var el = raftsimSvg.el;
   function clear(svg) { while (svg.firstChild) svg.removeChild(svg.firstChild); }
   function width(svg) { return Math.max(600, svg.getBoundingClientRect().width || 900); }
   function scale(lo, hi, x0, x1) {
