@@ -178,6 +178,14 @@ class _Search:
             self.next_report = now + self.every
             self.progress(Progress(self.generated, distinct, depth, queue, now - self.t0))
 
+    def violated(self, strategy: str, distinct: int, broken: Any, depth: int,
+                 labels: tuple[Label, ...]) -> Result:
+        """The result of a search whose step at ``depth`` broke a property: ``labels`` lead
+        from the start to the state that broke it."""
+        self.max_depth = max(self.max_depth, depth + 1)
+        return self.result(strategy, distinct, Counterexample(broken.rule, broken.detail, labels),
+                           False)
+
     def result(self, strategy: str, distinct: int, violation: Counterexample | None,
                complete: bool) -> Result:
         seconds = time.perf_counter() - self.t0
@@ -260,10 +268,8 @@ def _bfs(search: _Search) -> Result:
             continue
         for label, after, broken, beyond in search.expand(state, depth):
             if broken is not None:
-                search.max_depth = max(search.max_depth, depth + 1)
-                labels = _path(parents, me) + (label,)
-                return search.result("bfs", len(seen), Counterexample(
-                    broken.rule, broken.detail, labels), False)
+                return search.violated("bfs", len(seen), broken, depth,
+                                       _path(parents, me) + (label,))
             if beyond is not None:
                 search.hit.add(beyond)
                 continue
@@ -300,9 +306,7 @@ def _dfs(search: _Search) -> Result:
         children = []
         for label, after, broken, beyond in search.expand(state, depth):
             if broken is not None:
-                search.max_depth = max(search.max_depth, depth + 1)
-                return search.result("dfs", len(seen), Counterexample(
-                    broken.rule, broken.detail, path + (label,)), False)
+                return search.violated("dfs", len(seen), broken, depth, path + (label,))
             if beyond is not None:
                 search.hit.add(beyond)
                 continue
@@ -338,9 +342,8 @@ def _random(search: _Search, seed: int, walks: int) -> Result:
             options = []
             for label, after, broken, beyond in search.expand(state, depth):
                 if broken is not None:
-                    search.max_depth = max(search.max_depth, depth + 1)
-                    return search.result("random", len(seen), Counterexample(
-                        broken.rule, broken.detail, path + (label,)), False)
+                    return search.violated("random", len(seen), broken, depth,
+                                           path + (label,))
                 if beyond is not None:
                     search.hit.add(beyond)
                     continue
