@@ -27,7 +27,10 @@ from __future__ import annotations
 
 import hashlib
 from functools import partial
+from heapq import heappush
 from typing import Any, Callable
+
+from simpy.events import NORMAL
 
 from protocols.core import (
     Apply, ApplySnapshot, CancelTimer, Event, Note, Persist, Propose, Proposed, Receive,
@@ -80,11 +83,13 @@ class Host:
         self._add = self.trace.add
         self._buffer, self._batch = self.trace.buffer, self.trace.batch
         self._env = world.env
+        self._queue, self._eid = world.queue, world.eid
+        self._fire_call = self._fire
         send = partial(network.transmit, self)  # no wrapper frame on the hot path
         if on_send is not None:                 # an oracle sees each Send (and the disk) first
             send = partial(_checked_send, self, on_send, send)
         self._handlers: dict[type, Callable[[Any], None]] = {
-            Send: send, Persist: self._persist,
+            Send: send, Persist: self.disk.persist,
             SetTimer: self._set_timer, CancelTimer: self._cancel_timer,
             Apply: self._apply, ApplySnapshot: self._snapshot, Proposed: self._keep_proposed,
             RoleChanged: self._role, Note: self._note,
@@ -167,12 +172,9 @@ class Host:
 
     def handle(self, effect_type: type, perform: Callable[["Host", Any], None]) -> None:
         """Perform effects of ``effect_type`` (e.g. a service-level effect) with ``perform``."""
-        self._handlers[effect_type] = lambda effect: perform(self, effect)
+        self._handlers[effect_type] = partial(perform, self)
 
     # ------------------------------------------------------------ effects
-
-    def _persist(self, effect: Persist) -> None:
-        self.disk.persist(effect)
 
     def _set_timer(self, effect: SetTimer) -> None:
         """Arm ``kind`` at now + a drawn delay. Re-arming is frequent (every heartbeat re-arms
@@ -192,7 +194,9 @@ class Host:
     def _queue_wakeup(self, kind: str, delay: float, deadline: float) -> None:
         gen = self._timer_gen = self._timer_gen + 1
         self._wakeup[kind] = (gen, deadline)
-        self.world.call_later(delay, self._fire, kind, gen)
+        # World.call_later(delay, self._fire, kind, gen) without its frame: a plain call
+        heappush(self._queue, (self._env._now + delay, NORMAL, next(self._eid),
+                               (self._fire_call, (kind, gen))))
 
     def _cancel_timer(self, effect: CancelTimer) -> None:
         self._armed.pop(effect.kind, None)
@@ -213,7 +217,10 @@ class Host:
         event = self._timer_events.get(kind)
         if event is None:
             event = self._timer_events[kind] = TimerFired(kind)
-        self._add((self._env._now, "timer", self.addr, kind))
+        buf = self._buffer                    # self._add, without its frame
+        buf.append((now, "timer", self.addr, kind))
+        if len(buf) >= self._batch:
+            self.trace.flush()
         self._run(event)
 
     def _apply(self, effect: Apply) -> None:
