@@ -35,6 +35,17 @@ def step(state: RaftState, event: Any) -> tuple[RaftState, Effects]:
     """Apply one event. Effects come back in the order the driver must perform them."""
     effects: Effects = []
     handler = _EVENT_HANDLERS.get(type(event))
+    if handler is handle_receive:
+        # handle_receive without its frame (a step per delivered message): the shared term
+        # rule, then the message's own handler.
+        msg = event.msg
+        handler = _MESSAGE_HANDLERS.get(type(msg))
+        if handler is None:
+            effects.append(Note("ignored message", type(msg).__name__))
+            return state, _finish(state, state, effects, True)
+        new = handler(state if msg.term <= state.hard.term
+                      else _newer_term(state, msg.term, effects), msg, effects)
+        return new, _finish(state, new, effects, True)
     if handler is None:
         return state, [Note("ignored", type(event).__name__)]
     new = handler(state, event, effects)
@@ -192,13 +203,19 @@ def handle_receive(state: RaftState, event: Receive, effects: Effects) -> RaftSt
         effects.append(Note("ignored message", type(msg).__name__))
         return state
     if msg.term > state.hard.term:
-        was_leader = state.role == LEADER
-        state = become_follower(state, msg.term, -1)
-        if was_leader:
-            # A deposed leader has no election timer armed (become_leader cancelled it).
-            effects.append(CancelTimer(HEARTBEAT))
-            effects.append(_election_timer(state))
+        state = _newer_term(state, msg.term, effects)
     return handler(state, msg, effects)
+
+
+def _newer_term(state: RaftState, term: int, effects: Effects) -> RaftState:
+    """§5.1: a message of a higher term makes us a follower of that term."""
+    was_leader = state.role == LEADER
+    state = become_follower(state, term, -1)
+    if was_leader:
+        # A deposed leader has no election timer armed (become_leader cancelled it).
+        effects.append(CancelTimer(HEARTBEAT))
+        effects.append(_election_timer(state))
+    return state
 
 
 def handle_request_vote(state: RaftState, msg: RequestVote, effects: Effects) -> RaftState:
@@ -231,16 +248,19 @@ def handle_vote_reply(state: RaftState, msg: RequestVoteReply, effects: Effects)
 
 def handle_append_entries(state: RaftState, msg: AppendEntries, effects: Effects) -> RaftState:
     """§5.3: accept entries only after the (prev_index, prev_term) consistency check."""
-    me = state.config.me
-    reply_to = state.config.peers[msg.leader]
+    config = state.config
+    me = config.me
+    reply_to = config.peers[msg.leader]
     if msg.term < state.hard.term:
         effects.append(Send(reply_to, AppendEntriesReply(state.hard.term, me, False, 0)))
         return state
     if state.role != FOLLOWER or state.leader != msg.leader:
         state = become_follower(state, msg.term, msg.leader)
-    effects.append(_election_timer(state))
-    prev, entries = _skip_compacted(state.hard, msg.prev_index, msg.entries)
+    effects.append(SetTimer(ELECTION, config.election_lo, config.election_hi))  # _election_timer
     hard = state.hard
+    prev, entries = msg.prev_index, msg.entries
+    if prev < hard.log_start:
+        prev, entries = _skip_compacted(hard, prev, entries)
     log, start = hard.log, hard.log_start
     last = start + len(log) - 1
     if prev > last:
@@ -380,7 +400,10 @@ def maybe_advance(state: RaftState, peer: int, match: int, effects: Effects) -> 
     matches[peer] = match
     nexts[peer] = max(nexts[peer], match + 1)
     hard = state.hard
-    commit = _commit_index(hard, state.commit, matches)
+    # A match at or below the commit index cannot move it: the majority index above the
+    # commit index, if any, is unchanged (and was not committable). Skip the quorum count.
+    commit = state.commit if match <= state.commit else _commit_index(hard, state.commit,
+                                                                        matches)
     if commit > state.commit:
         _append_applies(state.applied, commit, hard, effects)
     if nexts[peer] <= _last(hard):
