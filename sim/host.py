@@ -118,7 +118,9 @@ class Host:
         """Raft's Start: step with ``Propose(command)``; traced after the step with its outcome."""
         if not self.up:
             return None
-        got = self._call(Propose(command))
+        self._proposed = None                 # self._call, without its frame
+        self._run(Propose(command))
+        got, self._proposed = self._proposed, None
         if got is None:
             self._add((self._env._now, "propose", self.addr, command, None, None, None))
         else:

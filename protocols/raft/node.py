@@ -154,13 +154,18 @@ def handle_propose(state: RaftState, event: Propose, effects: Effects) -> RaftSt
     matches = list(state.match_index)
     matches[me] = last
     effects.append(Proposed(last, hard.term, True))
+    # A proposal is sent at once only to idle peers (nothing unacknowledged on its way to
+    # them: nextIndex == matchIndex + 1); a busy peer gets the new entries in one batch when
+    # its reply arrives (or, if the in-flight message was lost, after the next heartbeat's
+    # rejection). This is flow control with one message in flight, as etcd's probe state.
     nexts: list[int] | None = None        # copied once, and only if something is sent
-    for peer in range(len(matches)):
-        if _idle(peer, me, state.next_index, matches):
+    old_nexts = state.next_index
+    for peer, peer_next in enumerate(old_nexts):
+        if peer_next == matches[peer] + 1 and peer != me:
             if nexts is None:
-                nexts = list(state.next_index)
+                nexts = list(old_nexts)
             _send_append(state, hard, peer, nexts, state.commit, effects)
-    next_index = state.next_index if nexts is None else tuple(nexts)
+    next_index = old_nexts if nexts is None else tuple(nexts)
     commit, applied = state.commit, state.applied
     index = _commit_index(hard, commit, matches)
     if index > commit:
@@ -168,16 +173,6 @@ def handle_propose(state: RaftState, event: Propose, effects: Effects) -> RaftSt
         commit = applied = index
     return replace(state, hard=hard, match_index=tuple(matches), next_index=next_index,
                    commit=commit, applied=applied)
-
-
-def _idle(peer: int, me: int, nexts: Sequence[int], matches: list[int]) -> bool:
-    """Nothing unacknowledged is on its way to ``peer`` (and it is not us).
-
-    A proposal is sent at once only to idle peers; a busy peer gets the new entries in one batch
-    when its reply arrives (or, if the in-flight message was lost, after the next heartbeat's
-    rejection). This is flow control with one message in flight, as etcd's probe state.
-    """
-    return peer != me and nexts[peer] == matches[peer] + 1
 
 
 def handle_take_snapshot(state: RaftState, event: TakeSnapshot, effects: Effects) -> RaftState:
