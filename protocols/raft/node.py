@@ -149,7 +149,7 @@ def handle_propose(state: RaftState, event: Propose, effects: Effects) -> RaftSt
         effects.append(Proposed(-1, hard.term, False))
         return state
     hard = replace(hard, log=hard.log.append(Entry(hard.term, event.command)))
-    last = _last(hard)
+    last = hard.log_start + len(hard.log) - 1          # _last(hard), without its frame
     me = state.config.me
     matches = list(state.match_index)
     matches[me] = last
@@ -401,7 +401,7 @@ def maybe_advance(state: RaftState, peer: int, match: int, effects: Effects) -> 
                                                                         matches)
     if commit > state.commit:
         _append_applies(state.applied, commit, hard, effects)
-    if nexts[peer] <= _last(hard):
+    if nexts[peer] <= hard.log_start + len(hard.log) - 1:      # _last(hard)
         _send_append(state, hard, peer, nexts, commit, effects)
     if commit > state.commit:
         return replace(state, match_index=tuple(matches), next_index=tuple(nexts),
