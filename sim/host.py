@@ -85,9 +85,9 @@ class Host:
         self._env = world.env
         self._queue, self._eid = world.queue, world.eid
         self._fire_call = self._fire
-        send = partial(network.transmit, self)  # no wrapper frame on the hot path
+        send: Callable[[Send], None] = partial(network.transmit, self)  # no wrapper frame
         if on_send is not None:                 # an oracle sees each Send (and the disk) first
-            send = partial(_checked_send, self, on_send, send)
+            send = _checked_send(self, on_send, network.transmit)
         self._handlers: dict[type, Callable[[Any], None]] = {
             Send: send, Persist: self.disk.persist,
             SetTimer: self._set_timer, CancelTimer: self._cancel_timer,
@@ -307,9 +307,12 @@ class Host:
         return f"Host({self.addr!r}, up={self.up}, incarnation={self.incarnation})"
 
 
-def _checked_send(host: Host, on_send: Hook, transmit: Callable[[Send], None],
-                  effect: Send) -> None:
-    """``on_send(host, effect)`` before the network gets the message: the hook may read
-    ``host.disk`` (what the node has persisted at the moment it sends) and raise."""
-    on_send(host, effect)
-    transmit(effect)
+def _checked_send(host: Host, on_send: Hook,
+                  transmit: Callable[[Host, Send], None]) -> Callable[[Send], None]:
+    """The ``Send`` handler of a host with an ``on_send`` hook: ``on_send(host, effect)``
+    before the network gets the message, so the hook may read ``host.disk`` (what the node
+    has persisted at the moment it sends) and raise. Made once per host."""
+    def send(effect: Send) -> None:
+        on_send(host, effect)
+        transmit(host, effect)
+    return send
