@@ -45,6 +45,8 @@ def step(state: RaftState, event: Any) -> tuple[RaftState, Effects]:
             return state, _finish(state, state, effects, True)
         new = handler(state if msg.term <= state.hard.term
                       else _newer_term(state, msg.term, effects), msg, effects)
+        if new is state:        # nothing changed: nothing to persist, no role change
+            return new, effects
         return new, _finish(state, new, effects, True)
     if handler is None:
         return state, [Note("ignored", type(event).__name__)]
@@ -274,7 +276,7 @@ def handle_append_entries(state: RaftState, msg: AppendEntries, effects: Effects
     else:
         merged = _merge_entries(hard, prev, entries)
     match = msg.prev_index + len(msg.entries)
-    commit = min(msg.leader_commit, match)
+    commit = msg.leader_commit if msg.leader_commit < match else match    # min(), inline
     if commit > state.commit:
         state = _apply_up_to(state, merged, commit, effects)    # one copy of the state
     elif merged is not hard:
@@ -393,7 +395,8 @@ def maybe_advance(state: RaftState, peer: int, match: int, effects: Effects) -> 
     matches = list(state.match_index)
     nexts = list(state.next_index)
     matches[peer] = match
-    nexts[peer] = max(nexts[peer], match + 1)
+    if nexts[peer] <= match:                    # nextIndex = max(nextIndex, match + 1)
+        nexts[peer] = match + 1
     hard = state.hard
     # A match at or below the commit index cannot move it: the majority index above the
     # commit index, if any, is unchanged (and was not committable). Skip the quorum count.
