@@ -183,7 +183,8 @@ class Network:
         if not reply:
             self.total_bytes += size
         mid = self._next_id = self._next_id + 1
-        self._append((self._env._now, "send", mid, src, dst, msg))  # _now: hot path
+        now = self._env._now                                    # env.now without its call
+        self._append((now, "send", mid, src, dst, msg))
         dh = self.hosts.get(dst)
         if dh is None or not dh.up or dst not in self._succ[src]:
             self._undeliverable(mid, src, dst, msg, size, reply, sh, dh)
@@ -200,7 +201,7 @@ class Network:
                 return
         if self._extras:
             delay = self._extra_fates(mid, src, dst, msg, size, reply, sh, dh, delay)
-        heappush(self._queue, (self._env._now + delay, NORMAL, next(self._eid), (
+        heappush(self._queue, (now + delay, NORMAL, next(self._eid), (
             self._arrive_call, (mid, src, dst, msg, size, reply, sh, sh.incarnation, dh,
                                 dh.incarnation))))
 
