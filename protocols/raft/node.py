@@ -456,7 +456,13 @@ def _send_append(state: RaftState, hard: HardState, peer: int, nexts: list[int],
         return True
     pos = next_index - start
     log = hard.log
-    entries = tuple(log[pos:pos + config.max_batch])
+    size = len(log)
+    if pos >= size:             # a heartbeat: nothing to send
+        entries: tuple = ()
+    elif pos == size - 1 and config.max_batch > 0:   # one entry (pipelined): no slice
+        entries = (log[pos],)
+    else:
+        entries = tuple(log[pos:pos + config.max_batch])
     effects.append(Send(config.peers[peer], AppendEntries(
         hard.term, config.me, next_index - 1, log[pos - 1].term, entries, commit)))
     if entries:
