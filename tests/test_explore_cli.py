@@ -319,7 +319,7 @@ def test_options_without_effect_are_refused_and_replay_honours_json(tmp_path: An
     assert not other.exists()
     code, out, err = cli("explore", "--replay", str(path), "--json")
     assert code == 0 and json.loads(out)["verdict"] == "pass", err
-    for args, message in ((["raft", "--clients", "2"], "--clients applies to the kv target"),
+    for args, message in ((["raft", "--clients", "2"], "--clients applies to the kv and shardkv targets"),
                           (["raft", "--dups", "1"], "--dups 1 needs --per-link 2 or more"),
                           (["kv", "--dups", "2", "--per-link", "1"], "--dups 2 needs")):
         code, out, err = cli("explore", *args)
