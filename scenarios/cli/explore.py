@@ -342,8 +342,10 @@ def run(args: argparse.Namespace) -> int:
         return replay(args.replay, as_json=args.json)
     config = _config(args)
     model, bounds, properties, goals = build(config)
-    if args.symmetry and model.permute is None:
-        raise BadInput(f"target {model.name} has no symmetry reduction")
+    if (args.symmetry or args.compare_symmetry) and model.permute is None:
+        why = (" (group ids order the controller's rebalancing and configurations name the "
+               "servers: renaming either changes behaviour)" if model.name == "shardkv" else "")
+        raise BadInput(f"target {model.name} has no symmetry reduction{why}")
     check_outputs([("--trace", args.trace)], [("--step", step_source(args.step))])
     runs = [False, True] if args.compare_symmetry else [args.symmetry]
     results: list[Result] = []
