@@ -106,13 +106,15 @@ def test_the_default_search_moves_a_shard_but_serves_nothing_after_the_move() ->
 
 def test_an_operation_after_the_move_is_served_by_the_new_owner_with_logs_of_7() -> None:
     """op-after-config-change is reached on a path where gid 2, the shard's new owner, serves
-    the clerk's operation under configuration 2 (a random walk to it, logs <= 7)."""
+    the clerk's operation under configuration 2 (a random walk to it, logs <= 7), never
+    before step 15: a poll, the Join, queries, the pull and its reply come first (BFS with
+    logs <= 7 finds the shortest such path at 15 steps, in about 380,000 states)."""
     model = shardkv_model()
     bounds = Bounds(ops=1, max_log=7, depth=40)
     r = explore(model, bounds, [ShardSafety(model)], shardkv_goals(model, False),
                 "random", walks=200)
     assert r.violation is None and r.goals["op-after-config-change"] is not None
-    assert r.goals["op-after-config-change"] > r.goals["config-change-everywhere"] - 2
+    assert r.goals["op-after-config-change"] >= 15
 
 
 def follow(model: Any, bounds: Bounds, steps: list[str], goals: list[Any]
