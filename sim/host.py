@@ -136,6 +136,10 @@ class Host:
     def _call(self, event: Event) -> Proposed | None:
         self._proposed = None
         self._run(event)
+        return self._pop_proposed()
+
+    def _pop_proposed(self) -> Proposed | None:
+        # Apart from _call, whose ``self._proposed = None`` would narrow the type for mypyc.
         got, self._proposed = self._proposed, None
         return got
 

@@ -43,7 +43,7 @@ class _Call:
     _ok = True
 
     def __init__(self, fn: Callable[..., Any], args: tuple) -> None:
-        self.callbacks = _CALL_CALLBACKS
+        self.callbacks: tuple | None = _CALL_CALLBACKS     # None once processed
         self.fn = fn
         self.args = args
 
@@ -126,7 +126,7 @@ class World:
             _run(self.env, until)
         finally:
             self._running = False
-        return self.stop_reason if self.stopped else None
+        return self.stop_reason     # None unless stopped (a narrowed ``self.stopped`` misleads mypyc)
 
     def stop(self, reason: Any) -> None:
         """End the run: record ``reason`` and, inside ``run``, unwind at once.
