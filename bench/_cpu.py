@@ -135,4 +135,17 @@ def bare_interpreter(repeat: int) -> float:
 
 
 def load() -> str:
-    return f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cpus"
+    return f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cpus; {build()}"
+
+
+def build() -> str:
+    """Whether this process runs the compiled build (tools/build_compiled.py) or the sources."""
+    import importlib.machinery
+    ours = ("sim.", "protocols.", "checkers.", "scenarios.")
+    compiled = sorted(name for name, module in list(sys.modules.items())
+                      if name.startswith(ours) and str(getattr(module, "__file__", "")).endswith(
+                          tuple(importlib.machinery.EXTENSION_SUFFIXES)))
+    if not compiled:
+        return "interpreted"
+    where = Path(sys.modules[compiled[0]].__file__ or "").parents[compiled[0].count(".")]
+    return f"compiled build ({len(compiled)} modules loaded, from {where})"

@@ -12,6 +12,7 @@ import importlib.machinery
 import importlib.util
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -19,13 +20,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @cache
-def compiled_modules() -> list[str]:
-    """The modules of ours imported from a compiled extension (none in the reference run)."""
+def build_script() -> ModuleType:
+    """tools/build_compiled.py, loaded as a module (``tools`` is not a package)."""
     spec = importlib.util.spec_from_file_location("build_compiled",
                                                   ROOT / "tools" / "build_compiled.py")
     assert spec is not None and spec.loader is not None
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@cache
+def compiled_modules() -> list[str]:
+    """The modules of ours imported from a compiled extension (none in the reference run)."""
+    build = build_script()
     found = []
     for path in build.MODULES:
         name = build.module_name(path)

@@ -19,11 +19,10 @@ import pytest
 
 from test_golden import GOLDEN, RUNS
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-import build_compiled  # noqa: E402
+from conftest import build_script, compiled_modules
 
-from conftest import compiled_modules  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+build_compiled = build_script()
 
 #: Run in a subprocess: digests of the golden runs and of the lab suites at seed 1, and which
 #: modules of the build were loaded from an extension.
