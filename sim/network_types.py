@@ -1,6 +1,6 @@
-"""The network's data types, kept out of the compiled build (tools/build_compiled.py): mypyc
-drops msgspec Struct class options such as ``frozen`` and ``forbid_unknown_fields``, and cannot
-compile a list subclass. ``sim.network`` re-exports them; import them from there."""
+"""The network's parameters, kept out of the compiled build (tools/build_compiled.py): mypyc
+drops msgspec Struct class options such as ``frozen`` and ``forbid_unknown_fields``.
+``sim.network`` re-exports ``NetParams``; import it from there."""
 
 from __future__ import annotations
 
@@ -32,15 +32,3 @@ class NetParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     long_delays: bool = False              # undeliverable: fail after [0, 7000) instead of [0, 100)
     fail_delay: _Ms = 100.0
     long_fail_delay: _Ms = 7000.0
-
-
-
-class _Packet(list):
-    """A message in flight, ``[mid, src, dst, msg, size, reply, sh, sinc, dh, dinc, reason]``
-    (sender and destination hosts with their incarnations at send time, and the drop reason
-    if its fate is already sealed). It is also the SimPy event that fires on arrival: SimPy
-    only needs ``callbacks`` and ``_ok``. A list subclass is the cheapest such object."""
-
-    __slots__ = ("callbacks",)
-    callbacks: tuple
-    _ok = True
