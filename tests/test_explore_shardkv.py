@@ -304,6 +304,8 @@ def test_the_cli_explores_shardkv_the_same_under_any_hash_seed() -> None:
     (["--clients", "3"], "--clients 3: the shardkv target takes 1 to 2 clients"),
     (["--property", "raft"], "property 'raft' does not apply to target 'shardkv'"),
     (["--property", "sharding"], "unknown property 'sharding'"),
+    (["--property", "shards", "--property", "shards"],
+     "property 'shards' is given more than once"),
     (["--snapshots"], "--snapshots applies to the raft and kv targets only"),
     (["--max-log", "-1"], "--max-log -1: must not be negative"),
     (["--ops", "99"], "--ops 99: absurd (at most 20)"),

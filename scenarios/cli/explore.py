@@ -268,6 +268,8 @@ def _build(config: dict[str, Any], origin: str | None
             raise BadInput(f"unknown property {name!r} (known: {', '.join(PROPERTIES)}{hint})")
         if target not in PROPERTIES[name]:
             raise BadInput(f"property {name!r} does not apply to target {target!r}")
+        if names.count(name) > 1:
+            raise BadInput(f"property {name!r} is given more than once")
         properties.append(_PROPERTY_CHECKERS[name](model))
     if target == "shardkv":
         goals = shardkv_goals(model, bounds.crashes > 0, shard_options["changes"],
