@@ -435,8 +435,8 @@ def test_one_group_takes_no_change_by_default() -> None:
     assert "1 group of 1 server, 2 shards, 0 configuration changes" in out, out
     assert "shard-migrated" not in out and "op-completed: reached" in out, out
     code, out, err = cli("explore", "shardkv", "--groups", "1", "--changes", "1")
-    assert code == EXIT_BAD_INPUT and "--changes 1: the shardkv target takes 0 to 0 with 1 " \
-        "group\n" in err, err
+    assert code == EXIT_BAD_INPUT and "--changes 1: the shardkv target takes only 0 with 1 " \
+        "group (one group allows no configuration change)\n" in err, err
 
 
 def test_a_change_the_logs_cannot_reach_is_reported_not_reached() -> None:

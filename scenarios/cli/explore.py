@@ -317,8 +317,9 @@ def _shard_options(config: dict[str, Any], target: str, option: Callable[[str], 
         value = min(default, top) if value is None else value
         if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= top:
             what = (f" with {_count(out['groups'], 'group')}" if dest == "changes" else "")
-            raise BadInput(f"{option(dest)} {value}: the shardkv target takes {lo} to {top}"
-                           f"{what}")
+            span = f"only {lo}" if lo == top else f"{lo} to {top}"
+            why = " (one group allows no configuration change)" if top == 0 else ""
+            raise BadInput(f"{option(dest)} {value}: the shardkv target takes {span}{what}{why}")
         out[dest] = value
     return out
 
