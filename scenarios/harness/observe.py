@@ -63,7 +63,9 @@ class RaftObserver:
         self._touched: dict[str, list[tuple[str, str]]] = {}    # addr -> [(key, client)]
         self.forgotten = 0                       # records below this index are dropped
         self._bare = raft_of is _identity        # the node's state is its Raft state
+        self._unjudged: set[str] = set()         # leaders made by a Restart, not judged yet
         self._sent, self._sent_entry = self.oracles.sent, self.oracles.sent_entry
+        self._sent_terms = self.oracles.sent_term
 
     def wrap(self, addr: str, step: Callable[[Any, Any], tuple[Any, list]]
              ) -> Callable[[Any, Any], tuple[Any, list]]:
@@ -78,7 +80,13 @@ class RaftObserver:
         commit_moved, applied_moved = oracles.commit_moved, oracles.applied_moved
         progress, starts_moved = self._progress, self._log_start_moved
         raft_of = None if self.raft_of is _identity else self.raft_of
-        restart, leader = Restart, _LEADER
+        restart, leader, propose = Restart, _LEADER, Propose
+        unjudged = self._unjudged
+        # The records the rules keep (lists mutated in place, never replaced): an observation
+        # equal to its record is one the rule would accept without a change, so it is not
+        # passed on (RaftInvariants.entry_appended, RaftOracles.commit_moved say so).
+        lm_term, lm_cmd, lm_prev = invariants._lm_term, invariants._lm_cmd, invariants._lm_prev
+        c_term, c_cmd = oracles._c_term, oracles._c_cmd
 
         def observed(state: Any, event: Any) -> tuple[Any, list]:
             new, effects = step(state, event)
@@ -96,19 +104,29 @@ class RaftObserver:
                 log, old_log = new_hard.log, old_hard.log
                 if log is not old_log and start == old_hard.log_start:
                     k, n = len(old_log), len(log)
-                    first = (k if n >= k and log[k - 1] is old_log[k - 1]
-                             else _first_new_position(old_log, log))
+                    before = log[k - 1] if n >= k else None
+                    if before is not None and before is old_log[k - 1]:
+                        first = k                           # appended at the end
+                    else:
+                        first = _first_new_position(old_log, log)
+                        before = log[first - 1]
                     if first == n - 1:                      # one entry: no list
                         e = log[first]
-                        entry_appended(env._now, addr, start + first, e.term, e.command,
-                                       log[first - 1].term)
+                        term, prev = e.term, before.term
+                        k = start + first - invariants._lm_base
+                        if not (0 <= k < len(lm_term) and lm_term[k] == term
+                                and lm_cmd[k] is e.command and lm_prev[k] == prev
+                                and term >= prev):
+                            entry_appended(env._now, addr, start + first, term, e.command,
+                                           prev)
                     elif first < n:
                         log_appended(env._now, addr, start + first,
-                                     [(e.term, e.command) for e in log[first:]],
-                                     log[first - 1].term)
+                                     [(e.term, e.command) for e in log[first:]], before.term)
                 elif start != old_hard.log_start and type(event) is not restart:
                     starts_moved()
             if type(event) is restart:
+                if new_raft.role == leader:          # not judged here: judge all at its next
+                    unjudged.add(addr)               # step (see below)
                 return new, effects                  # a new incarnation starts from its disk
             if (new_raft.applied < old_raft.applied
                     or new_hard.log_start < old_hard.log_start):
@@ -116,22 +134,37 @@ class RaftObserver:
                               old_hard.log_start, new_hard.log_start)
             commit, old_commit = new_raft.commit, old_raft.commit
             if commit != old_commit:
+                entries: Any
                 log = new_hard.log
                 start = new_hard.log_start
                 last = start + len(log) - 1
                 first = (old_commit if old_commit > start else start) + 1
                 if first == commit <= last:          # one entry: index the vector
                     e = log[first - start]
-                    entries: Any = ((e.term, e.command),)
+                    k = first - oracles._base
+                    if (old_commit < commit and 0 <= k < len(c_term) and c_term[k] == e.term
+                            and c_cmd[k] is e.command):
+                        entries = None               # as the first commit there: accepted
+                    else:
+                        entries = ((e.term, e.command),)
                 elif first <= commit <= last:
                     entries = [(e.term, e.command) for e in map(
                         log.__getitem__, range(first - start, commit - start + 1))]
                 else:
                     entries = ()
-                commit_moved(env._now, addr, old_commit, commit, last, first, entries)
+                if entries is not None:
+                    commit_moved(env._now, addr, old_commit, commit, last, first, entries)
             if new_raft.role == leader and (new_raft.match_index is not old_raft.match_index
                                             or new_raft.next_index is not old_raft.next_index):
-                progress(addr, old_raft, new_raft, event)
+                # A proposal that moved only the leader's own matchIndex and no nextIndex
+                # changes nothing the rule judges: every peer was judged at an earlier step
+                # (each step of a leader is, but the Restart that made one: ``unjudged``).
+                if not (new_raft.next_index is old_raft.next_index and type(event) is propose
+                        and old_raft.role == leader and addr not in unjudged
+                        and _only_mine(new_raft.match_index, old_raft.match_index,
+                                       new_raft.config.me)):
+                    unjudged.discard(addr)
+                    progress(addr, old_raft, new_raft, event)
             return new, effects
         return observed
 
@@ -297,8 +330,12 @@ class RaftObserver:
             log = hard.log
             pos = index - hard.log_start
             disk = HELD if pos <= 0 else log[pos].term if pos < len(log) else -1
+            term = msg.term
+            if (own is not None and (disk == own or disk == HELD) and term <= hard.term
+                    and self._sent_terms.get(host.addr) == term):
+                return                      # what sent_entry accepts without a change
             self._sent_entry(self.env._now, host.addr, effect.dst, "AppendEntriesReply(success)",
-                             msg.term, hard.term, index, own, disk)
+                             term, hard.term, index, own, disk)
         elif kind is AppendEntries:
             durable = host.disk.read()
             entries = msg.entries
@@ -311,8 +348,12 @@ class RaftObserver:
             log = hard.log
             pos = index - hard.log_start
             disk = HELD if pos <= 0 else log[pos].term if pos < len(log) else -1
-            self._sent_entry(self.env._now, host.addr, effect.dst, "AppendEntries", msg.term,
-                             hard.term, index, entries[-1].term, disk)
+            term, last = msg.term, entries[-1].term
+            if ((disk == last or disk == HELD) and term <= hard.term
+                    and self._sent_terms.get(host.addr) == term):
+                return                      # what sent_entry accepts without a change
+            self._sent_entry(self.env._now, host.addr, effect.dst, "AppendEntries", term,
+                             hard.term, index, last, disk)
         else:
             extract = _SENT.get(kind)
             if extract is not None:
@@ -467,6 +508,12 @@ _SENT: dict[type, Callable[[RaftObserver, Any, str, Any, Any], None]] = {
     InstallSnapshot: _sent_term_only,
     InstallSnapshotReply: _sent_snapshot_reply,
 }
+
+
+def _only_mine(new: tuple[int, ...], old: tuple[int, ...], me: int) -> bool:
+    """``new`` and ``old`` differ at most at position ``me`` (a proposal moved the leader's
+    own matchIndex, which the rule does not judge)."""
+    return new[:me] == old[:me] and new[me + 1:] == old[me + 1:]
 
 
 def _first_new_position(old: Any, new: Any) -> int:
