@@ -38,7 +38,6 @@ after it (``forget_below``).
 
 from __future__ import annotations
 
-from array import array
 from typing import Any, Sequence
 
 from .raft import InvariantViolation
@@ -57,11 +56,11 @@ class RaftOracles:
         self.sent_term: dict[str, int] = {}                        # node -> highest term sent
         # commit-matching: the first commit of each index (term, command, node, time), as
         # parallel lists indexed by ``index - _base``; term -1 for an index not seen yet
-        self._base = 0
+        self._base = 1                                # log indexes start at 1
         self._c_term: list[int] = []
         self._c_cmd: list[Any] = []
         self._c_node: list[str] = []
-        self._c_time = array("d")
+        self._c_time: list[float] = []
 
     @property
     def committed(self) -> dict[int, tuple[int, Any, str, float]]:

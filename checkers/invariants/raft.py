@@ -37,7 +37,6 @@ requires the driver to report every leader and every append.
 
 from __future__ import annotations
 
-from array import array
 from typing import Any, Callable, Sequence
 
 __all__ = ["RaftInvariants", "InvariantViolation"]
@@ -63,7 +62,7 @@ class RaftInvariants:
     """Online checker of Raft's safety properties; the driver calls one hook per observation.
 
     Per-index records are compact: parallel lists indexed by log index (the term, command,
-    node and time of the first observation; times in a ``array('d')``), not a dict of tuples.
+    node and time of the first observation), not a dict of tuples.
     ``forget_below(index)`` drops the records below ``index`` once no node can report an index
     there again (every node's log starts at or after it: see the method)."""
 
@@ -74,19 +73,20 @@ class RaftInvariants:
         # Log matching: the first entry seen at each index (its term, command, the term before
         # it, who and when), indexed by ``index - base``; other terms at one index (a conflict
         # being resolved) in ``_other``, keyed (index, term).
-        self._lm_base = 0                             # records below it are forgotten
+        self._lm_base = 1                             # log indexes start at 1; records
+                                                      # below the base are forgotten
         self._lm_term: list[int] = []                 # -1: nothing seen at this index
         self._lm_cmd: list[Any] = []
         self._lm_prev: list[int] = []
         self._lm_node: list[str] = []
-        self._lm_time = array("d")
+        self._lm_time: list[float] = []
         self._other: dict[tuple[int, int], tuple[Any, int, str, float]] = {}
         # State machine safety: the first apply (or snapshot) of each index, same layout.
-        self._c_base = 0
+        self._c_base = 1
         self._c_term: list[int] = []                  # -1: not committed yet
         self._c_cmd: list[Any] = []
         self._c_node: list[str] = []
-        self._c_time = array("d")
+        self._c_time: list[float] = []
         self._highest_by_bound: dict[int, int] = {}   # commit-term bound -> highest index
         self._kept: dict[int, tuple[int, Any, str]] = {}   # forgotten, but one of those
         self.applied_index: dict[str, int] = {}
@@ -155,9 +155,16 @@ class RaftInvariants:
         right after an entry of term ``prev_term`` (0 at the start of the log)."""
         prev = prev_term
         index = start_index
-        append = self.entry_appended
+        terms = self._lm_term
         for term, command in entries:
-            append(time, node, index, term, command, prev)
+            if term >= prev and index - self._lm_base == len(terms):   # a new index
+                terms.append(term)
+                self._lm_cmd.append(command)
+                self._lm_prev.append(prev)
+                self._lm_node.append(node)
+                self._lm_time.append(time)
+            else:
+                self.entry_appended(time, node, index, term, command, prev)
             prev = term
             index += 1
 
@@ -269,7 +276,7 @@ class RaftInvariants:
         terms = self._c_term
         if k >= len(terms):
             gap = k - len(terms)
-            if gap:
+            if gap:                               # indexes no node applied (a snapshot)
                 terms.extend([-1] * gap)
                 self._c_cmd.extend([None] * gap)
                 self._c_node.extend([""] * gap)
@@ -278,7 +285,9 @@ class RaftInvariants:
             self._c_cmd.append(command)
             self._c_node.append(node)
             self._c_time.append(time)
-            self._bound(index)
+            bound = self.max_leader_term          # _bound, inlined
+            if self._highest_by_bound.get(bound, 0) < index:
+                self._highest_by_bound[bound] = index
             return
         s_term = terms[k]
         if s_term < 0:
