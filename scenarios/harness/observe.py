@@ -401,21 +401,6 @@ def _term_at(hard: Any, index: int) -> int:
     return -1
 
 
-def _commit_moved(oracles: RaftOracles, now: float, addr: str, old: int,
-                  new: raft.RaftState) -> None:
-    hard = new.hard
-    log = hard.log
-    start, commit = hard.log_start, new.commit
-    last = start + len(log) - 1
-    first = max(old, start) + 1
-    if first <= commit <= last:           # usually one entry: index the vector, never slice it
-        entries = [(e.term, e.command) for e in map(log.__getitem__,
-                                                    range(first - start, commit - start + 1))]
-    else:
-        entries = []
-    oracles.commit_moved(now, addr, old, commit, last, first, entries)
-
-
 # What each Raft message must find on its sender's disk (``hard``: the hard state on disk, or
 # None on a blank disk): the plain values the oracle compares.
 
