@@ -155,6 +155,7 @@ def _observers(monkeypatch: Any, chunk: int) -> list[observe.RaftObserver]:
     return made
 
 
+@pytest.mark.interpreted
 def test_a_snapshotting_run_forgets_as_it_goes(monkeypatch) -> None:
     """A KV run that snapshots every few entries forgets the records below its nodes' log
     starts while it runs, and passes with the same digest."""
@@ -168,6 +169,7 @@ def test_a_snapshotting_run_forgets_as_it_goes(monkeypatch) -> None:
     assert min(made[-1].oracles.committed) >= made[-1].forgotten
 
 
+@pytest.mark.interpreted
 @pytest.mark.parametrize("name", [n for n, b in BUGS.items() if b.kind == "invariant"])
 def test_planted_bugs_are_caught_alike_when_forgetting_at_every_snapshot(monkeypatch,
                                                                          name: str) -> None:
