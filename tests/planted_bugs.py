@@ -175,7 +175,16 @@ def _append_prepends() -> Any:
             return original(machine, op)
         value = op.value + kv_machine.get_value(machine, op.key)
         return original(machine, replace(op, op="put", value=value))
-    return _swap(kv_server.SERVICE, "apply", apply_op)
+    return _swap_apply(apply_op)
+
+
+@contextmanager
+def _swap_apply(apply_op: Callable[[Any, Any], Any]) -> Iterator[None]:
+    """The KV service's ``apply`` replaced; its batch form (``apply_all``) switched off, so
+    every operation goes through the replacement."""
+    with _swap(kv_server.SERVICE, "apply", apply_op), \
+            _swap(kv_server.SERVICE, "apply_all", None):
+        yield
 
 
 def _slow_retry() -> Any:

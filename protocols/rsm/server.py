@@ -161,27 +161,71 @@ def remember_pending(service: Service, state: RSMState, index: int, waiting: Pen
 
 def absorb(service: Service, state: RSMState, effects: Effects, out: Effects) -> RSMState:
     """Pass Raft's effects through in order (its Persist stays ahead of its Sends), consuming
-    Apply / ApplySnapshot / RoleChanged on the way; replies follow the Apply they answer."""
+    Apply / ApplySnapshot / RoleChanged on the way; replies follow the Apply they answer.
+
+    Consecutive Applies (a follower learning of several commits at once) go to the machine
+    together: ``apply_entries``."""
     applied_before = state.applied
+    run: list[Apply] = []
     for effect in effects:
-        out.append(effect)
         kind = type(effect)
         if kind is Apply:
-            state = handle_apply(service, state, effect, out)
-        elif kind is ApplySnapshot:
+            run.append(effect)
+            continue
+        if run:
+            state = apply_entries(service, state, run, out)
+            run = []
+        out.append(effect)
+        if kind is ApplySnapshot:
             state = handle_apply_snapshot(service, state, effect, out)
         elif kind is RoleChanged and effect.role != _LEADER:
             state = fail_pending(service, state, out)
+    if run:
+        state = apply_entries(service, state, run, out)
     if state.applied > applied_before:
         state = maybe_snapshot(service, state, out)
     return state
 
 
-def handle_apply(service: Service, state: RSMState, effect: Apply, out: Effects) -> RSMState:
-    if effect.index != state.applied + 1:
-        raise AssertionError(f"apply out of order: {effect.index} after {state.applied}")
+def apply_entries(service: Service, state: RSMState, applies: list[Apply],
+                  out: Effects) -> RSMState:
+    """Apply committed entries in index order; each Apply is passed on, followed by the reply
+    it owes. The machine takes them in one ``Service.apply_all`` call when the service has one
+    and every entry is a client operation; otherwise one by one (``handle_apply``)."""
+    applied = state.applied
+    for effect in applies:
+        applied += 1
+        if effect.index != applied:
+            raise AssertionError(f"apply out of order: {effect.index} after {applied - 1}")
+    identity = service.identity
+    identities = [identity(effect.command) for effect in applies]
+    apply_all = service.apply_all
+    if apply_all is None or service.observe is not None or None in identities:
+        for effect, ident in zip(applies, identities):
+            out.append(effect)
+            state = handle_apply(service, state, effect, ident, out)
+        return state
+    machine, results = apply_all(state.machine, [effect.command for effect in applies])
+    pending = state.pending
+    if not pending:                     # a follower, or a leader nobody waits on
+        out.extend(applies)
+        return replace(state, machine=machine, applied=applied)
+    answer, refuse = service.answer, service.refuse
+    for effect, ident, result in zip(applies, identities, results):
+        out.append(effect)
+        waiting = pending.get(effect.index)
+        if waiting is not None:         # the reply rule of maybe_reply
+            ours = ident == (waiting.client, waiting.seq) and effect.term == waiting.term
+            out.append(Send(waiting.addr, answer(waiting.seq, result) if ours
+                            else refuse(waiting.seq)))
+            pending = pending.without(effect.index)
+    return replace(state, machine=machine, applied=applied, pending=pending)
+
+
+def handle_apply(service: Service, state: RSMState, effect: Apply,
+                 identity: tuple[str, int] | None, out: Effects) -> RSMState:
+    """Apply one entry (``identity`` is ``service.identity`` of its command)."""
     machine, result = state.machine, None
-    identity = service.identity(effect.command)
     if identity is not None:
         machine, result = service.apply(machine, effect.command)
         if service.observe is not None:
