@@ -158,3 +158,9 @@ def test_apply_all_of_duplicates_only_changes_nothing():
 def test_apply_all_refuses_an_unknown_operation():
     with pytest.raises(ValueError, match="unknown KV operation"):
         apply_all(empty(), [Op("c", 1, PUT, "k", "a"), Op("c", 2, "delete", "k")])
+
+
+def test_apply_all_declines_a_batch_with_a_foreign_command():
+    """A command that is not an Op (the server notes it) makes the batch decline as a whole:
+    None, so the server applies entry by entry."""
+    assert apply_all(empty(), [Op("c", 1, PUT, "k", "a"), "not an op"]) is None

@@ -77,14 +77,17 @@ def _record(machine: KVMachine, op: Op) -> KVMachine:
 _store = dict.__setitem__      # into a map this call made and nobody else holds yet
 
 
-def apply_all(machine: KVMachine, ops: list[Op]) -> tuple[KVMachine, list[str]]:
-    """``apply_op`` over ``ops`` in turn: the last machine and every result. The data and the
-    sessions are copied at most once each, however many operations (a follower applies the
-    commits it learns of together), and a batch of duplicates changes nothing."""
+def apply_all(machine: KVMachine, ops: list[Any]) -> tuple[KVMachine, list[str]] | None:
+    """``apply_op`` over ``ops`` in turn: the last machine and every result; None if one of
+    them is not an ``Op``. The data and the sessions are copied at most once each, however
+    many operations (a follower applies the commits it learns of together), and a batch of
+    duplicates changes nothing."""
     data, sessions = machine.data, machine.sessions
     fresh_data = fresh_sessions = False
     results: list[str] = []
     for op in ops:
+        if type(op) is not Op:
+            return None
         client, seq, kind, key = op.client, op.seq, op.op, op.key
         if seq <= sessions.get(client, 0):              # a duplicate: a Get still reads
             results.append(data.get(key, "") if kind == GET else "")

@@ -197,27 +197,28 @@ def apply_entries(service: Service, state: RSMState, applies: list[Apply],
         applied += 1
         if effect.index != applied:
             raise AssertionError(f"apply out of order: {effect.index} after {applied - 1}")
-    identity = service.identity
-    identities = [identity(effect.command) for effect in applies]
     apply_all = service.apply_all
-    if apply_all is None or service.observe is not None or None in identities:
-        for effect, ident in zip(applies, identities):
+    batch = (None if apply_all is None or service.observe is not None
+             else apply_all(state.machine, [effect.command for effect in applies]))
+    if batch is None:
+        identity = service.identity
+        for effect in applies:
             out.append(effect)
-            state = handle_apply(service, state, effect, ident, out)
+            state = handle_apply(service, state, effect, identity(effect.command), out)
         return state
-    machine, results = apply_all(state.machine, [effect.command for effect in applies])
+    machine, results = batch
     pending = state.pending
     if not pending:                     # a follower, or a leader nobody waits on
         out.extend(applies)
         return replace(state, machine=machine, applied=applied)
-    answer, refuse = service.answer, service.refuse
-    for effect, ident, result in zip(applies, identities, results):
+    for effect, result in zip(applies, results):
         out.append(effect)
         waiting = pending.get(effect.index)
-        if waiting is not None:         # the reply rule of maybe_reply
-            ours = ident == (waiting.client, waiting.seq) and effect.term == waiting.term
-            out.append(Send(waiting.addr, answer(waiting.seq, result) if ours
-                            else refuse(waiting.seq)))
+        if waiting is not None:         # the rule of maybe_reply
+            ours = (service.identity(effect.command) == (waiting.client, waiting.seq)
+                    and effect.term == waiting.term)
+            out.append(Send(waiting.addr, service.answer(waiting.seq, result) if ours
+                            else service.refuse(waiting.seq)))
             pending = pending.without(effect.index)
     return replace(state, machine=machine, applied=applied, pending=pending)
 
