@@ -166,21 +166,24 @@ def absorb(service: Service, state: RSMState, effects: Effects, out: Effects) ->
     Consecutive Applies (a follower learning of several commits at once) go to the machine
     together: ``apply_entries``."""
     applied_before = state.applied
-    run: list[Apply] = []
+    run: list[Apply] | None = None
     for effect in effects:
         kind = type(effect)
         if kind is Apply:
-            run.append(effect)
+            if run is None:
+                run = [effect]
+            else:
+                run.append(effect)
             continue
-        if run:
+        if run is not None:
             state = apply_entries(service, state, run, out)
-            run = []
+            run = None
         out.append(effect)
         if kind is ApplySnapshot:
             state = handle_apply_snapshot(service, state, effect, out)
         elif kind is RoleChanged and effect.role != _LEADER:
             state = fail_pending(service, state, out)
-    if run:
+    if run is not None:
         state = apply_entries(service, state, run, out)
     if state.applied > applied_before:
         state = maybe_snapshot(service, state, out)
@@ -211,6 +214,7 @@ def apply_entries(service: Service, state: RSMState, applies: list[Apply],
     if not pending:                     # a follower, or a leader nobody waits on
         out.extend(applies)
         return replace(state, machine=machine, applied=applied)
+    owed = None                         # pending without the replies sent: one copy
     for effect, result in zip(applies, results):
         out.append(effect)
         waiting = pending.get(effect.index)
@@ -219,8 +223,11 @@ def apply_entries(service: Service, state: RSMState, applies: list[Apply],
                     and effect.term == waiting.term)
             out.append(Send(waiting.addr, service.answer(waiting.seq, result) if ours
                             else service.refuse(waiting.seq)))
-            pending = pending.without(effect.index)
-    return replace(state, machine=machine, applied=applied, pending=pending)
+            if owed is None:
+                owed = FrozenMap(pending)
+            dict.__delitem__(owed, effect.index)
+    return replace(state, machine=machine, applied=applied,
+                   pending=pending if owed is None else owed)
 
 
 def handle_apply(service: Service, state: RSMState, effect: Apply,
