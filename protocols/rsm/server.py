@@ -195,14 +195,15 @@ def apply_entries(service: Service, state: RSMState, applies: list[Apply],
     """Apply committed entries in index order; each Apply is passed on, followed by the reply
     it owes. The machine takes them in one ``Service.apply_all`` call when the service has one
     and every entry is a client operation; otherwise one by one (``handle_apply``)."""
-    applied = state.applied
+    applied, commands = state.applied, []
     for effect in applies:
         applied += 1
         if effect.index != applied:
             raise AssertionError(f"apply out of order: {effect.index} after {applied - 1}")
+        commands.append(effect.command)
     apply_all = service.apply_all
     batch = (None if apply_all is None or service.observe is not None
-             else apply_all(state.machine, [effect.command for effect in applies]))
+             else apply_all(state.machine, commands))
     if batch is None:
         identity = service.identity
         for effect in applies:
