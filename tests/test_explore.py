@@ -105,6 +105,21 @@ def test_bfs_finds_a_vote_without_the_log_check_with_a_shortest_path() -> None:
     assert shorter.violation is None and "depth" in shorter.bounds_hit
 
 
+def test_a_goal_reached_by_the_violating_step_itself_is_counted() -> None:
+    """The last step of the planted bug's counterexample elects s1 in term 2 although an
+    entry of term 1 is committed: a violation, and also the first leader change after a
+    commit on that path. From the state before it, a search of one step must report both."""
+    model = raft_model(3, vote_blind)
+    props = [RaftSafety(model)]
+    labels = search(vote_blind, VOTE_BUG, symmetry=True).violation.labels
+    start = walk(model, VOTE_BUG, props, labels[:-1])
+    r = explore(model, msgspec.structs.replace(VOTE_BUG, depth=1), props,
+                raft_goals(False, False), start=start)
+    assert r.violation is not None and r.violation.labels == labels[-1:]
+    assert r.goals["commit-then-leader-change"] == 1
+    assert r.goals["leader-term-2"] == 1
+
+
 def test_the_real_raft_passes_where_the_planted_bug_fails() -> None:
     """Up to depth 9 (a path of 10 breaks the planted bug), the real Raft breaks nothing, and
     the search was meaningful: a leader of term 2 and a commit were reached."""

@@ -340,7 +340,8 @@ def test_the_report_speaks_plainly(tmp_path: Any, monkeypatch: Any) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "votebug.py").write_text(VOTEBUG)
     code, out, _ = cli("explore", "raft", "--step", "votebug.py:step", *VOTEBUG_ARGS)
-    assert code == 1 and "sometimes goals (before the violation ended the search):" in out, out
+    assert code == 1, out
+    assert "sometimes goals (up to the violating step, which ended the search):" in out, out
     code, _, err = cli("explore", "kv", "--property", "raft,linearizability")
     assert code == EXIT_BAD_INPUT and "repeat --property for several" in err, err
 

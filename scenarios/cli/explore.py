@@ -338,10 +338,10 @@ def _report(results: list[Result], written: str | None, interrupted: bool = Fals
               f"{r.seconds:.1f} s ({rate:,.0f} distinct/s)")
     r = results[-1]
     if r.goals:
-        # a violation ends the search: goals are those of the states judged before it
+        # a violation ends the search: goals are those of the steps judged up to it
         print("sometimes goals (so far):" if interrupted else "sometimes goals:"
               if r.violation is None else
-              "sometimes goals (before the violation ended the search):")
+              "sometimes goals (up to the violating step, which ended the search):")
         reached = "reached at depth" if r.strategy == "bfs" else "first seen at depth"
         for name, depth in r.goals.items():
             seen = f"{reached} {depth}" if depth is not None else "NOT reached"

@@ -58,7 +58,7 @@ class Property(Protocol):
 
 class Goal(NamedTuple):
     """A ``sometimes`` goal: ``reached(step, ghosts)`` on a transition (with the ghosts after
-    it) says it happened."""
+    it; on a step that breaks a property, the ghosts before it) says it happened."""
     name: str
     describe: str
     reached: Callable[[Step, tuple[Any, ...]], bool]
@@ -158,7 +158,9 @@ class _Search:
                         broken = exc
                     if ghost != state.ghost:
                         after = XState(after.cluster, after.spent, after.cut, ghost)
-                if self.goals and broken is None:
+                if self.goals:
+                    # a goal reached by the violating step itself counts too (its ghosts are
+                    # those before it: the step has no state after it)
                     self._goals(step, ghost, depth + 1)
             # a crash or a restart may drop several messages (and send some): judged whole
             yield label, after, broken, beyond(
