@@ -256,7 +256,7 @@ def _path(parents: list[tuple[int, Label | None]], at: int) -> tuple[Label, ...]
 
 def _bfs(search: _Search) -> Result:
     bounds = search.bounds
-    fp = search.fingerprint
+    fp = search.fingerprint.function
     start = search.initial()
     seen: dict[int, int] = {fp(start): 0}          # fingerprint -> node number
     search.seen = seen
@@ -295,7 +295,7 @@ def _bfs(search: _Search) -> Result:
 
 def _dfs(search: _Search) -> Result:
     bounds = search.bounds
-    fp = search.fingerprint
+    fp = search.fingerprint.function
     start = search.initial()
     seen: dict[int, int] = {fp(start): 0}       # fingerprint -> shallowest depth seen
     search.seen = seen
@@ -329,7 +329,7 @@ def _dfs(search: _Search) -> Result:
 
 def _random(search: _Search, seed: int, walks: int) -> Result:
     bounds = search.bounds
-    fp = search.fingerprint
+    fp = search.fingerprint.function
     rng = random.Random(seed)
     start = search.initial()
     seen: set[int] = {fp(start)}
