@@ -21,7 +21,7 @@ from protocols import raft
 from protocols.core import (
     Apply, ApplySnapshot, ClientDone, ClientRequest, Receive, Restart, RoleChanged,
 )
-from sim.explore import CRASHES, Goal, Model, Step, Violation
+from sim.explore import CHANGES, CRASHES, READS, UNSEEN, Goal, Model, Step, Violation
 
 __all__ = ["RaftSafety", "Linearizable", "raft_goals", "GOALS"]
 
@@ -56,26 +56,40 @@ class RaftSafety:
         leaders, commits = ghost
         return (tuple(sorted((t, names.get(a, a)) for t, a in leaders)), commits)
 
-    def check(self, ghost: Any, step: Step) -> Any:
+    def observes(self, step: Step) -> int:
+        """How the invariants observe ``step`` (``sim.explore.search.Property``): ``UNSEEN``
+        when it is not a server's, or changes no log and elects, applies and installs
+        nothing (``_check`` then returns the ghost unchanged whatever the other nodes hold,
+        and the step changes nothing ``_primed`` reads of its node); ``READS`` when, besides,
+        it only changes roles to a follower or candidate (``_check`` primes a checker with
+        every node's log, which may fail, and returns the ghost unchanged); ``CHANGES``
+        otherwise. Told from the node before and after the step (not when it booted or
+        crashed in the middle: ``_states`` recomputes those)."""
         addr = step.addr
         if addr is None or addr not in self.servers:
-            return ghost
+            return UNSEEN
+        seen = UNSEEN
         for effect in step.effects:
-            if type(effect) in _WATCHED:
-                break
-        else:
-            # Most steps change no log and elect, apply and install nothing: ``_check`` would
-            # return the ghost unchanged. Told here from the node before and after the step
-            # (not when it booted or crashed in the middle: ``_states`` recomputes those).
-            i = self._index[addr]
-            before = step.pre.cluster.nodes[i].state
-            after = step.post.cluster.nodes[i].state
-            if (before is not None and after is not None and step.label.after < 0
-                    and type(step.event) is not Restart):
-                old_log = self.raft_of(before).hard.log
-                new_log = self.raft_of(after).hard.log
-                if new_log is old_log or new_log == old_log:
-                    return ghost
+            kind = type(effect)
+            if kind is RoleChanged and effect.role != _LEADER:
+                seen = READS
+            elif kind in _WATCHED:
+                return CHANGES
+        i = self._index[addr]
+        before = step.pre.cluster.nodes[i].state
+        after = step.post.cluster.nodes[i].state
+        if (before is None or after is None or step.label.after >= 0
+                or type(step.event) is Restart):
+            return CHANGES
+        old_log = self.raft_of(before).hard.log
+        new_log = self.raft_of(after).hard.log
+        return seen if new_log is old_log or new_log == old_log else CHANGES
+
+    def check(self, ghost: Any, step: Step) -> Any:
+        if self.observes(step) is UNSEEN:       # most steps: the ghost stays as it is
+            return ghost
+        addr = step.addr
+        assert addr is not None
         # The verdict depends on the ghost, the nodes before the step and the step (its node,
         # event and crash point): the search meets the same ones again and again (states that
         # differ only in other messages in flight). Of the other nodes it reads only the logs
@@ -261,6 +275,16 @@ class Linearizable:
 
     def rename(self, ghost: Any, names: dict[str, str]) -> Any:
         return ghost         # clients are never renamed
+
+    def observes(self, step: Step) -> int:
+        """``UNSEEN`` when ``step`` is not a clerk's, or neither invokes nor completes an
+        operation (the history stays as it is); ``CHANGES`` otherwise."""
+        if step.addr is None or step.addr not in self.clients:
+            return UNSEEN
+        if type(step.event) is ClientRequest or any(type(e) is ClientDone
+                                                    for e in step.effects):
+            return CHANGES
+        return UNSEEN
 
     def check(self, ghost: Any, step: Step) -> Any:
         addr = step.addr

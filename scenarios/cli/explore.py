@@ -29,6 +29,7 @@ from sim.explore import (
     Result,
     Violation, describe, encode_state, explore, raft_model, successors,
 )
+from sim.explore.por import describe_reduction
 
 __all__ = ["add_parser", "run", "build", "is_counterexample", "replay", "PROPERTIES"]
 
@@ -60,6 +61,9 @@ def add_parser(sub: Any) -> None:
                         "(raft: any permutation; kv: rotations only)")
     p.add_argument("--compare-symmetry", action="store_true",
                    help="search twice, without and with symmetry, and report both counts")
+    p.add_argument("--por", action="store_true",
+                   help="partial-order reduction by sleep sets (bfs only): the same states and "
+                        "verdicts, fewer transitions taken")
     p.add_argument("--keep-sent", action="store_true",
                    help="what a server sent before it crashed stays on the wire (default: lost "
                         "with it, as on the simulator's network)")
@@ -250,6 +254,8 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         raise BadInput(f"--walks {args.walks}: expected 1 to 10,000,000")
     if args.progress <= 0:
         raise BadInput(f"--progress {args.progress}: expected a positive number of seconds")
+    if args.por and args.strategy != "bfs":
+        raise BadInput(f"--por applies to --strategy bfs only (not {args.strategy})")
     if args.clients is not None and args.target != "kv":
         raise BadInput(f"--clients applies to the kv target only (not {args.target})")
     bounds = _bounds(args)
@@ -280,16 +286,16 @@ def run(args: argparse.Namespace) -> int:
     results: list[Result] = []
     for symmetry in runs:
         if not args.json:
-            print(_header(config, args.strategy, symmetry))
+            print(_header(config, args.strategy, symmetry, args.por))
         progress = None if args.json else _print_progress
         try:
             results.append(explore(model, bounds, properties, goals, args.strategy, symmetry,
                                    args.seed or 0, args.walks or 1000, progress,
-                                   args.progress))
+                                   args.progress, por=args.por))
         except Interrupted as stop:       # Ctrl-C: what was explored so far, then exit 130
             results.append(stop.result)
             if args.json:
-                print(json.dumps({**_as_json(config, args.strategy, results, None),
+                print(json.dumps({**_as_json(config, args.strategy, results, None, args.por),
                                   "interrupted": True}, sort_keys=True))
             else:
                 _report(results, None, interrupted=True)
@@ -300,13 +306,13 @@ def run(args: argparse.Namespace) -> int:
     if result.violation is not None and args.trace:
         written = write_counterexample(args.trace, config, model, bounds, result.violation)
     if args.json:
-        print(json.dumps(_as_json(config, args.strategy, results, written), sort_keys=True))
+        print(json.dumps(_as_json(config, args.strategy, results, written, args.por), sort_keys=True))
     else:
         _report(results, written)
     return EXIT_FAIL if result.violation is not None else EXIT_OK
 
 
-def _header(config: dict[str, Any], strategy: str, symmetry: bool) -> str:
+def _header(config: dict[str, Any], strategy: str, symmetry: bool, por: bool = False) -> str:
     b = config["bounds"]
     what = _count(config["nodes"], "server")
     if config["target"] == "kv":
@@ -316,8 +322,9 @@ def _header(config: dict[str, Any], strategy: str, symmetry: bool) -> str:
     shown = ", ".join(f"{k.replace('_', '-')} {v:,}" if isinstance(v, int) and
                       not isinstance(v, bool) else f"{k.replace('_', '-')} {v}"
                       for k, v in b.items())
+    reduction = ", sleep sets on" if por else ""
     return (f"exploring {config['target']} ({what}) by {strategy}, symmetry "
-            f"{'on' if symmetry else 'off'}\nbounds: {shown}")
+            f"{'on' if symmetry else 'off'}{reduction}\nbounds: {shown}")
 
 
 def _count(n: int, noun: str) -> str:
@@ -336,6 +343,8 @@ def _report(results: list[Result], written: str | None, interrupted: bool = Fals
         print(f"{r.generated:,} states generated, {r.distinct:,} distinct "
               f"(symmetry {'on' if r.symmetry else 'off'}), depth {r.depth}, "
               f"{r.seconds:.1f} s ({rate:,.0f} distinct/s)")
+        if r.pruned:
+            print(f"  {describe_reduction(r.pruned, r.generated)}")
     r = results[-1]
     if r.goals:
         # a violation ends the search: goals are those of the steps judged up to it
@@ -366,12 +375,13 @@ def _report(results: list[Result], written: str | None, interrupted: bool = Fals
 
 
 def _as_json(config: dict[str, Any], strategy: str, results: list[Result],
-             written: str | None) -> dict[str, Any]:
+             written: str | None, por: bool = False) -> dict[str, Any]:
     r = results[-1]
     out: dict[str, Any] = {
-        "config": config, "strategy": strategy,
+        "config": config, "strategy": strategy, "por": por,
         "runs": [{"symmetry": x.symmetry, "generated": x.generated, "distinct": x.distinct,
-                  "depth": x.depth, "seconds": round(x.seconds, 3)} for x in results],
+                  "depth": x.depth, "seconds": round(x.seconds, 3), "pruned": x.pruned}
+                 for x in results],
         "goals": r.goals, "bounds_hit": list(r.bounds_hit), "complete": r.complete,
         "violation": None}
     if r.violation is not None:

@@ -127,6 +127,20 @@ class Fingerprinter:
             return min(self._sum(self._rename(state, p)) for p in perms)
         return min(self._sum_renamed(state, p) for p in perms)
 
+    def canonical(self, state: XState) -> tuple[int, tuple[int, ...]]:
+        """The fingerprint and the first renaming (``perm[i]``: the new position of server
+        ``i``) that gives it (the identity without symmetry)."""
+        n = len(self.servers)
+        if not self.symmetry:
+            return self._sum(state), tuple(range(n))
+        best: tuple[int, tuple[int, ...]] | None = None
+        for p in self._candidates(state):
+            f = self._sum_renamed(state, p) if self._fast else self._sum(self._rename(state, p))
+            if best is None or f < best[0]:
+                best = (f, p)
+        assert best is not None
+        return best
+
     # ------------------------------------------------------------ parts
 
     def _part(self, key: Any, value: Any) -> int:

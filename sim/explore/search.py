@@ -22,11 +22,13 @@ from sim.explore.fingerprint import Fingerprinter
 from sim.explore.model import Bounds, Label, Model, Step, XState, describe, successors
 
 __all__ = [
-    "Property", "Goal", "Violation", "Counterexample", "Progress", "Result", "Interrupted",
+    "UNSEEN", "READS", "CHANGES", "Property", "Goal", "Violation", "Counterexample", "Progress", "Result", "Interrupted",
     "explore", "walk", "STRATEGIES",
 ]
 
 STRATEGIES = ("bfs", "dfs", "random")
+#: How a property observes a step (``Property.observes``).
+UNSEEN, READS, CHANGES = 0, 1, 2
 _WHOLE = frozenset(("crash", "restart"))      # transitions whose successor is judged whole
 
 
@@ -45,7 +47,15 @@ class Property(Protocol):
     ``start(state)`` is its history value in the initial state; ``check(ghost, step)`` the
     value after ``step`` (``step.post.ghost`` is still the old one), raising ``Violation`` when
     the transition breaks the property; ``rename(ghost, names)`` the value after the servers
-    are renamed (``names`` old -> new address), for symmetry reduction."""
+    are renamed (``names`` old -> new address), for symmetry reduction.
+
+    Optionally ``observes(step) -> int``, for partial-order reduction (``sim.explore.por``):
+    ``UNSEEN`` when ``step`` neither changes the ghost nor can break the property, whatever
+    the other nodes hold, and changes nothing the property reads of its node when it judges
+    another node's step; ``READS`` when it changes neither the ghost nor anything the property
+    reads, but its verdict may depend on what the other nodes hold; ``CHANGES`` otherwise (the
+    answer for every step of a property without the method). Two steps of different nodes
+    commute for the property unless one ``CHANGES`` and the other is not ``UNSEEN``."""
 
     name: str
 
@@ -94,6 +104,7 @@ class Result(NamedTuple):
     bounds_hit: tuple[str, ...]
     goals: dict[str, int | None]          # goal -> depth first reached (None: never)
     complete: bool
+    pruned: int = 0                       # transitions skipped by partial-order reduction
 
 
 class Interrupted(KeyboardInterrupt):
@@ -119,12 +130,16 @@ class _Search:
         self.progress = progress
         self.every = every
         self.generated = 0
+        self.pruned = 0
         self.max_depth = 0
         self.hit: set[str] = set()
         self.start: XState | None = None
         self.seen: Sized = ()                # the states kept so far (their count: distinct)
         self.t0 = time.perf_counter()      # wall time: progress and rates reported only
         self.next_report = self.t0 + every
+        found = [getattr(p, "observes", None) for p in self.properties]
+        self._observes: list[Callable[[Step], int]] | None = (
+            None if None in found else [f for f in found if f is not None])
 
     def _rename_ghost(self, ghost: tuple[Any, ...], names: dict[str, str]) -> tuple[Any, ...]:
         return tuple(p.rename(g, names) for p, g in zip(self.properties, ghost))
@@ -166,6 +181,47 @@ class _Search:
             yield label, after, broken, beyond(
                 after, bounds, state if label.after < 0 and label.kind not in _WHOLE else None)
 
+    def judge(self, state: XState, depth: int,
+              found: tuple[Label, Any, str | None, Any, Any, XState],
+              ) -> tuple[XState, Violation | None, Step, str | None, int]:
+        """One successor of ``successors(state)`` judged as ``expand`` judges it: the state
+        after it (ghosts updated), the violation (if any), the step, the state constraint it
+        breaks (if any) and how the properties observe it (``observes``; a step no property
+        observes is not given to them: their ghosts stay as they are)."""
+        label, _, addr, event, effects, after = found
+        self.generated += 1
+        step = Step(label, state, after, addr, event, effects, depth + 1)
+        broken: Violation | None = None
+        ghost = state.ghost
+        seen = self.observes(step)
+        if seen != UNSEEN:
+            try:
+                ghost = tuple(p.check(g, step) for p, g in zip(self.properties, ghost))
+            except Violation as exc:
+                broken, ghost = exc, state.ghost
+            if ghost != state.ghost:
+                after = XState(after.cluster, after.spent, after.cut, ghost)
+        if self.goals:
+            self._goals(step, ghost, depth + 1)
+        return after, broken, step, self.beyond(state, found), seen
+
+    def beyond(self, state: XState, found: tuple[Label, Any, str | None, Any, Any, XState],
+               ) -> str | None:
+        """The state constraint the successor ``found`` of ``state`` breaks, if any."""
+        label = found[0]
+        return self.model.beyond(found[5], self.bounds, state if label.after < 0 and
+                                 label.kind not in _WHOLE else None)
+
+    def observes(self, step: Step) -> int:
+        """How the properties observe ``step``: the most any of them does
+        (``Property.observes``)."""
+        checks = self._observes
+        if checks is None:
+            return CHANGES
+        if len(checks) == 1:
+            return checks[0](step)
+        return max((f(step) for f in checks), default=UNSEEN)
+
     def _goals(self, step: Step, ghost: tuple[Any, ...], depth: int) -> None:
         for goal in list(self.goals):
             if goal.reached(step, ghost):
@@ -195,26 +251,33 @@ class _Search:
             self.progress(Progress(self.generated, distinct, self.max_depth, 0, seconds))
         return Result(strategy, self.symmetry, self.generated, distinct, self.max_depth,
                       seconds, violation, tuple(sorted(self.hit)), dict(self.reached),
-                      complete and violation is None)
+                      complete and violation is None, self.pruned)
 
 
 def explore(model: Model, bounds: Bounds, properties: Sequence[Property] = (),
             goals: Sequence[Goal] = (), strategy: str = "bfs", symmetry: bool = False,
             seed: int = 0, walks: int = 1000,
             progress: Callable[[Progress], None] | None = None, every: float = 10.0,
-            start: XState | None = None) -> Result:
+            start: XState | None = None, por: bool = False) -> Result:
     """Search ``model`` within ``bounds`` and judge ``properties`` on every transition.
 
     ``bfs`` explores level by level and stops at the first violation, whose path is then a
     shortest one; ``dfs`` goes deep first (to ``bounds.depth``); ``random`` takes ``walks``
     seeded random walks of at most ``bounds.depth`` steps. ``progress`` is called about every
     ``every`` seconds and once at the end. ``start`` (from ``walk``) searches from that state
-    instead of the initial one: depths and paths then count from it."""
+    instead of the initial one: depths and paths then count from it. ``por`` (BFS only):
+    partial-order reduction by sleep sets (``sim.explore.por``): the same states at the same
+    depths, fewer transitions taken (``Result.pruned`` counts those skipped)."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}")
+    if por and strategy != "bfs":
+        raise ValueError(f"partial-order reduction applies to bfs only (not {strategy})")
     search = _Search(model, bounds, properties, goals, symmetry, progress, every)
     search.start = start
     try:
+        if strategy == "bfs" and por:
+            from sim.explore import por as reduction
+            return reduction.bfs(search)
         if strategy == "bfs":
             return _bfs(search)
         if strategy == "dfs":
