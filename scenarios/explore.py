@@ -71,22 +71,26 @@ class RaftSafety:
         seen = UNSEEN
         for effect in step.effects:
             kind = type(effect)
-            if kind is RoleChanged and effect.role != _LEADER:
+            if kind in _WATCHED:
+                if kind is not RoleChanged or effect.role == _LEADER:
+                    return CHANGES
                 seen = READS
-            elif kind in _WATCHED:
-                return CHANGES
+        if step.label.after >= 0 or type(step.event) is Restart:
+            return CHANGES
         i = self._index[addr]
         before = step.pre.cluster.nodes[i].state
         after = step.post.cluster.nodes[i].state
-        if (before is None or after is None or step.label.after >= 0
-                or type(step.event) is Restart):
+        if before is after and before is not None:
+            return seen                   # the same state: the same log
+        if before is None or after is None:
             return CHANGES
-        old_log = self.raft_of(before).hard.log
-        new_log = self.raft_of(after).hard.log
+        if type(before) is not raft.RaftState or type(after) is not raft.RaftState:
+            before, after = self.raft_of(before), self.raft_of(after)
+        old_log, new_log = before.hard.log, after.hard.log
         return seen if new_log is old_log or new_log == old_log else CHANGES
 
     def check(self, ghost: Any, step: Step) -> Any:
-        if self.observes(step) is UNSEEN:       # most steps: the ghost stays as it is
+        if self.observes(step) == UNSEEN:       # most steps: the ghost stays as it is
             return ghost
         addr = step.addr
         assert addr is not None

@@ -85,6 +85,13 @@ def _without(timers: tuple[str, ...], kind: str) -> tuple[str, ...]:
     return tuple(t for t in timers if t != kind) if kind in timers else timers
 
 
+def _all_up(nodes: tuple[Node, ...]) -> bool:
+    for node in nodes:
+        if not node.up:
+            return False
+    return True
+
+
 def _ignore(effect: Any) -> None:
     """An observation: the caller gets it in the returned effects."""
 
@@ -230,7 +237,7 @@ class Cluster:
         is only taken off the wire (its destination is down or outside the cluster). The
         explorer's hot path: the same results as ``deliver``, fewer steps to get them."""
         nodes, inflight, index = state.nodes, state.inflight, self.index
-        whole = all(node.up for node in nodes)
+        whole = _all_up(nodes)
         for k, m in enumerate(inflight):
             if k and m in inflight[:k]:
                 continue
@@ -250,7 +257,7 @@ class Cluster:
         """``fire`` of every armed timer, in ``armed`` order: ``(addr, kind, event, state
         after, effects)`` (the explorer's hot path, as ``deliveries``)."""
         nodes, inflight, events = state.nodes, state.inflight, self._fired
-        whole = all(node.up for node in nodes)
+        whole = _all_up(nodes)
         for i, node in enumerate(nodes):
             for kind in node.timers:
                 event = events.get(kind)

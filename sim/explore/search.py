@@ -155,28 +155,33 @@ class _Search:
                ) -> Iterable[tuple[Label, XState, Violation | None, str | None]]:
         """Each successor of ``state`` (at ``depth``) with its ghosts updated, the violation
         it shows (if any) and the state constraint it breaks (if any)."""
-        model, bounds, props = self.model, self.bounds, self.properties
+        model, bounds, props, goals = self.model, self.bounds, self.properties, self.goals
         beyond = model.beyond
+        ghost0 = state.ghost
+        only = props[0].check if len(props) == 1 else None
+        first = ghost0[0] if only is not None else None
+        depth1 = depth + 1
         for label, _, addr, event, effects, after in successors(model, state, bounds):
             self.generated += 1
             broken: Violation | None = None
-            if props or self.goals:
-                step = Step(label, state, after, addr, event, effects, depth + 1)
-                ghost = state.ghost
-                if props:
-                    try:
-                        if len(props) == 1:
-                            ghost = (props[0].check(ghost[0], step),)
-                        else:
-                            ghost = tuple(p.check(g, step) for p, g in zip(props, ghost))
-                    except Violation as exc:
-                        broken = exc
-                    if ghost != state.ghost:
-                        after = XState(after.cluster, after.spent, after.cut, ghost)
-                if self.goals:
+            if props or goals:
+                step = Step(label, state, after, addr, event, effects, depth1)
+                ghost = ghost0
+                try:
+                    if only is not None:
+                        value = only(first, step)
+                        if value is not first:
+                            ghost = (value,)
+                    elif props:
+                        ghost = tuple(p.check(g, step) for p, g in zip(props, ghost0))
+                except Violation as exc:
+                    broken = exc
+                if ghost is not ghost0 and ghost != ghost0:
+                    after = XState(after.cluster, after.spent, after.cut, ghost)
+                if goals:
                     # a goal reached by the violating step itself counts too (its ghosts are
                     # those before it: the step has no state after it)
-                    self._goals(step, ghost, depth + 1)
+                    self._goals(step, ghost, depth1)
             # a crash or a restart may drop several messages (and send some): judged whole
             yield label, after, broken, beyond(
                 after, bounds, state if label.after < 0 and label.kind not in _WHOLE else None)
@@ -325,6 +330,7 @@ def _bfs(search: _Search) -> Result:
     search.seen = seen
     parents: list[tuple[int, Label | None]] = [(-1, None)]
     queue: deque[tuple[XState, int, int]] = deque([(start, 0, 0)])
+    hit = search.hit.add
     budget_hit = False
     while queue:
         state, depth, me = queue.popleft()
@@ -336,7 +342,7 @@ def _bfs(search: _Search) -> Result:
                 return search.violated("bfs", len(seen), broken, depth,
                                        _path(parents, me) + (label,))
             if beyond is not None:
-                search.hit.add(beyond)
+                hit(beyond)
                 continue
             key = fp(after)
             if key in seen:
