@@ -48,6 +48,7 @@ class RaftSafety:
         self.servers = frozenset(model.servers)
         self._index = model.cluster.index
         self._memo: dict[Any, Any] = {}
+        self._read: tuple[Any, Any] = (None, None)     # ghost and nodes a READS step passed
 
     def start(self, state: Any) -> Any:
         return ((), ())
@@ -90,16 +91,21 @@ class RaftSafety:
         return seen if new_log is old_log or new_log == old_log else CHANGES
 
     def check(self, ghost: Any, step: Step) -> Any:
-        if self.observes(step) == UNSEEN:       # most steps: the ghost stays as it is
+        seen = self.observes(step)
+        if seen == UNSEEN:              # most steps: the ghost stays as it is
             return ghost
         addr = step.addr
         assert addr is not None
+        nodes = step.pre.cluster.nodes
+        if seen == READS and ghost is self._read[0] and nodes is self._read[1]:
+            # a change of role to follower or candidate: its verdict depends on the ghost and
+            # the logs only, and a state's successors are judged one after another
+            return ghost
         # The verdict depends on the ghost, the nodes before the step and the step (its node,
         # event and crash point): the search meets the same ones again and again (states that
         # differ only in other messages in flight). Of the other nodes it reads only the logs
         # and applied indexes (``_primed``): a second key with just those (``_view``) is
         # looked up when the first misses. A violation is never remembered.
-        nodes = step.pre.cluster.nodes
         key = (ghost, nodes, addr, step.event, step.label.after)
         memo = self._memo
         out = memo.get(key)
@@ -112,6 +118,8 @@ class RaftSafety:
             if len(memo) >= _MEMO:
                 memo.clear()
             memo[key] = memo[view] = out
+        if seen == READS:
+            self._read = (ghost, nodes)
         return out
 
     def _view(self, nodes: tuple[Any, ...]) -> tuple[Any, ...]:
