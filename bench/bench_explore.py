@@ -2,12 +2,14 @@
 and peak memory of the bounded configurations of docs/explorer.md.
 
     python3 bench/bench_explore.py            # every configuration (minutes)
-    python3 bench/bench_explore.py --quick    # the rate only
+    python3 bench/bench_explore.py --quick    # the rates only
 
-The rows: the rate (median of 3) with and without the Raft invariants, then the state-space
-size, time and peak memory for 3 nodes, terms <= 2, logs <= 2 (2 operations) with no faults
-(without and with symmetry) and with one crash and one drop allowed (docs/explorer.md shows
-the figures).
+The rows: the rate (median of 3) without and with the Raft invariants, and with them under
+partial-order reduction (sleep sets), then the state-space size, time and peak memory for 3
+nodes, terms <= 2, logs <= 2 (2 operations) with no faults (without and with symmetry, and
+with sleep sets), terms <= 2, logs <= 1 with two messages per link to depth 9 (without and
+with sleep sets) and logs <= 2 with one crash and one drop allowed (docs/explorer.md shows the
+figures).
 
 Each configuration runs in a fresh process (so its peak RSS is its own), BFS, with the Raft
 safety properties unless the row says "no properties". Rates are distinct states per second of
@@ -31,31 +33,40 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 CONFIGS = [
-    # name, bounds, symmetry, properties
+    # name, bounds, symmetry, properties, partial-order reduction
     ("rate: 3 nodes, terms<=2, logs<=1, no properties", dict(max_term=2, max_log=1), False,
-     False),
-    ("rate: 3 nodes, terms<=2, logs<=1", dict(max_term=2, max_log=1), False, True),
+     False, False),
+    ("rate: 3 nodes, terms<=2, logs<=1", dict(max_term=2, max_log=1), False, True, False),
+    ("rate: 3 nodes, terms<=2, logs<=1, sleep sets", dict(max_term=2, max_log=1), False, True,
+     True),
     ("3 nodes, terms<=2, logs<=2, 2 ops, no faults", dict(max_term=2, max_log=2, ops=2), False,
-     True),
+     True, False),
     ("3 nodes, terms<=2, logs<=2, 2 ops, no faults", dict(max_term=2, max_log=2, ops=2), True,
-     True),
+     True, False),
+    ("3 nodes, terms<=2, logs<=2, 2 ops, no faults, sleep sets",
+     dict(max_term=2, max_log=2, ops=2), True, True, True),
+    ("3 nodes, terms<=2, logs<=1, per-link 2, depth 9",
+     dict(max_term=2, max_log=1, per_link=2, depth=9), False, True, False),
+    ("3 nodes, terms<=2, logs<=1, per-link 2, depth 9, sleep sets",
+     dict(max_term=2, max_log=1, per_link=2, depth=9), False, True, True),
     ("3 nodes, terms<=2, logs<=2, 2 ops, 1 crash, 1 drop",
-     dict(max_term=2, max_log=2, ops=2, crashes=1, drops=1), True, True),
+     dict(max_term=2, max_log=2, ops=2, crashes=1, drops=1), True, True, False),
 ]
 
 
-def one(bounds: dict, symmetry: bool, properties: bool, states: int) -> dict:
+def one(bounds: dict, symmetry: bool, properties: bool, por: bool, states: int) -> dict:
     from scenarios.explore import RaftSafety
     from sim.explore import Bounds, explore, raft_model
     model = raft_model(3)
     props = [RaftSafety(model)] if properties else []
     b = Bounds(**bounds, states=states)
     t0, c0 = time.perf_counter(), time.process_time()
-    r = explore(model, b, props, symmetry=symmetry)
+    r = explore(model, b, props, symmetry=symmetry, por=por)
     seconds = time.perf_counter() - t0
     cpu = time.process_time() - c0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"distinct": r.distinct, "generated": r.generated, "seconds": seconds, "cpu": cpu,
+    return {"distinct": r.distinct, "generated": r.generated, "pruned": r.pruned,
+            "seconds": seconds, "cpu": cpu,
             "rate": r.distinct / cpu, "peak_mb": peak_mb, "bounds_hit": r.bounds_hit,
             "violation": None if r.violation is None else r.violation.rule}
 
@@ -66,20 +77,22 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--one":
         print(json.dumps(one(*json.loads(sys.argv[2]))))
         return
-    rows = CONFIGS[:2] if quick else CONFIGS
-    for name, bounds, symmetry, properties in rows:
+    rows = CONFIGS[:3] if quick else CONFIGS
+    for name, bounds, symmetry, properties, por in rows:
         runs = 3 if name.startswith("rate") else 1
         outs = []
         for _ in range(runs):
             p = subprocess.run([sys.executable, __file__, "--one",
-                                json.dumps([bounds, symmetry, properties, states])],
+                                json.dumps([bounds, symmetry, properties, por, states])],
                                capture_output=True, text=True, check=True)
             outs.append(json.loads(p.stdout))
         rate = statistics.median(o["rate"] for o in outs)
         o = outs[0]
         hit = ", ".join(o["bounds_hit"]) or "none"
+        skipped = f", {o['pruned']:,} skipped" if por else ""
         print(f"{name} (symmetry {'on' if symmetry else 'off'}): {o['distinct']:,} distinct, "
-              f"{o['generated']:,} generated, {o['seconds']:.1f} s ({o['cpu']:.1f} s CPU), median "
+              f"{o['generated']:,} generated{skipped}, {o['seconds']:.1f} s "
+              f"({o['cpu']:.1f} s CPU), median "
               f"{rate:,.0f} "
               f"distinct/s over {runs} run(s), peak RSS {o['peak_mb']:.0f} MB; bounds hit: "
               f"{hit}; violation: {o['violation']}", flush=True)
