@@ -3,13 +3,17 @@ and peak memory of the bounded configurations of docs/explorer.md.
 
     python3 bench/bench_explore.py            # every configuration (minutes)
     python3 bench/bench_explore.py --quick    # the rates only
+    python3 bench/bench_explore.py --shardkv  # the sharded KV rows only
 
 The rows: the rate (median of 3) without and with the Raft invariants, and with them under
 partial-order reduction (sleep sets), then the state-space size, time and peak memory for 3
 nodes, terms <= 2, logs <= 2 (2 operations) with no faults (without and with symmetry, and
 with sleep sets), terms <= 2, logs <= 1 with two messages per link to depth 9 (without and
 with sleep sets) and logs <= 2 with one crash and one drop allowed (docs/explorer.md shows the
-figures).
+figures). The shardkv rows: the CLI's default sharded store (a controller of one server, two
+groups of one server, two shards, one Join after the settled start, one clerk, one operation,
+logs <= 6; rate, median of 3), then the same with logs <= 7 (room for an operation before the
+migration), with the sharding invariants and linearizability.
 
 Each configuration runs in a fresh process (so its peak RSS is its own), BFS, with the Raft
 safety properties unless the row says "no properties". Rates are distinct states per second of
@@ -52,13 +56,25 @@ CONFIGS = [
     ("3 nodes, terms<=2, logs<=2, 2 ops, 1 crash, 1 drop",
      dict(max_term=2, max_log=2, ops=2, crashes=1, drops=1), True, True, False),
 ]
+SHARDKV = [
+    ("rate: shardkv defaults, 2 groups of 1, 1 change, 1 op, logs<=6",
+     dict(max_log=6, ops=1), False, True, False),
+    ("shardkv 2 groups of 1, 1 change, 1 op, logs<=7", dict(max_log=7, ops=1), False, True,
+     False),
+]
 
 
-def one(bounds: dict, symmetry: bool, properties: bool, por: bool, states: int) -> dict:
-    from scenarios.explore import RaftSafety
+def one(bounds: dict, symmetry: bool, properties: bool, por: bool, states: int,
+        shardkv: bool = False) -> dict:
+    from scenarios.explore import Linearizable, RaftSafety, ShardSafety
     from sim.explore import Bounds, explore, raft_model
-    model = raft_model(3)
-    props = [RaftSafety(model)] if properties else []
+    from sim.explore.targets import shardkv_model
+    if shardkv:
+        model = shardkv_model()
+        props = [ShardSafety(model), Linearizable(model)] if properties else []
+    else:
+        model = raft_model(3)
+        props = [RaftSafety(model)] if properties else []
     b = Bounds(**bounds, states=states)
     t0, c0 = time.perf_counter(), time.process_time()
     r = explore(model, b, props, symmetry=symmetry, por=por)
@@ -77,13 +93,17 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--one":
         print(json.dumps(one(*json.loads(sys.argv[2]))))
         return
-    rows = CONFIGS[:3] if quick else CONFIGS
-    for name, bounds, symmetry, properties, por in rows:
+    rows = [(r, False) for r in (CONFIGS[:3] if quick else CONFIGS)]
+    rows += [(r, True) for r in SHARDKV[:1 if quick else 2]]
+    if "--shardkv" in sys.argv:
+        rows = [(r, True) for r in SHARDKV]
+    for (name, bounds, symmetry, properties, por), shardkv in rows:
         runs = 3 if name.startswith("rate") else 1
         outs = []
         for _ in range(runs):
             p = subprocess.run([sys.executable, __file__, "--one",
-                                json.dumps([bounds, symmetry, properties, por, states])],
+                                json.dumps([bounds, symmetry, properties, por, states,
+                                            shardkv])],
                                capture_output=True, text=True, check=True)
             outs.append(json.loads(p.stdout))
         rate = statistics.median(o["rate"] for o in outs)

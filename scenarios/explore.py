@@ -1,5 +1,6 @@
 """The explorer's properties and goals: Raft's safety invariants (the checker the simulator
-uses, ``checkers.invariants.raft``) and ``sometimes`` goals, wired into ``sim.explore``.
+uses, ``checkers.invariants.raft``), the sharding invariants (``checkers.invariants.shards``),
+linearizability of the clerks' history and ``sometimes`` goals, wired into ``sim.explore``.
 
 ``RaftSafety`` keeps Raft's history in the explored state (the leader of each term, every
 committed entry with the highest leader term when it was first committed) and, on every
@@ -14,16 +15,18 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from checkers.invariants.raft import InvariantViolation, RaftInvariants
+from checkers.invariants.shards import ShardInvariants
 from checkers.linearizability import (
     INFINITY, UNKNOWN, KvInput, Operation, Verdict, check, kv_model as kv_spec,
 )
-from protocols import raft
+from protocols import raft, shardkv
 from protocols.core import (
-    Apply, ApplySnapshot, ClientDone, ClientRequest, Receive, Restart, RoleChanged,
+    Apply, ApplySnapshot, ClientDone, ClientRequest, Note, Receive, Restart, RoleChanged,
 )
 from sim.explore import CHANGES, CRASHES, READS, UNSEEN, Goal, Model, Step, Violation
+from sim.explore.targets import CONTROLLER
 
-__all__ = ["RaftSafety", "Linearizable", "raft_goals", "GOALS"]
+__all__ = ["RaftSafety", "Linearizable", "ShardSafety", "raft_goals", "shardkv_goals", "GOALS"]
 
 _LEADER = raft.ROLE_NAMES[raft.LEADER]
 _SNAPSHOT = ("<snapshot>",)      # a committed command known only through a snapshot
@@ -407,3 +410,134 @@ def raft_goals(snapshots: bool, crashes: bool, clients: bool = False) -> Sequenc
     if crashes:
         names.append("op-after-crash")
     return [GOALS[n] for n in names]
+
+
+# ---------------------------------------------------------------- sharded KV
+
+class ShardSafety:
+    """The sharding invariants (``checkers.invariants.shards``, as the simulator's shardkv
+    harness feeds them): every group server's observations (its boots and the ``shard-*``
+    notes of what it applied) are replayed, in order, into a fresh ``ShardInvariants`` on every
+    transition that adds one.
+
+    Ghost: the observations so far, as a tuple of ``(what, server, detail)``; an operation
+    served again on the same shard under the same configuration by the same server adds
+    nothing (the checker's verdict on it cannot change)."""
+
+    name = "shards"
+
+    def __init__(self, model: Model) -> None:
+        self.groups = frozenset(a for a in model.servers if a != CONTROLLER)
+        self.prelude = model.prelude
+
+    def start(self, state: Any) -> Any:
+        """The observations of the steps that settled the store before the search."""
+        ghost: tuple[Any, ...] = ()
+        for addr, event, effects in self.prelude:
+            if addr in self.groups:
+                ghost += self._observations(ghost, addr, event, effects)
+        return ghost
+
+    def rename(self, ghost: Any, names: dict[str, str]) -> Any:
+        return ghost         # no symmetry reduction for this target
+
+    def check(self, ghost: Any, step: Step) -> Any:
+        addr = step.addr
+        if addr is None or addr not in self.groups:
+            return ghost
+        new = self._observations(ghost, addr, step.event, step.effects)
+        if not new:
+            return ghost
+        inv = ShardInvariants()
+        try:
+            for what, server, detail in ghost:
+                _observe(inv, 0.0, what, server, detail)
+            for what, server, detail in new:
+                _observe(inv, float(step.depth), what, server, detail)
+        except InvariantViolation as exc:
+            raise Violation(exc.rule, exc.detail) from None
+        return ghost + new
+
+    @staticmethod
+    def _observations(ghost: tuple[Any, ...], addr: str, event: Any, effects: Any
+                      ) -> tuple[Any, ...]:
+        new: list[tuple[str, str, Any]] = []
+        if type(event) is Restart:
+            new.append(("restarted", addr, None))
+        for e in effects:
+            if type(e) is Note and e.what.startswith("shard-"):
+                seen = (e.what, addr, e.detail)
+                if e.what != "shard-served" or seen not in ghost:
+                    new.append(seen)
+        return tuple(new)
+
+
+def _observe(inv: ShardInvariants, t: float, what: str, server: str, d: Any) -> None:
+    """One observation, as scenarios/harness/shardkv.py reports it to the checker."""
+    if what == "restarted":
+        inv.restarted(t, server)
+    elif what == "shard-config":
+        inv.config_applied(t, server, d[0], d[1], d[2])
+    elif what == "shard-restored":
+        inv.restored(t, server, *d)
+    elif what == "shard-served":
+        inv.served(t, server, *d)
+    elif what == "shard-frozen":
+        inv.frozen(t, *d)
+    elif what == "shard-installed":
+        inv.installed(t, *d)
+    elif what == "shard-deleted":
+        inv.deleted(t, *d)
+
+
+def _notes(step: Step, what: str) -> list[Any]:
+    return [e.detail for e in step.effects if type(e) is Note and e.what == what]
+
+
+def _shard_migrated(step: Step, ghosts: tuple[Any, ...]) -> bool:
+    return bool(_notes(step, "shard-installed"))
+
+
+def _shard_deleted(step: Step, ghosts: tuple[Any, ...]) -> bool:
+    return bool(_notes(step, "shard-deleted"))
+
+
+def shardkv_goals(model: Model, crashes: bool) -> list[Goal]:
+    """The ``sometimes`` goals of a sharded KV search: a clerk's operation completes, a shard
+    moves between groups (installed by its new owner; deleted by its old one), an operation
+    completes under a later configuration, a configuration change reaches every group."""
+    index = model.cluster.index
+    clerks = frozenset(model.clients)
+    groups = [index[a] for a in model.servers if a != CONTROLLER]
+
+    def op_after_config_change(step: Step, ghosts: tuple[Any, ...]) -> bool:
+        if step.addr not in clerks or not any(type(e) is ClientDone for e in step.effects):
+            return False
+        state = step.post.cluster.nodes[index[step.addr]].state
+        return state is not None and state.view.num >= 2
+
+    def config_change_everywhere(step: Step, ghosts: tuple[Any, ...]) -> bool:
+        applied = [d[1] for d in _notes(step, "shard-config")]
+        if not applied or max(applied) < 2:
+            return False
+        num = max(applied)
+        nodes = step.post.cluster.nodes
+        return all(nodes[i].up and shardkv.server.machine(nodes[i].state).config.num >= num
+                   for i in groups)
+
+    def op_completed(step: Step, ghosts: tuple[Any, ...]) -> bool:
+        return step.addr in clerks and any(type(e) is ClientDone for e in step.effects)
+
+    goals = [Goal("op-completed", "a clerk's operation completes", op_completed),
+             Goal("shard-migrated", "a shard moves: its new owner installs it", _shard_migrated),
+             Goal("shard-deleted", "a shard's previous owner deletes its copy after the move",
+                  _shard_deleted),
+             Goal("op-after-config-change",
+                  "a clerk's operation completes, routed by configuration 2 or later",
+                  op_after_config_change),
+             Goal("config-change-everywhere",
+                  "every group server applies a configuration change (configuration >= 2)",
+                  config_change_everywhere)]
+    if crashes:
+        goals.append(GOALS["op-after-crash"])
+    return goals

@@ -27,7 +27,10 @@ from __future__ import annotations
 
 import hashlib
 from functools import partial
+from heapq import heappush
 from typing import Any, Callable
+
+from simpy.events import NORMAL
 
 from protocols.core import (
     Apply, ApplySnapshot, CancelTimer, Event, Note, Persist, Propose, Proposed, Receive,
@@ -80,11 +83,13 @@ class Host:
         self._add = self.trace.add
         self._buffer, self._batch = self.trace.buffer, self.trace.batch
         self._env = world.env
-        send = partial(network.transmit, self)  # no wrapper frame on the hot path
+        self._queue, self._eid = world.queue, world.eid
+        self._fire_call = self._fire
+        send: Callable[[Send], None] = partial(network.transmit, self)  # no wrapper frame
         if on_send is not None:                 # an oracle sees each Send (and the disk) first
-            send = partial(_checked_send, self, on_send, send)
+            send = _checked_send(self, on_send, network.transmit)
         self._handlers: dict[type, Callable[[Any], None]] = {
-            Send: send, Persist: self._persist,
+            Send: send, Persist: self.disk.persist,
             SetTimer: self._set_timer, CancelTimer: self._cancel_timer,
             Apply: self._apply, ApplySnapshot: self._snapshot, Proposed: self._keep_proposed,
             RoleChanged: self._role, Note: self._note,
@@ -113,7 +118,9 @@ class Host:
         """Raft's Start: step with ``Propose(command)``; traced after the step with its outcome."""
         if not self.up:
             return None
-        got = self._call(Propose(command))
+        self._proposed = None                 # self._call, without its frame
+        self._run(Propose(command))
+        got, self._proposed = self._proposed, None
         if got is None:
             self._add((self._env._now, "propose", self.addr, command, None, None, None))
         else:
@@ -167,12 +174,9 @@ class Host:
 
     def handle(self, effect_type: type, perform: Callable[["Host", Any], None]) -> None:
         """Perform effects of ``effect_type`` (e.g. a service-level effect) with ``perform``."""
-        self._handlers[effect_type] = lambda effect: perform(self, effect)
+        self._handlers[effect_type] = partial(perform, self)
 
     # ------------------------------------------------------------ effects
-
-    def _persist(self, effect: Persist) -> None:
-        self.disk.persist(effect)
 
     def _set_timer(self, effect: SetTimer) -> None:
         """Arm ``kind`` at now + a drawn delay. Re-arming is frequent (every heartbeat re-arms
@@ -192,7 +196,9 @@ class Host:
     def _queue_wakeup(self, kind: str, delay: float, deadline: float) -> None:
         gen = self._timer_gen = self._timer_gen + 1
         self._wakeup[kind] = (gen, deadline)
-        self.world.call_later(delay, self._fire, kind, gen)
+        # World.call_later(delay, self._fire, kind, gen) without its frame: a plain call
+        heappush(self._queue, (self._env._now + delay, NORMAL, next(self._eid),
+                               (self._fire_call, (kind, gen))))
 
     def _cancel_timer(self, effect: CancelTimer) -> None:
         self._armed.pop(effect.kind, None)
@@ -213,7 +219,10 @@ class Host:
         event = self._timer_events.get(kind)
         if event is None:
             event = self._timer_events[kind] = TimerFired(kind)
-        self._add((self._env._now, "timer", self.addr, kind))
+        buf = self._buffer                    # self._add, without its frame
+        buf.append((now, "timer", self.addr, kind))
+        if len(buf) >= self._batch:
+            self.trace.flush()
         self._run(event)
 
     def _apply(self, effect: Apply) -> None:
@@ -298,9 +307,12 @@ class Host:
         return f"Host({self.addr!r}, up={self.up}, incarnation={self.incarnation})"
 
 
-def _checked_send(host: Host, on_send: Hook, transmit: Callable[[Send], None],
-                  effect: Send) -> None:
-    """``on_send(host, effect)`` before the network gets the message: the hook may read
-    ``host.disk`` (what the node has persisted at the moment it sends) and raise."""
-    on_send(host, effect)
-    transmit(effect)
+def _checked_send(host: Host, on_send: Hook,
+                  transmit: Callable[[Host, Send], None]) -> Callable[[Send], None]:
+    """The ``Send`` handler of a host with an ``on_send`` hook: ``on_send(host, effect)``
+    before the network gets the message, so the hook may read ``host.disk`` (what the node
+    has persisted at the moment it sends) and raise. Made once per host."""
+    def send(effect: Send) -> None:
+        on_send(host, effect)
+        transmit(host, effect)
+    return send

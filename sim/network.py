@@ -88,17 +88,6 @@ class AddrStats:
         return f"AddrStats({self.as_dict()})"
 
 
-class _Packet(list):
-    """A message in flight, ``[mid, src, dst, msg, size, reply, sh, sinc, dh, dinc, reason]``
-    (sender and destination hosts with their incarnations at send time, and the drop reason
-    if its fate is already sealed). It is also the SimPy event that fires on arrival: SimPy
-    only needs ``callbacks`` and ``_ok``. A list subclass is the cheapest such object."""
-
-    __slots__ = ("callbacks",)
-    callbacks: tuple
-    _ok = True
-
-
 class Network:
     """Carries messages between hosts under ``params`` and the current topology."""
 
@@ -128,8 +117,12 @@ class Network:
         self._append = trace.append   # send records: the arrival or drop that follows flushes
         self._add = trace.add
         self._buffer, self._batch, self._flush = trace.buffer, trace.batch, trace.flush
-        self._arrive_cbs = (self._arrive,)
-        self._drop_cbs = (self._dropped,)
+        # A message in flight is one plain call on the world's queue (``sim.world``): its
+        # arrival ``(_arrive, (mid, src, dst, msg, size, reply, sh, sinc, dh, dinc))``, with
+        # both hosts and their incarnations at send time, or, when its fate is sealed at send,
+        # its drop ``(_fail, (mid, src, dst, reason))``. No event object per message.
+        self._arrive_call = self._arrive
+        self._fail_call = self._fail
         self.set_params(params or NetParams())
         world.networks.append(self)       # the run reports its traffic from the world
 
@@ -190,7 +183,8 @@ class Network:
         if not reply:
             self.total_bytes += size
         mid = self._next_id = self._next_id + 1
-        self._append((self._env._now, "send", mid, src, dst, msg))  # _now: hot path
+        now = self._env._now                                    # env.now without its call
+        self._append((now, "send", mid, src, dst, msg))
         dh = self.hosts.get(dst)
         if dh is None or not dh.up or dst not in self._succ[src]:
             self._undeliverable(mid, src, dst, msg, size, reply, sh, dh)
@@ -203,23 +197,18 @@ class Network:
             if not reply or self._short_replies:
                 delay = self._short_lo + self._short_span * rng.random()
             if rng.random() < (self._drop_reply if reply else self._drop_request):
-                self._packet(self._drop_cbs, mid, src, dst, msg, size, reply, sh, dh,
-                             "unreliable", delay)
+                self._lost(mid, src, dst, "unreliable", delay)
                 return
         if self._extras:
             delay = self._extra_fates(mid, src, dst, msg, size, reply, sh, dh, delay)
-        packet = _Packet((mid, src, dst, msg, size, reply, sh, sh.incarnation, dh,
-                          dh.incarnation, None))
-        packet.callbacks = self._arrive_cbs
-        heappush(self._queue, (self._env._now + delay, NORMAL, next(self._eid), packet))
+        heappush(self._queue, (now + delay, NORMAL, next(self._eid), (
+            self._arrive_call, (mid, src, dst, msg, size, reply, sh, sh.incarnation, dh,
+                                dh.incarnation))))
 
-    def _packet(self, callbacks: tuple, mid: int, src: str, dst: str, msg: Any, size: int,
-                reply: bool, sh: "Host", dh: "Host | None", reason: str | None,
-                delay: float) -> None:
-        packet = _Packet((mid, src, dst, msg, size, reply, sh, sh.incarnation, dh,
-                          -1 if dh is None else dh.incarnation, reason))
-        packet.callbacks = callbacks
-        heappush(self._queue, (self._env._now + delay, NORMAL, next(self._eid), packet))
+    def _lost(self, mid: int, src: str, dst: str, reason: str, delay: float) -> None:
+        """The message is lost: its drop is recorded ``delay`` ms from now."""
+        heappush(self._queue, (self._env._now + delay, NORMAL, next(self._eid),
+                               (self._fail_call, (mid, src, dst, reason))))
 
     def _undeliverable(self, mid: int, src: str, dst: str, msg: Any, size: int, reply: bool,
                        sh: "Host", dh: "Host | None") -> None:
@@ -227,7 +216,7 @@ class Network:
         reason = "partition" if dh is not None and dh.up else "down"
         p = self.params
         wait = (p.long_fail_delay if p.long_delays else p.fail_delay) * self._rng.random()
-        self._packet(self._drop_cbs, mid, src, dst, msg, size, reply, sh, dh, reason, wait)
+        self._lost(mid, src, dst, reason, wait)
 
     def _extra_fates(self, mid: int, src: str, dst: str, msg: Any, size: int, reply: bool,
                      sh: "Host", dh: "Host", delay: float) -> float:
@@ -240,8 +229,11 @@ class Network:
             delay += self._extra_delay()
         if p.duplicate and rng.random() < p.duplicate:
             self._append((self._env._now, "dup", mid, src, dst))
-            self._packet(self._arrive_cbs, mid, src, dst, msg, size, reply, sh, dh, None,
-                         delay + self._extra_delay())
+            copy_delay = delay + self._extra_delay()
+            heappush(self._queue, (self._env._now + copy_delay, NORMAL,
+                                   next(self._eid), (self._arrive_call, (
+                                       mid, src, dst, msg, size, reply, sh, sh.incarnation,
+                                       dh, dh.incarnation))))
         return delay
 
     def _extra_delay(self) -> float:
@@ -250,10 +242,10 @@ class Network:
 
     # ------------------------------------------------------------ arriving
 
-    def _arrive(self, packet: _Packet) -> None:
-        mid, src, dst, msg, size, reply, sh, sinc, dh, dinc, _ = packet
+    def _arrive(self, mid: int, src: str, dst: str, msg: Any, size: int, reply: bool,
+                sh: "Host", sinc: int, dh: "Host", dinc: int) -> None:
         if dh.incarnation != dinc or sh.incarnation != sinc or dst not in self._succ[src]:
-            self._fail(packet, self._reason(packet))
+            self._fail(mid, src, dst, self._reason(sh, sinc, dh, dinc))
             return
         self.delivered += 1
         st = self.stats[dst]
@@ -270,19 +262,14 @@ class Network:
         dh._run(Receive(src, msg))            # Host.receive, without its frame
 
     @staticmethod
-    def _reason(packet: _Packet) -> str:
-        _, _, _, _, _, _, sh, sinc, dh, dinc, _ = packet
+    def _reason(sh: "Host", sinc: int, dh: "Host", dinc: int) -> str:
         if not dh.up:
             return "down"
         if dh.incarnation != dinc or sh.incarnation != sinc:
             return "stale-incarnation"
         return "partition"
 
-    def _dropped(self, packet: _Packet) -> None:
-        self._fail(packet, packet[10])
-
-    def _fail(self, packet: _Packet, reason: str) -> None:
-        mid, src, dst = packet[0], packet[1], packet[2]
+    def _fail(self, mid: int, src: str, dst: str, reason: str) -> None:
         self.dropped += 1
         self._add((self._env._now, "drop", mid, src, dst, reason))
 

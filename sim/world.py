@@ -5,12 +5,15 @@ source of randomness of a run. Randomness comes from named streams, each a ``ran
 seeded from ``blake2b(f"{seed}/{name}")``, so a stream depends only on the run's seed and its own
 name: adding a client (``client/c9``) does not change which packets the ``net`` stream drops.
 
-Callbacks are scheduled as lightweight SimPy events (an object with ``callbacks`` and ``_ok``,
-pushed onto SimPy's queue exactly as ``env.schedule`` pushes them): no generator process per
+Callbacks are plain calls on SimPy's queue: an entry ``(time, NORMAL, eid, (fn, args))``,
+pushed exactly as ``env.schedule`` pushes an event (same time, priority and tie-breaking
+counter), whose event is the tuple ``(fn, args)``: no event object, no generator process per
 callback. SimPy breaks time ties by insertion order, so the loop is deterministic. ``run`` is
 SimPy's ``Environment.run`` with ``step`` inlined into its loop (the same queue, the same order,
-the same handling of a stop and of a failed event): one Python call less per event. This module
-never reads a clock and never uses the ``random`` module's global functions.
+the same handling of a stop and of a failed event), and it calls a plain call's ``fn(*args)``
+directly. Only ``run`` may process the queue (never ``env.run`` or ``env.step``: they do not
+know plain calls). This module never reads a clock and never uses the ``random`` module's
+global functions.
 """
 
 from __future__ import annotations
@@ -32,29 +35,6 @@ def stream_seed(seed: int, name: str) -> int:
     return int.from_bytes(digest, "big")
 
 
-class _Call:
-    """A SimPy-compatible event that calls ``fn(*args)`` when the loop reaches it.
-
-    SimPy's ``Environment.step`` only needs ``callbacks`` (replaced by None once processed) and
-    ``_ok``; a slotted object is several times cheaper than ``env.timeout(...)`` plus a callback.
-    """
-
-    __slots__ = ("callbacks", "fn", "args")
-    _ok = True
-
-    def __init__(self, fn: Callable[..., Any], args: tuple) -> None:
-        self.callbacks = _CALL_CALLBACKS
-        self.fn = fn
-        self.args = args
-
-
-def _run_call(event: _Call) -> None:
-    event.fn(*event.args)
-
-
-_CALL_CALLBACKS = (_run_call,)
-
-
 class World:
     """One simulated run: a SimPy environment, virtual time in ms and seeded streams.
 
@@ -68,8 +48,8 @@ class World:
         self.env = simpy.Environment(initial_time=0.0)
         self._streams: dict[str, random.Random] = {}
         self._schedule = self.env.schedule
-        #: SimPy's event queue and its tie-breaking counter: hot paths push
-        #: ``(now + delay, NORMAL, next(eid), event)`` themselves, as ``env.schedule`` does.
+        #: SimPy's event queue and its tie-breaking counter: hot paths push a plain call
+        #: ``(now + delay, NORMAL, next(eid), (fn, args))`` themselves, as ``call_later`` does.
         self.queue: list = self.env._queue
         self.eid = self.env._eid
         self._running = False
@@ -95,15 +75,14 @@ class World:
 
     def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> None:
         """Call ``fn(*args)`` after ``delay`` ms of virtual time (ties run in FIFO order)."""
-        env = self.env
-        heappush(self.queue, (env._now + delay, NORMAL, next(self.eid), _Call(fn, args)))
+        heappush(self.queue, (self.env._now + delay, NORMAL, next(self.eid), (fn, args)))
 
     def call_at(self, time: float, fn: Callable[..., Any], *args: Any) -> None:
         """Call ``fn(*args)`` at absolute virtual time ``time`` (not in the past)."""
         delay = time - self.env.now
         if delay < 0:
             raise ValueError(f"call_at({time}) is in the past (now={self.env.now})")
-        self._schedule(_Call(fn, args), NORMAL, delay)  # type: ignore[arg-type]  # an event by duck typing
+        heappush(self.queue, (self.env._now + delay, NORMAL, next(self.eid), (fn, args)))
 
     def schedule(self, event: Any, delay: float) -> None:
         """Push a prepared event object (with ``callbacks`` and ``_ok``) ``delay`` ms ahead."""
@@ -145,7 +124,8 @@ class World:
 
 
 def _run(env: simpy.Environment, until: float | None) -> None:
-    """``env.run(until)`` for a number or None, with ``env.step`` inlined (SimPy 4's code)."""
+    """``env.run(until)`` for a number or None, with ``env.step`` inlined (SimPy 4's code),
+    and plain calls ``(fn, args)`` called as ``fn(*args)``."""
     if until is not None:
         at = until if isinstance(until, int) else float(until)
         stop: Event = Event(env)       # before every regular event at ``at``, as SimPy does
@@ -161,6 +141,9 @@ def _run(env: simpy.Environment, until: float | None) -> None:
                 env._now, _, _, event = heappop(queue)
             except IndexError:
                 raise EmptySchedule from None
+            if type(event) is tuple:       # a plain call: a stop inside it ends the run
+                event[0](*event[1])
+                continue
             callbacks, event.callbacks = event.callbacks, None
             try:
                 for callback in callbacks:

@@ -48,11 +48,14 @@ def assert_judged(code: int, out: str, err: str) -> None:
 #: tiny by the flags appended last (--states, --depth), and no valid --walks value is large.
 FLAGS: dict[str, list[str | None]] = {
     "--nodes": ["-1", "0", "1", "2", "3", "5", "7", "8", "x"],
-    "--clients": ["-1", "0", "1", "3", "4", "x"],
+    "--clients": ["-1", "0", "1", "2", "3", "4", "x"],
+    "--groups": ["-1", "0", "1", "2", "3", "4", "x"],
+    "--changes": ["-1", "0", "1", "4", "5", "x"],
+    "--shards": ["-1", "0", "1", "2", "10", "11", "x"],
     "--strategy": ["bfs", "dfs", "random", "best", ""],
     "--seed": ["-1", "0", "5", str(2**63 - 1), str(2**63), "x"],
     "--walks": ["-1", "0", "1", "3", "10000001", "x"],
-    "--property": ["raft", "linearizability", "liveness", ""],
+    "--property": ["raft", "linearizability", "shards", "liveness", ""],
     "--step": ["protocols.raft:step", "nowhere:step", "protocols.raft", ":", "x.py:step"],
     "--max-term": ["-1", "0", "1", "2", "21", "x"],
     "--max-log": ["-1", "0", "1", "2", "21"],
@@ -66,7 +69,7 @@ FLAGS: dict[str, list[str | None]] = {
     "--snapshots": [None], "--symmetry": [None], "--compare-symmetry": [None],
     "--keep-sent": [None], "--no-mid-step": [None], "--json": [None], "--por": [None],
 }
-TARGETS = ["raft", "kv", "paxos", "", "--replay"]
+TARGETS = ["raft", "kv", "shardkv", "paxos", "", "--replay"]
 
 
 @st.composite
@@ -321,7 +324,7 @@ def test_options_without_effect_are_refused_and_replay_honours_json(tmp_path: An
     assert not other.exists()
     code, out, err = cli("explore", "--replay", str(path), "--json")
     assert code == 0 and json.loads(out)["verdict"] == "pass", err
-    for args, message in ((["raft", "--clients", "2"], "--clients applies to the kv target"),
+    for args, message in ((["raft", "--clients", "2"], "--clients applies to the kv and shardkv targets"),
                           (["raft", "--dups", "1"], "--dups 1 needs --per-link 2 or more"),
                           (["kv", "--dups", "2", "--per-link", "1"], "--dups 2 needs")):
         code, out, err = cli("explore", *args)

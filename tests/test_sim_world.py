@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any, Generator
 
 import pytest
 
@@ -61,6 +62,26 @@ def test_callbacks_run_in_time_order_and_fifo_on_ties() -> None:
     w.call_at(3.0, lambda: seen.append((w.now, "at3")))
     w.run()
     assert seen == [(1.0, "a"), (1.0, "b"), (1.0, "c"), (3.0, "at3"), (5.0, "late")]
+
+
+def test_plain_calls_and_simpy_events_share_one_order() -> None:
+    """Callbacks are plain calls on SimPy's own queue: a SimPy timeout and a process
+    scheduled between two callbacks of the same time run between them (insertion order),
+    and a process sees the time its timeout fired."""
+    w = World(0)
+    seen: list[tuple[float, str]] = []
+    w.call_later(1.0, lambda: seen.append((w.now, "first")))
+    w.env.timeout(1.0).callbacks.append(lambda _: seen.append((w.now, "simpy timeout")))
+
+    def proc() -> Generator[Any, Any, None]:
+        yield w.env.timeout(1.0)
+        seen.append((w.now, "process"))
+
+    w.env.process(proc())                  # its start is an event at time 0
+    w.call_later(1.0, lambda: seen.append((w.now, "second")))
+    w.run()
+    assert seen == [(1.0, "first"), (1.0, "simpy timeout"), (1.0, "second"),
+                    (1.0, "process")]
 
 
 def test_time_is_a_float_in_ms_starting_at_zero() -> None:

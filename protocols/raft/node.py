@@ -35,6 +35,19 @@ def step(state: RaftState, event: Any) -> tuple[RaftState, Effects]:
     """Apply one event. Effects come back in the order the driver must perform them."""
     effects: Effects = []
     handler = _EVENT_HANDLERS.get(type(event))
+    if handler is handle_receive:
+        # handle_receive without its frame (a step per delivered message): the shared term
+        # rule, then the message's own handler.
+        msg = event.msg
+        handler = _MESSAGE_HANDLERS.get(type(msg))
+        if handler is None:
+            effects.append(Note("ignored message", type(msg).__name__))
+            return state, _finish(state, state, effects, True)
+        new = handler(state if msg.term <= state.hard.term
+                      else _newer_term(state, msg.term, effects), msg, effects)
+        if new is state:        # nothing changed: nothing to persist, no role change
+            return new, effects
+        return new, _finish(state, new, effects, True)
     if handler is None:
         return state, [Note("ignored", type(event).__name__)]
     new = handler(state, event, effects)
@@ -138,18 +151,23 @@ def handle_propose(state: RaftState, event: Propose, effects: Effects) -> RaftSt
         effects.append(Proposed(-1, hard.term, False))
         return state
     hard = replace(hard, log=hard.log.append(Entry(hard.term, event.command)))
-    last = _last(hard)
+    last = hard.log_start + len(hard.log) - 1          # _last(hard), without its frame
     me = state.config.me
     matches = list(state.match_index)
     matches[me] = last
     effects.append(Proposed(last, hard.term, True))
+    # A proposal is sent at once only to idle peers (nothing unacknowledged on its way to
+    # them: nextIndex == matchIndex + 1); a busy peer gets the new entries in one batch when
+    # its reply arrives (or, if the in-flight message was lost, after the next heartbeat's
+    # rejection). This is flow control with one message in flight, as etcd's probe state.
     nexts: list[int] | None = None        # copied once, and only if something is sent
-    for peer in range(len(matches)):
-        if _idle(peer, me, state.next_index, matches):
+    old_nexts = state.next_index
+    for peer, peer_next in enumerate(old_nexts):
+        if peer_next == matches[peer] + 1 and peer != me:
             if nexts is None:
-                nexts = list(state.next_index)
+                nexts = list(old_nexts)
             _send_append(state, hard, peer, nexts, state.commit, effects)
-    next_index = state.next_index if nexts is None else tuple(nexts)
+    next_index = old_nexts if nexts is None else tuple(nexts)
     commit, applied = state.commit, state.applied
     index = _commit_index(hard, commit, matches)
     if index > commit:
@@ -157,16 +175,6 @@ def handle_propose(state: RaftState, event: Propose, effects: Effects) -> RaftSt
         commit = applied = index
     return replace(state, hard=hard, match_index=tuple(matches), next_index=next_index,
                    commit=commit, applied=applied)
-
-
-def _idle(peer: int, me: int, nexts: Sequence[int], matches: list[int]) -> bool:
-    """Nothing unacknowledged is on its way to ``peer`` (and it is not us).
-
-    A proposal is sent at once only to idle peers; a busy peer gets the new entries in one batch
-    when its reply arrives (or, if the in-flight message was lost, after the next heartbeat's
-    rejection). This is flow control with one message in flight, as etcd's probe state.
-    """
-    return peer != me and nexts[peer] == matches[peer] + 1
 
 
 def handle_take_snapshot(state: RaftState, event: TakeSnapshot, effects: Effects) -> RaftState:
@@ -192,13 +200,19 @@ def handle_receive(state: RaftState, event: Receive, effects: Effects) -> RaftSt
         effects.append(Note("ignored message", type(msg).__name__))
         return state
     if msg.term > state.hard.term:
-        was_leader = state.role == LEADER
-        state = become_follower(state, msg.term, -1)
-        if was_leader:
-            # A deposed leader has no election timer armed (become_leader cancelled it).
-            effects.append(CancelTimer(HEARTBEAT))
-            effects.append(_election_timer(state))
+        state = _newer_term(state, msg.term, effects)
     return handler(state, msg, effects)
+
+
+def _newer_term(state: RaftState, term: int, effects: Effects) -> RaftState:
+    """§5.1: a message of a higher term makes us a follower of that term."""
+    was_leader = state.role == LEADER
+    state = become_follower(state, term, -1)
+    if was_leader:
+        # A deposed leader has no election timer armed (become_leader cancelled it).
+        effects.append(CancelTimer(HEARTBEAT))
+        effects.append(_election_timer(state))
+    return state
 
 
 def handle_request_vote(state: RaftState, msg: RequestVote, effects: Effects) -> RaftState:
@@ -231,16 +245,19 @@ def handle_vote_reply(state: RaftState, msg: RequestVoteReply, effects: Effects)
 
 def handle_append_entries(state: RaftState, msg: AppendEntries, effects: Effects) -> RaftState:
     """§5.3: accept entries only after the (prev_index, prev_term) consistency check."""
-    me = state.config.me
-    reply_to = state.config.peers[msg.leader]
+    config = state.config
+    me = config.me
+    reply_to = config.peers[msg.leader]
     if msg.term < state.hard.term:
         effects.append(Send(reply_to, AppendEntriesReply(state.hard.term, me, False, 0)))
         return state
     if state.role != FOLLOWER or state.leader != msg.leader:
         state = become_follower(state, msg.term, msg.leader)
-    effects.append(_election_timer(state))
-    prev, entries = _skip_compacted(state.hard, msg.prev_index, msg.entries)
+    effects.append(SetTimer(ELECTION, config.election_lo, config.election_hi))  # _election_timer
     hard = state.hard
+    prev, entries = msg.prev_index, msg.entries
+    if prev < hard.log_start:
+        prev, entries = _skip_compacted(hard, prev, entries)
     log, start = hard.log, hard.log_start
     last = start + len(log) - 1
     if prev > last:
@@ -259,7 +276,7 @@ def handle_append_entries(state: RaftState, msg: AppendEntries, effects: Effects
     else:
         merged = _merge_entries(hard, prev, entries)
     match = msg.prev_index + len(msg.entries)
-    commit = min(msg.leader_commit, match)
+    commit = msg.leader_commit if msg.leader_commit < match else match    # min(), inline
     if commit > state.commit:
         state = _apply_up_to(state, merged, commit, effects)    # one copy of the state
     elif merged is not hard:
@@ -378,12 +395,16 @@ def maybe_advance(state: RaftState, peer: int, match: int, effects: Effects) -> 
     matches = list(state.match_index)
     nexts = list(state.next_index)
     matches[peer] = match
-    nexts[peer] = max(nexts[peer], match + 1)
+    if nexts[peer] <= match:                    # nextIndex = max(nextIndex, match + 1)
+        nexts[peer] = match + 1
     hard = state.hard
-    commit = _commit_index(hard, state.commit, matches)
+    # A match at or below the commit index cannot move it: the majority index above the
+    # commit index, if any, is unchanged (and was not committable). Skip the quorum count.
+    commit = state.commit if match <= state.commit else _commit_index(hard, state.commit,
+                                                                        matches)
     if commit > state.commit:
         _append_applies(state.applied, commit, hard, effects)
-    if nexts[peer] <= _last(hard):
+    if nexts[peer] <= hard.log_start + len(hard.log) - 1:      # _last(hard)
         _send_append(state, hard, peer, nexts, commit, effects)
     if commit > state.commit:
         return replace(state, match_index=tuple(matches), next_index=tuple(nexts),
@@ -435,7 +456,13 @@ def _send_append(state: RaftState, hard: HardState, peer: int, nexts: list[int],
         return True
     pos = next_index - start
     log = hard.log
-    entries = tuple(log[pos:pos + config.max_batch])
+    size = len(log)
+    if pos >= size:             # a heartbeat: nothing to send
+        entries: tuple = ()
+    elif pos == size - 1 and config.max_batch > 0:   # one entry (pipelined): no slice
+        entries = (log[pos],)
+    else:
+        entries = tuple(log[pos:pos + config.max_batch])
     effects.append(Send(config.peers[peer], AppendEntries(
         hard.term, config.me, next_index - 1, log[pos - 1].term, entries, commit)))
     if entries:

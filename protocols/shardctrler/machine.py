@@ -15,7 +15,7 @@ from msgspec.structs import replace
 
 from ..fmap import FrozenMap
 from .messages import (
-    INITIAL, NSHARDS, Config, CtrlCommand, ErrInvalid, Join, Leave, Move, OK, Query,
+    INITIAL, NSHARDS, Config, CtrlCommand, ErrInvalid, Join, Leave, Move, OK, Query, initial,
 )
 
 __all__ = ["CtrlMachine", "empty", "apply_command", "rebalance", "latest", "encode_snapshot",
@@ -30,8 +30,9 @@ class CtrlMachine(msgspec.Struct, frozen=True):
     sessions: Any = _EMPTY
 
 
-def empty() -> CtrlMachine:
-    return CtrlMachine()
+def empty(nshards: int = NSHARDS) -> CtrlMachine:
+    """No configuration but number 0, of ``nshards`` shards (the lab's 10 by default)."""
+    return CtrlMachine() if nshards == NSHARDS else CtrlMachine((initial(nshards),))
 
 
 def latest(machine: CtrlMachine) -> Config:
@@ -94,7 +95,7 @@ def apply_command(machine: CtrlMachine, command: CtrlCommand) -> tuple[CtrlMachi
         new = _next(current, current.shards, groups)
         new = replace(new, shards=rebalance(new.shards, new.gids()))
     elif type(op) is Move:
-        if op.gid not in current.gids() or not 0 <= op.shard < NSHARDS:
+        if op.gid not in current.gids() or not 0 <= op.shard < len(current.shards):
             return _record(machine, command), (ErrInvalid, None)
         shards = current.shards[:op.shard] + (op.gid,) + current.shards[op.shard + 1:]
         new = _next(current, shards, dict(current.groups))
@@ -130,8 +131,8 @@ def encode_snapshot(machine: CtrlMachine) -> bytes:
     return _encoder.encode(_Snapshot(machine.configs, tuple(sorted(machine.sessions.items()))))
 
 
-def decode_snapshot(data: bytes) -> CtrlMachine:
+def decode_snapshot(data: bytes, nshards: int = NSHARDS) -> CtrlMachine:
     if not data:
-        return empty()
+        return empty(nshards)
     snap = _decoder.decode(data)
     return CtrlMachine(snap.configs, FrozenMap(snap.sessions))

@@ -1,5 +1,6 @@
 """The shard controller's shapes: configurations, the four operations, the wire messages and
-the log command (the lab's shardctrler, NShards = 10).
+the log command (the lab's shardctrler, NShards = 10; a smaller store starts from
+``initial(nshards)`` and every later configuration has as many shards).
 
 Owns the shapes and error names only; never does I/O, never reads a clock or randomness and
 never imports simpy. Groups are kept as tuples sorted by gid, so equal configurations are equal
@@ -15,7 +16,7 @@ import msgspec
 __all__ = [
     "NSHARDS", "Config", "Join", "Leave", "Move", "Query", "CtrlOp", "AnyCtrlOp",
     "CtrlRequest", "CtrlReply", "CtrlCommand", "OK", "ErrWrongLeader", "ErrInvalid",
-    "INITIAL",
+    "INITIAL", "initial",
 ]
 
 NSHARDS = 10
@@ -45,8 +46,13 @@ class Config(msgspec.Struct, frozen=True, array_like=True):
         return ()
 
 
-#: Configuration 0: no groups, every shard unassigned.
-INITIAL = Config(0, (0,) * NSHARDS)
+def initial(nshards: int = NSHARDS) -> Config:
+    """Configuration 0 of a store of ``nshards`` shards: no groups, every shard unassigned."""
+    return Config(0, (0,) * nshards)
+
+
+#: Configuration 0 of the lab's store: no groups, every shard unassigned.
+INITIAL = initial()
 
 
 class Join(msgspec.Struct, frozen=True, tag=True):

@@ -8,7 +8,7 @@ clock or randomness, never imports simpy.
 
 from __future__ import annotations
 
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from .. import rsm
@@ -17,7 +17,7 @@ from .messages import (
     NSHARDS, CtrlCommand, CtrlReply, CtrlRequest, ErrWrongLeader, Join, Leave, Move, Query,
 )
 
-__all__ = ["SERVICE", "server_config", "init", "step", "is_leader", "current_term",
+__all__ = ["SERVICE", "service", "server_config", "init", "step", "is_leader", "current_term",
            "malformed"]
 
 
@@ -44,13 +44,21 @@ def _identity(command: Any) -> tuple[str, int] | None:
     return (command.client, command.seq) if type(command) is CtrlCommand else None
 
 
+@lru_cache(maxsize=None)
+def service(nshards: int = NSHARDS) -> rsm.Service:
+    """The shard controller of a store of ``nshards`` shards as the generic server over Raft
+    sees it (``SERVICE``: the lab's 10 shards)."""
+    return rsm.Service(
+        name="controller", request=CtrlRequest, reply=CtrlReply, malformed=malformed,
+        command=lambda msg: CtrlCommand(msg.client, msg.seq, msg.op), identity=_identity,
+        empty=partial(empty, nshards), apply=apply_command, encode=encode_snapshot,
+        decode=partial(decode_snapshot, nshards=nshards),
+        answer=lambda seq, result: CtrlReply(seq, result[0], result[1]),
+        refuse=lambda seq: CtrlReply(seq, ErrWrongLeader))
+
+
 #: The shard controller as the generic server over Raft sees it.
-SERVICE = rsm.Service(
-    name="controller", request=CtrlRequest, reply=CtrlReply, malformed=malformed,
-    command=lambda msg: CtrlCommand(msg.client, msg.seq, msg.op), identity=_identity,
-    empty=empty, apply=apply_command, encode=encode_snapshot, decode=decode_snapshot,
-    answer=lambda seq, result: CtrlReply(seq, result[0], result[1]),
-    refuse=lambda seq: CtrlReply(seq, ErrWrongLeader))
+SERVICE = service(NSHARDS)
 
 
 # The server is the generic one with this service: rsm's functions, bound to SERVICE.

@@ -112,7 +112,8 @@ def route(state: ClerkState, out: Effects) -> ClerkState:
 
 
 def _group(state: ClerkState) -> tuple[str, ...]:
-    return state.view.servers(state.view.shards[key2shard(state.op.key)])
+    view = state.view
+    return view.servers(view.shards[key2shard(state.op.key, len(view.shards))])
 
 
 def handle_reply(state: ClerkState, src: str, msg: ShardKVReply, out: Effects) -> ClerkState:

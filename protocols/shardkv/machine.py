@@ -18,7 +18,7 @@ from msgspec.structs import replace
 
 from ..core import Note
 from ..fmap import FrozenMap
-from ..shardctrler.messages import INITIAL, NSHARDS, Config
+from ..shardctrler.messages import INITIAL, Config
 from .messages import (
     APPEND, GET, OK, PUT, ConfigCmd, DropCmd, ErrWrongGroup, GcDoneCmd, InstallCmd, NoopCmd,
     Pairs,
@@ -118,7 +118,7 @@ def apply_op(machine: ShardKVMachine, op: ShardOp) -> tuple[ShardKVMachine, tupl
     """Apply a client operation: ``(err, value)``. ErrWrongGroup unless the group's applied
     configuration gives it the shard and the shard is here; a Put / Append already applied to
     this shard (its duplicate table) changes nothing; a Get always reads."""
-    s = key2shard(op.key)
+    s = key2shard(op.key, len(machine.config.shards))
     shard = machine.shards.get(s)
     if machine.config.shards[s] != machine.gid or shard is None or shard.state not in SERVES:
         return machine, (ErrWrongGroup, "")
@@ -141,7 +141,8 @@ def observe_op(machine: ShardKVMachine, op: ShardOp, result: tuple[str, str]) ->
     """The sharding invariants see every operation a group accepted."""
     if result[0] != OK:
         return []
-    return [Note("shard-served", (machine.gid, machine.config.num, key2shard(op.key)))]
+    shard = key2shard(op.key, len(machine.config.shards))
+    return [Note("shard-served", (machine.gid, machine.config.num, shard))]
 
 
 # ---------------------------------------------------------------- the group's own commands
@@ -189,7 +190,7 @@ def apply_config(machine: ShardKVMachine, config: Config) -> tuple[ShardKVMachin
     if config.num != current.num + 1 or not is_stable(machine):
         return machine, []
     gid, shards, notes = machine.gid, machine.shards, []
-    for s in range(NSHARDS):
+    for s in range(len(config.shards)):
         had, has = current.shards[s] == gid, config.shards[s] == gid
         if has and not had:
             target = SERVING if current.shards[s] == 0 else PULLING

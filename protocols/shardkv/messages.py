@@ -34,9 +34,10 @@ Pairs = tuple[tuple[str, str], ...]
 Sessions = tuple[tuple[str, int], ...]
 
 
-def key2shard(key: str) -> int:
-    """The lab's key2shard: the first byte of the key modulo NShards ("" is shard 0)."""
-    return key.encode()[0] % NSHARDS if key else 0
+def key2shard(key: str, nshards: int = NSHARDS) -> int:
+    """The lab's key2shard: the first byte of the key modulo NShards ("" is shard 0);
+    ``nshards``: a store of that many shards (the length of its configurations' table)."""
+    return key.encode()[0] % nshards if key else 0
 
 
 class ShardKVRequest(msgspec.Struct, frozen=True, tag=True):

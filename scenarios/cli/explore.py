@@ -15,7 +15,7 @@ import importlib.util
 import json
 import os
 import sys
-from typing import Annotated, Any, Optional, Sequence
+from typing import Annotated, Any, Callable, Optional, Sequence
 
 import msgspec
 
@@ -23,28 +23,50 @@ from protocols import raft
 from protocols.core import Effect
 from scenarios.cli.common import MAX_SEED, check_outputs
 from scenarios.errors import EXIT_FAIL, EXIT_OK, BadInput
-from scenarios.explore import Linearizable, RaftSafety, raft_goals
+from scenarios.explore import Linearizable, RaftSafety, ShardSafety, raft_goals, shardkv_goals
 from sim.explore import (
     STRATEGIES, TARGETS, Bounds, BoundsError, Counterexample, Interrupted, Model, Progress,
     Result,
     Violation, describe, encode_state, explore, raft_model, successors,
 )
 from sim.explore.por import describe_reduction
+from sim.explore.targets import config_changes
 
 __all__ = ["add_parser", "run", "build", "is_counterexample", "replay", "PROPERTIES"]
 
 #: Properties by name, and the targets each applies to.
-PROPERTIES = {"raft": ("raft", "kv"), "linearizability": ("kv",)}
+PROPERTIES = {"raft": ("raft", "kv"), "linearizability": ("kv", "shardkv"),
+              "shards": ("shardkv",)}
+_PROPERTY_CHECKERS: dict[str, Any] = {"raft": RaftSafety, "linearizability": Linearizable,
+                                      "shards": ShardSafety}
 FORMAT = "raftsim-explore-counterexample/1"
-_MAX_NODES = {"raft": (1, 7), "kv": (1, 5)}
+_MAX_NODES = {"raft": (1, 7), "kv": (1, 5), "shardkv": (1, 3)}
+_DEFAULT_NODES = {"raft": 3, "kv": 3, "shardkv": 1}
+_MAX_CLIENTS = {"kv": 3, "shardkv": 2}
+#: Bounds whose default differs for a target: a sharded store's logs hold every configuration
+#: change, migration step and controller query, so they need room to reach a migration.
+_TARGET_BOUNDS: dict[str, dict[str, int]] = {"shardkv": {"max_log": 6, "ops": 1}}
+#: The sharded store's own options: (dest, flag, default, lowest, highest or None).
+_SHARD_OPTIONS = (("groups", "--groups", 2, 1, 3), ("changes", "--changes", 1, 0, None),
+                  ("shards", "--shards", 2, 1, 10))
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("explore", help="exhaustively explore a small cluster (model checking)")
     p.add_argument("target", nargs="?", help=f"what to explore: {', '.join(TARGETS)}")
-    p.add_argument("--nodes", type=int, default=3, help="servers (default 3)")
+    p.add_argument("--nodes", type=int, default=None,
+                   help="servers (raft, kv: default 3), or servers per group (shardkv: "
+                        "default 1)")
     p.add_argument("--clients", type=int, default=None,
-                   help="KV clerks (kv target only; default 1)")
+                   help="KV clerks (kv, shardkv; default 1)")
+    p.add_argument("--groups", type=int, default=None,
+                   help="replica groups, gids 1.. (shardkv; 1 to 3, default 2)")
+    p.add_argument("--changes", type=int, default=None,
+                   help="configuration changes the administrator makes after group 1 "
+                        "joined, in order: a Join of each other group, then a Move, a Leave "
+                        "and a Join (shardkv; default 1)")
+    p.add_argument("--shards", type=int, default=None,
+                   help="shards of the store (shardkv; 1 to 10, default 2)")
     p.add_argument("--snapshots", action="store_true",
                    help="servers may snapshot what they applied (InstallSnapshot then flows)")
     p.add_argument("--step", metavar="MODULE:NAME",
@@ -82,8 +104,9 @@ def add_parser(sub: Any) -> None:
             ("per-link", "messages in flight per link in an expanded state"),
             ("depth", "longest path"), ("states", "distinct states kept (memory budget)")):
         attr = name.replace("-", "_")
-        b.add_argument(f"--{name}", dest=attr, type=int, default=getattr(defaults, attr),
-                       help=f"{help_text} (default {getattr(defaults, attr)})")
+        special = "".join(f"; {t}: {d[attr]}" for t, d in _TARGET_BOUNDS.items() if attr in d)
+        b.add_argument(f"--{name}", dest=attr, type=int, default=None,
+                       help=f"{help_text} (default {getattr(defaults, attr)}{special})")
     b.add_argument("--no-mid-step", action="store_true",
                    help="crashes only between steps, never between two effects of one")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -101,12 +124,18 @@ def add_parser(sub: Any) -> None:
 _OPTIONS: list[tuple[str, str, Any]] = []
 
 
+_BOUND_NAMES = ("max_term", "max_log", "ops", "crashes", "drops", "dups", "partitions",
+                "per_link", "depth", "states")
+
+
 def _bounds(args: argparse.Namespace) -> Bounds:
+    """The bounds given, the target's defaults for the others."""
+    defaults = {**{f: getattr(Bounds(), f) for f in _BOUND_NAMES},
+                **_TARGET_BOUNDS.get(args.target, {})}
+    given = {f: defaults[f] if getattr(args, f) is None else getattr(args, f)
+             for f in _BOUND_NAMES}
     try:
-        return Bounds(max_term=args.max_term, max_log=args.max_log, ops=args.ops,
-                      crashes=args.crashes, drops=args.drops, dups=args.dups,
-                      partitions=args.partitions, per_link=args.per_link, depth=args.depth,
-                      states=args.states, mid_step=not args.no_mid_step,
+        return Bounds(**given, mid_step=not args.no_mid_step,
                       snapshots=args.snapshots).validate()
     except BoundsError as exc:
         raise BadInput(str(exc)) from None
@@ -207,10 +236,14 @@ def _build(config: dict[str, Any], origin: str | None
         raise BadInput(f"unknown target {target!r} (known: {', '.join(TARGETS)})")
     nodes, clients = config["nodes"], config["clients"]
     lo, hi = _MAX_NODES[target]
+    per = " per group" if target == "shardkv" else ""
     if not lo <= nodes <= hi:
-        raise BadInput(f"{option('nodes')} {nodes}: the {target} target takes {lo} to {hi} servers")
-    if target == "kv" and not 1 <= clients <= 3:
-        raise BadInput(f"{option('clients')} {clients}: the kv target takes 1 to 3 clients")
+        raise BadInput(f"{option('nodes')} {nodes}: the {target} target takes {lo} to {hi} "
+                       f"servers{per}")
+    if target in _MAX_CLIENTS and not 1 <= clients <= _MAX_CLIENTS[target]:
+        raise BadInput(f"{option('clients')} {clients}: the {target} target takes 1 to "
+                       f"{_MAX_CLIENTS[target]} clients")
+    shard_options = _shard_options(config, target, option)
     if config.get("step") and target != "raft":
         raise BadInput(f"{option('step')} names a step function for the raft target only")
     try:
@@ -227,7 +260,7 @@ def _build(config: dict[str, Any], origin: str | None
                              os.path.dirname(origin or ""))
         model = raft_model(nodes, step, keep_sent)
     else:
-        model = TARGETS[target](nodes, clients, keep_sent=keep_sent)
+        model = TARGETS[target](nodes, clients, keep_sent=keep_sent, **shard_options)
     names = config.get("properties") or [p for p, ts in PROPERTIES.items() if target in ts]
     properties: list[Any] = []
     for name in names:
@@ -236,9 +269,36 @@ def _build(config: dict[str, Any], origin: str | None
             raise BadInput(f"unknown property {name!r} (known: {', '.join(PROPERTIES)}{hint})")
         if target not in PROPERTIES[name]:
             raise BadInput(f"property {name!r} does not apply to target {target!r}")
-        properties.append(RaftSafety(model) if name == "raft" else Linearizable(model))
-    goals = list(raft_goals(bounds.snapshots, bounds.crashes > 0, bool(model.clients)))
+        properties.append(_PROPERTY_CHECKERS[name](model))
+    if target == "shardkv":
+        goals = shardkv_goals(model, bounds.crashes > 0)
+    else:
+        goals = list(raft_goals(bounds.snapshots, bounds.crashes > 0, bool(model.clients)))
     return model, bounds, properties, goals
+
+
+def _shard_options(config: dict[str, Any], target: str, option: Callable[[str], str]
+                   ) -> dict[str, int]:
+    """The sharded store's groups, changes and shards (checked), or {} for other targets."""
+    if target != "shardkv":
+        for dest, _, _, _, _ in _SHARD_OPTIONS:
+            if config.get(dest) is not None:
+                raise BadInput(f"{option(dest)} applies to the shardkv target only (not "
+                               f"{target})")
+        return {}
+    if config["bounds"].get("snapshots"):
+        raise BadInput(f"{option('snapshots')} applies to the raft and kv targets only")
+    out: dict[str, int] = {}
+    for dest, _, default, lo, hi in _SHARD_OPTIONS:
+        value = config.get(dest)
+        value = default if value is None else value
+        top = len(config_changes(out.get("groups", 1))) - 1 if hi is None else hi
+        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= top:
+            what = f" with {out['groups']} groups" if dest == "changes" else ""
+            raise BadInput(f"{option(dest)} {value}: the shardkv target takes {lo} to {top}"
+                           f"{what}")
+        out[dest] = value
+    return out
 
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:
@@ -256,16 +316,25 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         raise BadInput(f"--progress {args.progress}: expected a positive number of seconds")
     if args.por and args.strategy != "bfs":
         raise BadInput(f"--por applies to --strategy bfs only (not {args.strategy})")
-    if args.clients is not None and args.target != "kv":
-        raise BadInput(f"--clients applies to the kv target only (not {args.target})")
+    if args.clients is not None and args.target not in _MAX_CLIENTS:
+        raise BadInput(f"--clients applies to the kv and shardkv targets only (not "
+                       f"{args.target})")
     bounds = _bounds(args)
     if bounds.dups and bounds.per_link < 2:
         raise BadInput(f"--dups {bounds.dups} needs --per-link 2 or more (a duplicate is a "
                        f"second copy of a message on its link; --per-link is {bounds.per_link})")
     clients = 1 if args.clients is None else args.clients
-    return {"target": args.target, "nodes": args.nodes, "clients": clients,
-            "step": args.step, "properties": args.property, "keep_sent": args.keep_sent,
-            "bounds": {f: getattr(bounds, f) for f in bounds.__struct_fields__}}
+    nodes = _DEFAULT_NODES.get(args.target, 3) if args.nodes is None else args.nodes
+    config = {"target": args.target, "nodes": nodes, "clients": clients,
+              "step": args.step, "properties": args.property, "keep_sent": args.keep_sent,
+              "bounds": {f: getattr(bounds, f) for f in bounds.__struct_fields__}}
+    for dest, flag, default, _, _ in _SHARD_OPTIONS:
+        value = getattr(args, dest)
+        if args.target == "shardkv":
+            config[dest] = default if value is None else value
+        elif value is not None:
+            raise BadInput(f"{flag} applies to the shardkv target only (not {args.target})")
+    return config
 
 
 def run(args: argparse.Namespace) -> int:
@@ -279,8 +348,10 @@ def run(args: argparse.Namespace) -> int:
         return replay(args.replay, as_json=args.json)
     config = _config(args)
     model, bounds, properties, goals = build(config)
-    if args.symmetry and model.permute is None:
-        raise BadInput(f"target {model.name} has no symmetry reduction")
+    if (args.symmetry or args.compare_symmetry) and model.permute is None:
+        why = (" (group ids order the controller's rebalancing and configurations name the "
+               "servers: renaming either changes behaviour)" if model.name == "shardkv" else "")
+        raise BadInput(f"target {model.name} has no symmetry reduction{why}")
     check_outputs([("--trace", args.trace)], [("--step", step_source(args.step))])
     runs = [False, True] if args.compare_symmetry else [args.symmetry]
     results: list[Result] = []
@@ -306,7 +377,8 @@ def run(args: argparse.Namespace) -> int:
     if result.violation is not None and args.trace:
         written = write_counterexample(args.trace, config, model, bounds, result.violation)
     if args.json:
-        print(json.dumps(_as_json(config, args.strategy, results, written, args.por), sort_keys=True))
+        print(json.dumps(_as_json(config, args.strategy, results, written, args.por),
+                         sort_keys=True))
     else:
         _report(results, written)
     return EXIT_FAIL if result.violation is not None else EXIT_OK
@@ -315,7 +387,11 @@ def run(args: argparse.Namespace) -> int:
 def _header(config: dict[str, Any], strategy: str, symmetry: bool, por: bool = False) -> str:
     b = config["bounds"]
     what = _count(config["nodes"], "server")
-    if config["target"] == "kv":
+    if config["target"] == "shardkv":
+        what = (f"a controller of 1 server, {_count(config['groups'], 'group')} of "
+                f"{what} each, {_count(config['shards'], 'shard')}, "
+                f"{_count(config['changes'], 'configuration change')}")
+    if config["target"] in _MAX_CLIENTS:
         what += ", " + _count(config["clients"], "client")
     if config.get("keep_sent"):
         what += ", sent messages outlive a crash"
@@ -454,6 +530,9 @@ class _Config(msgspec.Struct, forbid_unknown_fields=True):
     step: Optional[str] = None
     properties: Optional[list[str]] = None
     keep_sent: bool = False
+    groups: Optional[int] = None
+    changes: Optional[int] = None
+    shards: Optional[int] = None
 
 
 class _Counterexample(msgspec.Struct):

@@ -129,7 +129,11 @@ class Model:
     ``rotations``: only the rotations of the servers are symmetries (their behaviour depends
     on their cyclic order, as a clerk's retry order does), not every permutation.
     ``deep_encoding``: the states hold maps with keys that are not strings (fingerprints then
-    take a slower canonical form).
+    take a slower canonical form). ``unmetered``: addresses whose requests spend no operation
+    (``requests`` bounds them from their own state, as an administrator's script).
+    ``prelude(cluster)``: a fixed, deterministic start (a settled cluster) and the steps
+    ``(addr, event, effects)`` that led there from ``cluster.start()``; the search begins
+    after them (properties read them from ``Model.prelude`` to start their history).
     """
 
     def __init__(self, name: str, cluster: Cluster, servers: Sequence[str],
@@ -141,7 +145,10 @@ class Model:
                  clients: Sequence[str] = (), deep_encoding: bool = False,
                  permute_node: Callable[[Node, tuple[int, ...]], Node] | None = None,
                  permute_message: Callable[[InFlight, tuple[int, ...]], InFlight] | None = None,
-                 rotations: bool = False) -> None:
+                 rotations: bool = False, unmetered: Sequence[str] = (),
+                 prelude: Callable[[Cluster], tuple[ClusterState, Sequence[tuple[str, Any,
+                                                                              Effects]]]]
+                 | None = None) -> None:
         self.name = name
         self.cluster = cluster
         self.servers = tuple(servers)
@@ -155,14 +162,32 @@ class Model:
         self.permute_node = permute_node
         self.permute_message = permute_message
         self.rotations = rotations
+        self.unmetered = frozenset(unmetered)
+        self._prelude = prelude
+        self._start: tuple[ClusterState, tuple[tuple[str, Any, Effects], ...]] | None = None
         self._server_at = tuple(cluster.index[a] for a in self.servers)
         self._limits: dict[Node, str | None] = {}       # node -> the constraint it breaks
         self._limits_of: tuple[int, int] | None = None
         self._limits_for: Bounds | None = None
 
     def initial(self) -> XState:
-        """Every node booted with ``Restart(None)``, nothing spent."""
-        return XState(self.cluster.start())
+        """Every node booted with ``Restart(None)`` (then the prelude, if any), nothing
+        spent."""
+        if self._prelude is None:
+            return XState(self.cluster.start())
+        return XState(self._started()[0])
+
+    @property
+    def prelude(self) -> tuple[tuple[str, Any, Effects], ...]:
+        """The steps ``(addr, event, effects)`` from the boot to the initial state."""
+        return () if self._prelude is None else self._started()[1]
+
+    def _started(self) -> tuple[ClusterState, tuple[tuple[str, Any, Effects], ...]]:
+        if self._start is None:
+            assert self._prelude is not None
+            state, steps = self._prelude(self.cluster)
+            self._start = (state, tuple(steps))
+        return self._start
 
     def beyond(self, state: XState, bounds: Bounds, pre: XState | None = None) -> str | None:
         """The state constraint ``state`` breaks (``max-term``, ``max-log``, ``per-link``), if
@@ -275,14 +300,20 @@ def successors(model: Model, state: XState, bounds: Bounds,
                 yield (Label("fire", addr, what=kind, after=n), after_k, addr, event, done,
                        XState(_cut_state(after_k, cut), _spend(spent, CRASHES), cut,
                               state.ghost))
-    if model.requests is not None and spent[OPS] < bounds.ops:
+    if model.requests is not None:
+        metered = spent[OPS] < bounds.ops
+        unmetered = model.unmetered
         for addr, node in zip(rules.addrs, nodes):
             if not node.up:
+                continue
+            free = addr in unmetered
+            if not (metered or free):
                 continue
             for event in model.requests(node.state, addr, spent[OPS] + 1):
                 after, effects = rules.step(cs, addr, event)
                 yield (Label("request", addr, event=event), after, addr, event, effects,
-                       XState(_cut_state(after, cut), _spend(spent, OPS), cut, state.ghost))
+                       XState(_cut_state(after, cut), spent if free else _spend(spent, OPS),
+                              cut, state.ghost))
     if bounds.snapshots and model.snapshot is not None:
         for addr, node in zip(rules.addrs, nodes):
             if not node.up or addr not in model.servers:

@@ -1,4 +1,5 @@
-"""What the explorer can explore: Raft peers, KV servers with clerks, or a user's step function.
+"""What the explorer can explore: Raft peers, KV servers with clerks, a sharded KV store (a
+controller, replica groups, clerks and an administrator), or a user's step function.
 
 Owns the targets' knowledge of protocols: which addresses are servers, what a client request
 is (a ``Propose`` to a Raft leader; a KV operation given to an idle clerk), where a server's
@@ -10,17 +11,21 @@ own). Never reads a clock or a random source.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable
 
 import msgspec
 
-from protocols import kv, raft
+from protocols import kv, raft, rsm, shardctrler as sc, shardkv
 from protocols.core import ClientRequest, Durable, Propose, StepFn, TakeSnapshot
 from protocols.kv import clerk
-from sim.cluster import Cluster, ClusterState, InFlight, Node
+from protocols.rsm import clerk as rsm_clerk
+from protocols.shardkv import clerk as skclerk
+from sim.cluster import Cluster, ClusterState, Driver, InFlight, Node
 from sim.explore.model import Model
 
-__all__ = ["raft_model", "kv_model", "kv_op", "TARGETS"]
+__all__ = ["raft_model", "kv_model", "kv_op", "shardkv_model", "shardkv_op", "shard_key",
+           "config_changes", "group_servers", "CONTROLLER", "ADMIN", "TARGETS"]
 
 _replace = msgspec.structs.replace
 
@@ -212,10 +217,132 @@ class _KVRenamer(_RaftRenamer):
         return super().node(node, perm)
 
 
-#: Target name -> builder(nodes, clients, maxraftstate, step, keep_sent).
+# ---------------------------------------------------------------- sharded KV
+
+CONTROLLER = "m0"
+ADMIN = "admin"
+
+
+def shard_key(shard: int, nshards: int) -> str:
+    """The first lower-case letter that lives in ``shard`` of a store of ``nshards``."""
+    return next(chr(c) for c in range(ord("a"), ord("z") + 1)
+                if shardkv.key2shard(chr(c), nshards) == shard)
+
+
+def shardkv_op(k: int, nshards: int) -> clerk.KVOp:
+    """Operation ``k`` of the sharded workload: as ``kv_op`` (odd ones append ``"<k>"``, even
+    ones read), on the key of the highest shard: the one the first Join of a second group moves
+    (``rebalance`` takes a group's highest shards away first)."""
+    key = shard_key(nshards - 1, nshards)
+    return clerk.append(key, str(k)) if k % 2 else clerk.get(key)
+
+
+def config_changes(groups: int, per_group: int = 1) -> tuple[Any, ...]:
+    """The administrator's script, in order: a Join of each group (gid 1 first, then 2...),
+    then with two groups or more a Move of shard 0 to the last group, its Leave and its Join
+    again. A search takes the first ``changes`` of them, one at a time."""
+    gids = range(1, groups + 1)
+    script: list[Any] = [sc.clerk.join({g: group_servers(g, per_group)}) for g in gids]
+    if groups >= 2:
+        script += [sc.clerk.move(0, groups), sc.clerk.leave([groups]),
+                   sc.clerk.join({groups: group_servers(groups, per_group)})]
+    return tuple(script)
+
+
+def group_servers(gid: int, per_group: int) -> tuple[str, ...]:
+    """The addresses of group ``gid``: ``g<gid>s0`` and on."""
+    return tuple(f"g{gid}s{i}" for i in range(per_group))
+
+
+def shardkv_model(groups: int = 2, per_group: int = 1, clients: int = 1, changes: int = 1,
+                  nshards: int = 2, keep_sent: bool = False) -> Model:
+    """A controller of one server ``m0``, ``groups`` replica groups (gids 1.. of
+    ``per_group`` servers ``g<gid>s<i>``), ``clients`` clerks ``c0..`` and an administrator
+    ``admin`` (a controller clerk), over a store of ``nshards`` shards.
+
+    The search starts from a settled store (``settle``): every group has a leader, group 1
+    joined (the first step of ``config_changes(groups)``) and every group applied that
+    configuration 1. Then the administrator may take the next ``changes`` steps of the
+    script, in order, each once the previous one completed (its own count, not ``ops``); a
+    clerk's operation ``k`` is ``shardkv_op(k)`` and spends one of the ``ops`` budget. Only
+    servers crash or are cut off. No symmetry: group ids order the controller's rebalancing
+    and a group's servers are named in the configurations, so renaming either changes
+    behaviour."""
+    script = config_changes(groups, per_group)
+    if not 0 <= changes < len(script):
+        raise ValueError(f"{changes} configuration changes: {groups} group(s) take 0 to "
+                         f"{len(script) - 1}")
+    ctrlers = (CONTROLLER,)
+    service = sc.server.service(nshards)
+    ctrl_config = sc.server_config(0, ctrlers)
+    nodes: dict[str, Any] = {CONTROLLER: (partial(rsm.step, service),
+                                          lambda: rsm.init(service, ctrl_config))}
+    servers = [CONTROLLER]
+    for gid in range(1, groups + 1):
+        peers = group_servers(gid, per_group)
+        for i, a in enumerate(peers):
+            cfg = shardkv.server_config(gid, i, peers, ctrlers)
+            nodes[a] = (shardkv.step, lambda cfg=cfg: shardkv.init(cfg))
+            servers.append(a)
+    clerks = tuple(f"c{j}" for j in range(clients))
+    for addr in clerks:
+        cc = skclerk.ClerkConfig(addr, ctrlers)
+        nodes[addr] = (skclerk.step, lambda cc=cc: skclerk.init(cc))
+    admin_config = rsm_clerk.ClerkConfig(ADMIN, ctrlers)
+    nodes[ADMIN] = (sc.clerk.step, lambda: sc.clerk.init(admin_config))
+    # any armed timer may fire at any moment: their arming order is no part of the state
+    cluster = Cluster(nodes, memo=MEMO, keep_sent=keep_sent, timer_order=False)
+    clerk_set = frozenset(clerks)
+
+    def requests(state: Any, addr: str, k: int) -> list[Any]:
+        if addr in clerk_set:
+            return [ClientRequest(shardkv_op(k, nshards))] if skclerk.is_idle(state) else []
+        if addr == ADMIN and sc.clerk.is_idle(state) and state.seq <= changes:
+            return [ClientRequest(script[state.seq])]
+        return []
+
+    def prelude(rules: Cluster) -> tuple[ClusterState, list[tuple[str, Any, Any]]]:
+        return settle(rules, script[0], groups, per_group)
+
+    return Model("shardkv", cluster, servers, requests=requests, raft_of=_service_raft,
+                 snapshot=None, clients=clerks, deep_encoding=True, unmetered=(ADMIN,),
+                 prelude=prelude)
+
+
+def settle(rules: Cluster, first: Any, groups: int, per_group: int
+           ) -> tuple[ClusterState, list[tuple[str, Any, Any]]]:
+    """Boot, elect the controller's server and each group's first server, have the
+    administrator make the ``first`` change, and let each group (in gid order) poll until it
+    applied it; every message is delivered in FIFO order. Returns the settled state and every
+    step ``(addr, event, effects)`` on the way."""
+    driver = Driver(rules, record=True)
+    driver.boot()
+    leaders = [CONTROLLER] + [group_servers(g, per_group)[0] for g in range(1, groups + 1)]
+    for addr in leaders:
+        driver.fire(addr, raft.ELECTION)
+        driver.deliver_all()
+    driver.step(ADMIN, ClientRequest(first))
+    driver.deliver_all()
+    for addr in leaders[1:]:
+        driver.fire(addr, shardkv.POLL)
+        driver.deliver_all()
+    assert driver.history is not None
+    return driver.state, driver.history
+
+
+def _service_raft(state: Any) -> raft.RaftState:
+    """The Raft state of a controller server or a group server."""
+    r: raft.RaftState = state.raft if type(state) is rsm.RSMState else state.rsm.raft
+    return r
+
+
+#: Target name -> builder(nodes, clients, maxraftstate, step, keep_sent, **options).
 TARGETS: dict[str, Callable[..., Model]] = {
     "raft": lambda nodes, clients=0, maxraftstate=-1, step=None, keep_sent=False: raft_model(
         nodes, step, keep_sent),
     "kv": lambda nodes, clients=1, maxraftstate=-1, step=None, keep_sent=False: kv_model(
         nodes, clients, maxraftstate, keep_sent),
+    "shardkv": lambda nodes, clients=1, maxraftstate=-1, step=None, keep_sent=False,
+    groups=2, changes=1, shards=2: shardkv_model(groups, nodes, clients, changes, shards,
+                                                 keep_sent),
 }
