@@ -58,19 +58,21 @@ _worlds: list[Any] = []
 
 
 def track_worlds() -> None:
-    """Remember every ``World`` made from now on, so that a bench can read the messages its
-    networks delivered (``RunResult.messages`` counts messages sent)."""
-    from sim.world import World
-    if getattr(World, "_bench_tracked", False):
+    """Remember every ``World`` the scenario runner makes from now on, so that a bench can read
+    the messages its networks delivered (``RunResult.messages`` counts messages sent). The
+    runner's name ``World`` is wrapped, not the class: a compiled ``World`` cannot be patched."""
+    import scenarios.runner as runner
+    if getattr(runner.World, "_bench_tracked", False):
         return
-    original = World.__init__
+    cls = runner.World
 
-    def init(self: Any, seed: int) -> None:
-        original(self, seed)
-        _worlds.append(self)
+    def make(seed: int) -> Any:
+        world = cls(seed)
+        _worlds.append(world)
+        return world
 
-    World.__init__ = init  # type: ignore[method-assign]
-    World._bench_tracked = True  # type: ignore[attr-defined]
+    make._bench_tracked = True  # type: ignore[attr-defined]
+    runner.World = make  # type: ignore[misc, assignment]
 
 
 def delivered_since(mark: int) -> int:
@@ -133,4 +135,17 @@ def bare_interpreter(repeat: int) -> float:
 
 
 def load() -> str:
-    return f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cpus"
+    return f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cpus; {build()}"
+
+
+def build() -> str:
+    """Whether this process runs the compiled build (tools/build_compiled.py) or the sources."""
+    import importlib.machinery
+    ours = ("sim.", "protocols.", "checkers.", "scenarios.")
+    compiled = sorted(name for name, module in list(sys.modules.items())
+                      if name.startswith(ours) and str(getattr(module, "__file__", "")).endswith(
+                          tuple(importlib.machinery.EXTENSION_SUFFIXES)))
+    if not compiled:
+        return "interpreted"
+    where = Path(sys.modules[compiled[0]].__file__ or "").parents[compiled[0].count(".")]
+    return f"compiled build ({len(compiled)} modules loaded, from {where})"

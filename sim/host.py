@@ -79,7 +79,9 @@ class Host:
         self._timer_events: dict[str, TimerFired] = {}
         self._busy = False
         self._crash_after: int | None = None
-        self._proposed: Proposed | None = None
+        # A Proposed or None; typed Any so that mypy (and mypyc) do not take it for None after
+        # ``self._proposed = None`` and the step that sets it.
+        self._proposed: Any = None
         self._add = self.trace.add
         self._buffer, self._batch = self.trace.buffer, self.trace.batch
         self._env = world.env

@@ -105,7 +105,7 @@ class World:
             _run(self.env, until)
         finally:
             self._running = False
-        return self.stop_reason if self.stopped else None
+        return self.stop_reason     # None unless stopped (a narrowed ``self.stopped`` misleads mypyc)
 
     def stop(self, reason: Any) -> None:
         """End the run: record ``reason`` and, inside ``run``, unwind at once.

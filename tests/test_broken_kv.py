@@ -46,6 +46,7 @@ def first_failure(tmp_path, seeds: range) -> int:
     return failing
 
 
+@pytest.mark.interpreted
 def test_missing_dedup_caught_and_shrunk(tmp_path, no_duplicate_suppression):
     seed = first_failure(tmp_path, range(1, 301))
     result = shrink("random", seed, max_runs=150)
@@ -58,6 +59,7 @@ def test_missing_dedup_caught_and_shrunk(tmp_path, no_duplicate_suppression):
         or len(result.params["schedule"]) <= 2
 
 
+@pytest.mark.interpreted
 def test_stale_reads_caught_and_shrunk(tmp_path, stale_reads):
     seed = first_failure(tmp_path, range(1, 301))
     result = shrink("random", seed, max_runs=150)

@@ -87,6 +87,7 @@ def test_tampered_trace_rejected(tmp_path, damage):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.interpreted
 def test_failing_run_exits_1_and_prints_reproduce_command(monkeypatch, capsys):
     """A protocol bug (patched in here, never a switch in production code) fails the run."""
     from protocols.raft import node

@@ -212,6 +212,7 @@ def test_reproduce_command_keeps_the_params() -> None:
     assert "--params 'a b.json'" in replay_command("random", 3, "a b.json")
 
 
+@pytest.mark.interpreted
 def test_failing_run_with_params_reproduces_with_them(tmp_path: Path, monkeypatch: Any) -> None:
     from protocols.raft import node
     monkeypatch.setattr(node, "vote_won", lambda votes, n: False)   # nobody ever wins

@@ -114,6 +114,7 @@ def test_the_search_is_deterministic() -> None:
 
 # ---------------------------------------------------------------- planted bugs
 
+@pytest.mark.interpreted
 def test_bfs_finds_a_group_serving_a_shard_it_is_still_pulling(monkeypatch: Any) -> None:
     """A group serves a shard before its data arrived: serves-only-arrived, on a shortest
     path of 9 steps (no violation within 8)."""
@@ -126,6 +127,7 @@ def test_bfs_finds_a_group_serving_a_shard_it_is_still_pulling(monkeypatch: Any)
     assert search(Bounds(ops=1, max_log=6, depth=8)).violation is None
 
 
+@pytest.mark.interpreted
 def test_bfs_finds_a_migration_that_loses_a_write(monkeypatch: Any) -> None:
     """The old owner answers a pull without the shard's data: what gid 2 installs is not
     what gid 1 froze (shard-moves-whole), on a shortest path of 15 steps."""
@@ -145,6 +147,7 @@ def test_bfs_finds_a_migration_that_loses_a_write(monkeypatch: Any) -> None:
     assert steps[-1].startswith("g2s0 receives PullReply(num=2, shard=1, data=[]")
 
 
+@pytest.mark.interpreted
 def test_bfs_finds_a_deletion_before_the_new_owner_installed(monkeypatch: Any) -> None:
     """The new owner asks for the deletion with the pull (two messages on its link to the
     old owner: --per-link 2): the old copy goes before the new owner has it."""
@@ -163,6 +166,7 @@ def test_the_real_store_passes_where_the_planted_bugs_fail() -> None:
 
 # ---------------------------------------------------------------- counterexamples
 
+@pytest.mark.interpreted
 def test_a_counterexample_replays_with_its_digest(monkeypatch: Any, tmp_path: Any,
                                                   capsys: Any) -> None:
     """Written by the CLI's writer, replayed by `raftsim replay`'s code: the same steps, the

@@ -33,6 +33,7 @@ def _hunt(bug: PlantedBug, **kwargs: Any) -> RunResult:
     return result
 
 
+@pytest.mark.interpreted
 @pytest.mark.parametrize("name", [n for n, b in BUGS.items() if b.kind != "budget"])
 def test_planted_bug_is_caught_by_its_oracle(name: str) -> None:
     bug = BUGS[name]
@@ -43,6 +44,7 @@ def test_planted_bug_is_caught_by_its_oracle(name: str) -> None:
         f"{result.failure.rule}: {result.failure}")
 
 
+@pytest.mark.interpreted
 def test_message_storm_ends_on_the_message_budget() -> None:
     """A storm that would run to the trace ceiling stops at the run's message budget, with
     its own failure kind (budget, rule messages): recorded and shrinkable like any failure."""
@@ -55,6 +57,7 @@ def test_message_storm_ends_on_the_message_budget() -> None:
     assert again.digest == result.digest                            # deterministic
 
 
+@pytest.mark.interpreted
 def test_random_raft_has_its_own_tighter_message_budget() -> None:
     """random-raft's own budget (far above what a correct seed sends) ends a storm at once,
     under the runner's default budget, and a correct seed is far below it."""
@@ -74,6 +77,7 @@ def test_wall_budget_is_a_budget_failure() -> None:
     assert (result.failure.kind, result.failure.rule) == ("budget", "wall-time")
 
 
+@pytest.mark.interpreted
 def test_planting_restores_the_protocol() -> None:
     """Leaving a planted bug's block restores the correct protocol (same digest as before)."""
     before = run_scenario("BasicAgree3B", 1).digest
@@ -99,6 +103,7 @@ def test_correct_code_passes_every_oracle_many_seeds(name: str) -> None:
     _sweep(name, range(2000, 2400))
 
 
+@pytest.mark.interpreted
 def test_shrinking_keeps_the_oracle_rule() -> None:
     """A failure names its rule, so the shrinker keeps only candidates that break the same one:
     a run caught by match-index shrinks to fewer faults, still caught by match-index."""

@@ -28,6 +28,7 @@ def test_controller_scenario_passes(name: str, seed: int):
     assert result.passed, f"{result.failure}\n  reproduce: {replay_command(name, seed)}"
 
 
+@pytest.mark.interpreted
 def test_non_minimal_rebalancing_is_caught(monkeypatch):
     def round_robin(shards, gids):
         members = sorted(set(gids))
@@ -39,6 +40,7 @@ def test_non_minimal_rebalancing_is_caught(monkeypatch):
         assert "moved" in result.failure.message
 
 
+@pytest.mark.interpreted
 def test_wrong_historical_query_is_caught(monkeypatch):
     original = machine.apply_command
 

@@ -108,6 +108,7 @@ def test_the_unplanted_service_passes_the_same_run():
     d.settle(lambda: not d.busy("c0") and d.caught_up((1, 2)))
 
 
+@pytest.mark.interpreted
 def test_serving_a_shard_before_it_arrived_is_caught(monkeypatch):
     plant_serving_before_arrival(monkeypatch)
     d = _moved_shard_in_flight()
@@ -119,6 +120,7 @@ def test_serving_a_shard_before_it_arrived_is_caught(monkeypatch):
     assert "gid 2 served shard 0 under config 3" in str(info.value)
 
 
+@pytest.mark.interpreted
 def test_deleting_a_shard_before_the_new_owner_installed_it_is_caught(monkeypatch):
     """The planted bug: the new owner also asks for deletions of the shards it still pulls."""
     plant_delete_before_install(monkeypatch)

@@ -77,6 +77,7 @@ def test_bad_params_are_bad_input(params, message):
 
 @pytest.mark.parametrize("plant, rule", [(plant_serving_before_arrival, "serves-only-arrived"),
                                          (plant_delete_before_install, "gc-after-install")])
+@pytest.mark.interpreted
 def test_planted_bugs_are_caught_and_shrunk(monkeypatch, plant, rule):
     plant(monkeypatch)
     seed = next(seed for seed in range(1, 50)
@@ -86,6 +87,7 @@ def test_planted_bugs_are_caught_and_shrunk(monkeypatch, plant, rule):
     assert len(result.params["schedule"]) <= 5
 
 
+@pytest.mark.interpreted
 def test_the_reconfiguration_schedule_shrinks_too(monkeypatch):
     """Serving a shard before it arrived needs one migration: the shrinker keeps the initial
     Join and the operation that moves a shard, and drops the rest."""

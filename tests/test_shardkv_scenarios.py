@@ -58,6 +58,7 @@ def test_a_seed_gives_one_digest():
 PLANTED = ["StaticShards5A", "JoinLeave5B"]
 
 
+@pytest.mark.interpreted
 def test_serving_before_arrival_fails_the_scenarios(monkeypatch):
     plant_serving_before_arrival(monkeypatch)
     for name in PLANTED:
@@ -66,6 +67,7 @@ def test_serving_before_arrival_fails_the_scenarios(monkeypatch):
         assert result.failure.rule == "serves-only-arrived", result.failure
 
 
+@pytest.mark.interpreted
 def test_deleting_before_the_new_owner_installed_fails_the_scenarios(monkeypatch):
     plant_delete_before_install(monkeypatch)
     for name in PLANTED:
@@ -74,6 +76,7 @@ def test_deleting_before_the_new_owner_installed_fails_the_scenarios(monkeypatch
         assert result.failure.rule == "gc-after-install", result.failure
 
 
+@pytest.mark.interpreted
 def test_a_group_that_never_garbage_collects_fails_challenge1(monkeypatch):
     """Old copies never deleted (the owner ignores DeleteShard): the groups cannot move on to
     the next configuration, so the scenario cannot finish."""

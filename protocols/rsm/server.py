@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import msgspec
 from msgspec.structs import replace
 
 from .. import raft
@@ -21,44 +20,13 @@ from ..core import (
     Apply, ApplySnapshot, Effects, Note, Propose, Proposed, Receive, Restart, RoleChanged, Send,
     TakeSnapshot, TimerFired,
 )
-from ..fmap import FrozenMap
 from .service import Service
+from .state import _NO_PENDING, Pending, RSMConfig, RSMState
 
 __all__ = ["RSMConfig", "RSMState", "Pending", "server_config", "init", "step", "is_leader",
            "current_term"]
 
 _LEADER = raft.ROLE_NAMES[raft.LEADER]
-_NO_PENDING: FrozenMap = FrozenMap()
-
-
-class RSMConfig(msgspec.Struct, frozen=True):
-    """Static facts about one server: its Raft peer configuration and the lab's
-    ``maxraftstate`` (snapshot once the persisted Raft state reaches that many bytes; -1 or 0
-    never snapshots)."""
-    raft: raft.RaftConfig
-    maxraftstate: int = -1
-
-
-class Pending(msgspec.Struct, frozen=True, array_like=True):
-    """A reply owed by this node as leader: who asked (address and client id), which operation,
-    and the term in which it was proposed."""
-    addr: str
-    client: str
-    seq: int
-    term: int
-
-
-class RSMState(msgspec.Struct, frozen=True):
-    """One server. Only ``raft``'s hard state and snapshot survive a crash (through Raft's
-    Persist); the machine is rebuilt from the snapshot and the log, ``pending`` is lost.
-
-    ``pending`` maps Raft index -> Pending (int keys; failed in sorted order).
-    """
-    config: RSMConfig
-    raft: raft.RaftState
-    machine: Any
-    applied: int = 0
-    pending: Any = _NO_PENDING
 
 
 def server_config(me: int, peers: tuple[str, ...], maxraftstate: int = -1) -> RSMConfig:
