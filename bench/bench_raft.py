@@ -5,19 +5,29 @@
 (b) ReliableChurn3C at seed 1: delivered messages per CPU second;
 (c) CPU seconds of the whole Raft suite (the 3A-3D lab tests) at seed 1;
 (d) seeds per CPU minute of ``random-raft`` (5 nodes, 10 virtual seconds, random faults);
-(e) CLI start-up: CPU seconds of ``raftsim list`` (a fresh interpreter each time).
+(e) CLI start-up: CPU seconds of ``raftsim list`` (a fresh interpreter each time);
+(f) memory of the 5-node load over ``--mem-seconds`` virtual seconds (a fresh process per
+    figure, no message or trace-record budget): peak RSS, and the tracemalloc peak (what the
+    run's Python objects reached), each also per virtual second. Not part of the default set
+    (it takes a while): ask for it with ``--only f``.
 
-Targets: (a), (b) >= 150,000 msgs/s, (c) <= 1 s, (d) >= 5,000 seeds/min, (e) <= 0.15 s.
+Targets: (a), (b) >= 150,000 msgs/s, (c) <= 1 s, (d) >= 5,000 seeds/min, (e) <= 0.15 s,
+(f) a 10-minute load run in a few hundred MB.
 The machine is shared: the load average is printed with the figures. See docs/performance.md.
 
-    python bench/bench_raft.py [--repeat 3] [--seeds 200] [--load-ms 20000] [--only a|b|c|d|e]
+    python bench/bench_raft.py [--repeat 3] [--seeds 200] [--load-ms 20000] [--only a|b|c|d|e|f]
+                               [--mem-seconds 30,120]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
+import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 from typing import Any, Generator
 
@@ -97,13 +107,53 @@ def bench_cli(repeat: int) -> None:
           f"the bare interpreter: {bare:.3f} CPU s")
 
 
+def memory_child(seconds: float, traced: bool) -> None:
+    """In a fresh process: run ``seconds`` virtual seconds of the load and print, as JSON,
+    the peak RSS (MB) and, with ``traced``, the tracemalloc peak (MB)."""
+    from scenarios.runner import run_scenario
+    if traced:
+        tracemalloc.start()
+    if seconds > 0:
+        result = run_scenario(client_load(seconds * 1000, 1.0), 1, max_messages=None,
+                              max_records=10**10)
+        assert result.passed, result.failure
+    peak = tracemalloc.get_traced_memory()[1] / 2**20 if traced else None
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024     # KB on Linux
+    print(json.dumps({"rss_mb": rss, "traced_mb": peak}))
+
+
+def _child(seconds: float, traced: bool) -> dict[str, float]:
+    args = [sys.executable, __file__, "--memory-child", str(seconds)]
+    out = subprocess.run(args + (["--traced"] if traced else []), check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def bench_memory(seconds: list[float]) -> None:
+    base = _child(0, False)["rss_mb"]
+    print(f"(f) memory of the 5-node load (no budgets); imports alone: {base:.1f} MB RSS")
+    for s in seconds:
+        rss = _child(s, False)["rss_mb"]
+        traced = _child(s, True)["traced_mb"]
+        print(f"    {s:g} virtual s: peak RSS {rss:.1f} MB ({(rss - base) / s:.3f} MB per "
+              f"virtual s above imports); tracemalloc peak {traced:.1f} MB "
+              f"({traced / s:.3f} MB per virtual s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
     parser.add_argument("--seeds", type=int, default=200)
     parser.add_argument("--load-ms", type=float, default=20_000)
-    parser.add_argument("--only", choices=("a", "b", "c", "d", "e"))
+    parser.add_argument("--only", choices=("a", "b", "c", "d", "e", "f"))
+    parser.add_argument("--mem-seconds", default="30,120",
+                        help="virtual seconds of load for (f), comma-separated")
+    parser.add_argument("--memory-child", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_child is not None:
+        memory_child(args.memory_child, args.traced)
+        return
     track_worlds()
     print(f"medians of {args.repeat} runs; {load()}")
     if args.only in (None, "a"):
@@ -117,6 +167,8 @@ def main() -> None:
         bench_random(args.seeds, args.repeat)
     if args.only in (None, "e"):
         bench_cli(args.repeat)
+    if args.only == "f":
+        bench_memory([float(x) for x in args.mem_seconds.split(",")])
     print(load())
 
 

@@ -18,7 +18,8 @@ duplicate when seq <= sessions[client]; a duplicate changes nothing; otherwise p
 append concatenates, and every op (get too) records its seq.
 
 Cost: O(1) per apply (one key, one client compared); O(keys + clients) per snapshot taken or
-installed.
+installed. Memory: one fold per replica and one per snapshot index, dropped once every
+replica's log starts after it (``forget_below``).
 """
 
 from __future__ import annotations
@@ -106,6 +107,13 @@ class KVReference:
         fold = self.folds.get(node)
         if fold is not None and fold.index == index and index not in self.at_index:
             self.at_index[index] = fold.copy()
+
+    def forget_below(self, index: int) -> None:
+        """Drop the references kept at snapshot indexes below ``index``: the driver's promise
+        that every replica's log starts at or after it, so no replica installs a snapshot
+        below it without first breaking applied-monotonic (a log start going back)."""
+        if any(i < index for i in self.at_index):
+            self.at_index = {i: fold for i, fold in self.at_index.items() if i >= index}
 
     def snapshot_installed(self, time: float, node: str, index: int,
                            data: Mapping[str, str], sessions: Mapping[str, int]) -> None:

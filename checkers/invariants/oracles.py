@@ -31,7 +31,9 @@ indexes, node names) and a broken rule raises ``InvariantViolation`` (``rule`` i
   rolling a follower back is caught at once, not masked by the replay that follows.
 
 Cost: O(1) per message sent, per vote and per changed matchIndex; O(entries newly committed)
-per commit advance. Memory: one entry per vote and per committed index.
+per commit advance. Memory: one entry per vote; per committed index, a term, a reference to the
+command, a node and a time in parallel lists (40 bytes), dropped once every node's log starts
+after it (``forget_below``).
 """
 
 from __future__ import annotations
@@ -52,7 +54,20 @@ class RaftOracles:
     def __init__(self) -> None:
         self.votes: dict[tuple[str, int], tuple[str, float]] = {}   # (node, term) -> (cand, t)
         self.sent_term: dict[str, int] = {}                        # node -> highest term sent
-        self.committed: dict[int, tuple[int, Any, str, float]] = {}   # index -> (term, cmd, n, t)
+        # commit-matching: the first commit of each index (term, command, node, time), as
+        # parallel lists indexed by ``index - _base``; term -1 for an index not seen yet
+        self._base = 1                                # log indexes start at 1
+        self._c_term: list[int] = []
+        self._c_cmd: list[Any] = []
+        self._c_node: list[str] = []
+        self._c_time: list[float] = []
+
+    @property
+    def committed(self) -> dict[int, tuple[int, Any, str, float]]:
+        """index -> (term, command, node, time) of its first commit (a view, for reports)."""
+        terms = self._c_term
+        return {self._base + k: (terms[k], self._c_cmd[k], self._c_node[k], self._c_time[k])
+                for k in range(len(terms)) if terms[k] >= 0}
 
     # ------------------------------------------------------------ votes (§5.2)
 
@@ -161,19 +176,48 @@ class RaftOracles:
                 "commit-bound", time,
                 f"{node}'s commit index {new} is beyond its last log index {last_index}",
                 nodes=(node,), indexes=(new, last_index))
-        committed = self.committed
-        index = first
+        k = first - self._base
+        terms, cmds = self._c_term, self._c_cmd
         for term, command in entries:
-            seen = committed.get(index)
-            if seen is None:
-                committed[index] = (term, command, node, time)
-            elif seen[0] != term or (seen[1] is not command and seen[1] != command):
-                raise InvariantViolation(
-                    "commit-matching", time,
-                    f"{node} commits ({index}, term {term}, {command!r}) but {seen[2]} "
-                    f"committed ({index}, term {seen[0]}, {seen[1]!r}) at t={seen[3]:.3f}",
-                    nodes=(node, seen[2]), terms=(term, seen[0]), indexes=(index,))
-            index += 1
+            if k >= len(terms):                     # the usual case: first to commit it
+                if k > len(terms):
+                    self._grow(k)
+                terms.append(term)
+                cmds.append(command)
+                self._c_node.append(node)
+                self._c_time.append(time)
+            elif k >= 0:
+                s_term = terms[k]
+                if s_term < 0:
+                    terms[k], cmds[k], self._c_node[k], self._c_time[k] = (term, command,
+                                                                           node, time)
+                elif s_term != term or (cmds[k] is not command and cmds[k] != command):
+                    index = self._base + k
+                    raise InvariantViolation(
+                        "commit-matching", time,
+                        f"{node} commits ({index}, term {term}, {command!r}) but "
+                        f"{self._c_node[k]} committed ({index}, term {s_term}, {cmds[k]!r}) "
+                        f"at t={self._c_time[k]:.3f}",
+                        nodes=(node, self._c_node[k]), terms=(term, s_term), indexes=(index,))
+            k += 1
+
+    def _grow(self, k: int) -> None:
+        gap = k - len(self._c_term)
+        self._c_term.extend([-1] * gap)
+        self._c_cmd.extend([None] * gap)
+        self._c_node.extend([""] * gap)
+        self._c_time.extend([0.0] * gap)
+
+    def forget_below(self, index: int) -> None:
+        """Drop the commit records below ``index``: the driver's promise that no node's log
+        starts below it any more, so no node can commit there again (``RaftInvariants.
+        forget_below`` says why)."""
+        drop = index - self._base
+        if drop > 0:
+            drop = min(drop, len(self._c_term))
+            del self._c_term[:drop], self._c_cmd[:drop], self._c_node[:drop]
+            del self._c_time[:drop]
+            self._base = index if not self._c_term else self._base + drop
 
     # ------------------------------------------------------------ snapshots (§7)
 

@@ -59,16 +59,44 @@ class InvariantViolation(Exception):
 
 
 class RaftInvariants:
-    """Online checker of Raft's safety properties; the driver calls one hook per observation."""
+    """Online checker of Raft's safety properties; the driver calls one hook per observation.
+
+    Per-index records are compact: parallel lists indexed by log index (the term, command,
+    node and time of the first observation), not a dict of tuples.
+    ``forget_below(index)`` drops the records below ``index`` once no node can report an index
+    there again (every node's log starts at or after it: see the method)."""
 
     def __init__(self, leader_role: str = "leader") -> None:
         self.leader_role = leader_role
         self.leaders: dict[int, tuple[str, float]] = {}             # term -> (node, time)
         self.max_leader_term = 0
-        self.entries: dict[tuple[int, int], tuple[Any, int, str, float]] = {}
-        self.commits: dict[int, tuple[int, Any, str, float]] = {}   # index -> (term, cmd, node, t)
+        # Log matching: the first entry seen at each index (its term, command, the term before
+        # it, who and when), indexed by ``index - base``; other terms at one index (a conflict
+        # being resolved) in ``_other``, keyed (index, term).
+        self._lm_base = 1                             # log indexes start at 1; records
+                                                      # below the base are forgotten
+        self._lm_term: list[int] = []                 # -1: nothing seen at this index
+        self._lm_cmd: list[Any] = []
+        self._lm_prev: list[int] = []
+        self._lm_node: list[str] = []
+        self._lm_time: list[float] = []
+        self._other: dict[tuple[int, int], tuple[Any, int, str, float]] = {}
+        # State machine safety: the first apply (or snapshot) of each index, same layout.
+        self._c_base = 1
+        self._c_term: list[int] = []                  # -1: not committed yet
+        self._c_cmd: list[Any] = []
+        self._c_node: list[str] = []
+        self._c_time: list[float] = []
         self._highest_by_bound: dict[int, int] = {}   # commit-term bound -> highest index
+        self._kept: dict[int, tuple[int, Any, str]] = {}   # forgotten, but one of those
         self.applied_index: dict[str, int] = {}
+
+    @property
+    def commits(self) -> dict[int, tuple[int, Any, str, float]]:
+        """index -> (term, command, node, time) of its first apply (a view, for reports)."""
+        base, terms = self._c_base, self._c_term
+        return {base + k: (terms[k], self._c_cmd[k], self._c_node[k], self._c_time[k])
+                for k in range(len(terms)) if terms[k] >= 0}
 
     # ------------------------------------------------------------ election safety (§5.2)
 
@@ -100,7 +128,11 @@ class RaftInvariants:
         index = max((i for b, i in self._highest_by_bound.items() if b < term), default=0)
         if index <= snapshot_index:
             return
-        want_term, want_cmd, by, _ = self.commits[index]
+        k = index - self._c_base
+        if k >= 0:
+            want_term, want_cmd, by = self._c_term[k], self._c_cmd[k], self._c_node[k]
+        else:                                     # forgotten, but kept for this check
+            want_term, want_cmd, by = self._kept[index]
         if index > last_index:
             raise InvariantViolation(
                 "leader-completeness", time,
@@ -121,37 +153,100 @@ class RaftInvariants:
                      entries: Sequence[tuple[int, Any]], prev_term: int) -> None:
         """``node``'s log now holds ``entries`` (``(term, command)``) from ``start_index``,
         right after an entry of term ``prev_term`` (0 at the start of the log)."""
-        known = self.entries
         prev = prev_term
         index = start_index
+        terms = self._lm_term
         for term, command in entries:
-            if term < prev:
-                raise InvariantViolation(
-                    "log-matching", time,
-                    f"{node}'s log goes from term {prev} to term {term} at index {index}",
-                    nodes=(node,), terms=(prev, term), indexes=(index,))
-            seen = known.get((index, term))
-            if seen is None:
-                known[(index, term)] = (command, prev, node, time)
-            elif seen[1] != prev or (seen[0] is not command and seen[0] != command):
-                raise InvariantViolation(
-                    "log-matching", time,
-                    f"({index}, term {term}) is {command!r} after term {prev} on {node} but "
-                    f"{seen[0]!r} after term {seen[1]} on {seen[2]} (t={seen[3]:.3f})",
-                    nodes=(node, seen[2]), terms=(term, prev, seen[1]), indexes=(index,))
+            if term >= prev and index - self._lm_base == len(terms):   # a new index
+                terms.append(term)
+                self._lm_cmd.append(command)
+                self._lm_prev.append(prev)
+                self._lm_node.append(node)
+                self._lm_time.append(time)
+            else:
+                self.entry_appended(time, node, index, term, command, prev)
             prev = term
             index += 1
+
+    def entry_appended(self, time: float, node: str, index: int, term: int, command: Any,
+                       prev_term: int) -> None:
+        """``node``'s log now holds ``(term, command)`` at ``index``, right after an entry of
+        term ``prev_term``: ``log_appended`` for one entry (the common case, no list)."""
+        if term < prev_term:
+            raise InvariantViolation(
+                "log-matching", time,
+                f"{node}'s log goes from term {prev_term} to term {term} at index {index}",
+                nodes=(node,), terms=(prev_term, term), indexes=(index,))
+        k = index - self._lm_base
+        terms = self._lm_term
+        if k == len(terms):                       # the usual case: a new index
+            terms.append(term)
+            self._lm_cmd.append(command)
+            self._lm_prev.append(prev_term)
+            self._lm_node.append(node)
+            self._lm_time.append(time)
+            return
+        if k < 0:
+            return                                # forgotten: no node can hold it any more
+        if k > len(terms):
+            self._grow_entries(k)
+            self._set_entry(k, term, command, prev_term, node, time)
+            return
+        first = terms[k]
+        if first == term:
+            seen: tuple[Any, int, str, float] | None = (
+                self._lm_cmd[k], self._lm_prev[k], self._lm_node[k], self._lm_time[k])
+        elif first < 0:
+            self._set_entry(k, term, command, prev_term, node, time)
+            return
+        else:
+            seen = self._other.get((index, term))
+            if seen is None:
+                self._other[(index, term)] = (command, prev_term, node, time)
+                return
+        assert seen is not None
+        if seen[1] != prev_term or (seen[0] is not command and seen[0] != command):
+            raise InvariantViolation(
+                "log-matching", time,
+                f"({index}, term {term}) is {command!r} after term {prev_term} on {node} but "
+                f"{seen[0]!r} after term {seen[1]} on {seen[2]} (t={seen[3]:.3f})",
+                nodes=(node, seen[2]), terms=(term, prev_term, seen[1]), indexes=(index,))
+
+    def _grow_entries(self, k: int) -> None:
+        gap = k + 1 - len(self._lm_term)
+        self._lm_term.extend([-1] * gap)
+        self._lm_cmd.extend([None] * gap)
+        self._lm_prev.extend([0] * gap)
+        self._lm_node.extend([""] * gap)
+        self._lm_time.extend([0.0] * gap)
+
+    def _set_entry(self, k: int, term: int, command: Any, prev: int, node: str,
+                   time: float) -> None:
+        self._lm_term[k], self._lm_cmd[k], self._lm_prev[k] = term, command, prev
+        self._lm_node[k], self._lm_time[k] = node, time
 
     # ------------------------------------------------------------ state machine safety (§5.4.3)
 
     def applied(self, time: float, node: str, index: int, term: int, command: Any) -> None:
         """``node`` applied ``command`` (entry term ``term``) at ``index``."""
-        last = self.applied_index.get(node, 0)
+        applied_index = self.applied_index
+        last = applied_index.get(node, 0)
         if index != last + 1:
             raise InvariantViolation(
                 "apply-order", time, f"{node} applied index {index} right after index {last}",
                 nodes=(node,), terms=(term,), indexes=(last, index))
-        self.applied_index[node] = index
+        applied_index[node] = index
+        k = index - self._c_base
+        terms = self._c_term
+        if 0 <= k < len(terms):
+            s_term = terms[k]
+            if s_term >= 0:
+                s_cmd = self._c_cmd[k]
+                if s_term == term and (s_cmd is command or s_cmd is _UNKNOWN
+                                       or s_cmd == command):
+                    if s_cmd is _UNKNOWN:
+                        self._c_cmd[k] = command
+                    return
         self._commit(time, node, index, term, command)
 
     def snapshot_applied(self, time: float, node: str, index: int, term: int) -> None:
@@ -175,14 +270,32 @@ class RaftInvariants:
         self.applied_index[node] = applied_index
 
     def _commit(self, time: float, node: str, index: int, term: int, command: Any) -> None:
-        seen = self.commits.get(index)
-        if seen is None:
-            self.commits[index] = (term, command, node, time)
-            bound = self.max_leader_term
+        k = index - self._c_base
+        if k < 0:
+            return                                # forgotten: below every node's snapshot
+        terms = self._c_term
+        if k >= len(terms):
+            gap = k - len(terms)
+            if gap:                               # indexes no node applied (a snapshot)
+                terms.extend([-1] * gap)
+                self._c_cmd.extend([None] * gap)
+                self._c_node.extend([""] * gap)
+                self._c_time.extend([0.0] * gap)
+            terms.append(term)
+            self._c_cmd.append(command)
+            self._c_node.append(node)
+            self._c_time.append(time)
+            bound = self.max_leader_term          # _bound, inlined
             if self._highest_by_bound.get(bound, 0) < index:
                 self._highest_by_bound[bound] = index
             return
-        s_term, s_cmd, s_node, s_time = seen
+        s_term = terms[k]
+        if s_term < 0:
+            terms[k], self._c_cmd[k], self._c_node[k], self._c_time[k] = (term, command, node,
+                                                                          time)
+            self._bound(index)
+            return
+        s_cmd, s_node, s_time = self._c_cmd[k], self._c_node[k], self._c_time[k]
         if s_term != term or (command is not _UNKNOWN and s_cmd is not _UNKNOWN
                               and s_cmd is not command and s_cmd != command):
             raise InvariantViolation(
@@ -191,7 +304,43 @@ class RaftInvariants:
                 f"applied (term {s_term}, {_show(s_cmd)}) at t={s_time:.3f}",
                 nodes=(node, s_node), terms=(term, s_term), indexes=(index,))
         if s_cmd is _UNKNOWN and command is not _UNKNOWN:
-            self.commits[index] = (term, command, s_node, s_time)
+            self._c_cmd[k] = command
+
+    def _bound(self, index: int) -> None:
+        bound = self.max_leader_term
+        if self._highest_by_bound.get(bound, 0) < index:
+            self._highest_by_bound[bound] = index
+
+    # ------------------------------------------------------------ memory
+
+    def forget_below(self, index: int) -> None:
+        """Drop the records of the indexes below ``index``. The driver calls it only when no
+        node can report such an index again: every node's log, in memory and on disk, starts
+        at or after ``index`` (a log start never goes back within a boot: applied-monotonic;
+        a reboot starts from the disk). Then no node appends, commits or applies below it
+        (its entries are above its log start; a reboot applies from its snapshot, at or after
+        ``index``), and leader completeness never reads an index a leader's snapshot covers
+        (the few indexes it may read, the highest committed per term bound, are kept anyway,
+        for a node that boots blank later). The index itself is kept (a snapshot at
+        ``index`` is compared with its record)."""
+        drop = index - self._lm_base
+        if drop > 0:
+            drop = min(drop, len(self._lm_term))
+            del self._lm_term[:drop], self._lm_cmd[:drop], self._lm_prev[:drop]
+            del self._lm_node[:drop], self._lm_time[:drop]
+            self._lm_base = index if not self._lm_term else self._lm_base + drop
+            if self._other:
+                self._other = {key: v for key, v in self._other.items() if key[0] >= index}
+        drop = index - self._c_base
+        if drop > 0:
+            for i in self._highest_by_bound.values():     # what completeness may still read
+                k = i - self._c_base
+                if 0 <= k < drop and i not in self._kept:
+                    self._kept[i] = (self._c_term[k], self._c_cmd[k], self._c_node[k])
+            drop = min(drop, len(self._c_term))
+            del self._c_term[:drop], self._c_cmd[:drop], self._c_node[:drop]
+            del self._c_time[:drop]
+            self._c_base = index if not self._c_term else self._c_base + drop
 
 
 def _show(command: Any) -> str:

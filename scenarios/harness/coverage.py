@@ -8,9 +8,9 @@ looked at, and the crash hook of the host is read. The counts go to ``RunContext
 and from there to ``RunResult.coverage`` (name -> count, sorted by name, deterministic: no
 clock, no hash order, no randomness). ``POINTS`` is the catalogue, with what each one means.
 
-Cheap by design: one extra call per step, a dispatch on the event's type, and work only for the
-few events that can reach a point (replies at a leader, elections, restarts, crashes, log
-changes at a follower).
+Cheap by design: one extra call per step, a dispatch on the event's type (and on a received
+message's type, through a dict built once), and work only for the few events that can reach a
+point (replies at a leader, elections, restarts, crashes, log changes at a follower).
 """
 
 from __future__ import annotations
@@ -75,10 +75,14 @@ def raft_of(state: Any) -> Any:
     return state
 
 
+def _same(state: Any) -> Any:
+    return state
+
+
 def _accessor(state: Any) -> Callable[[Any], Any]:
     """How to reach the Raft state inside states shaped like ``state`` (found once a node)."""
     if isinstance(state, raft.RaftState):
-        return lambda s: s
+        return _same
     if isinstance(getattr(state, "raft", None), raft.RaftState):
         return lambda s: s.raft
     return raft_of
@@ -122,9 +126,11 @@ class Coverage:
                      net: Any) -> Callable[[Any, Any], tuple[Any, list]]:
         recent: deque[Any] = deque(maxlen=_RECENT)
         watch = self._watch
-        inner: list[Callable[[Any], Any]] = []     # the node's Raft state, found once
+        get: Callable[[Any], Any] | None = None    # the node's Raft state, found once
+        bare = False                               # the node's state is its Raft state
 
         def covered(state: Any, event: Any) -> tuple[Any, list]:
+            nonlocal get, bare
             crash_after = getattr(host, "_crash_after", None)
             new, effects = step(state, event)
             if crash_after is not None:
@@ -137,9 +143,12 @@ class Coverage:
                         break
                 recent.append(msg)
             if state is not None and new is not None:
-                if not inner:
-                    inner.append(_accessor(state))
-                get = inner[0]
+                if bare:
+                    watch(state, event, new, net)
+                    return new, effects
+                if get is None:
+                    get = _accessor(state)
+                    bare = get is _same
                 watch(get(state), event, get(new), net)
             return new, effects
         return covered
@@ -154,7 +163,10 @@ class Coverage:
     def _watch(self, old: Any, event: Any, new: Any, net: Any) -> None:
         kind = type(event)
         if kind is Receive:
-            self._received(old, event.msg, new)
+            msg = event.msg
+            seen = _RECEIVED.get(type(msg))
+            if seen is not None:
+                seen(self, old, msg, new)
             if new is old:              # most messages change nothing: nothing more to see
                 return
         elif kind is Restart:
@@ -183,41 +195,42 @@ class Coverage:
             if first <= new.commit and hard.log[first - hard.log_start].term < hard.term:
                 self.hit("old-term-entry-committed")
 
-    def _received(self, old: Any, msg: Any, new: Any) -> None:
-        mt = type(msg)
-        term = old.hard.term
-        if mt is AppendEntries:
-            if msg.term < term:
-                return
-            oh, nh = old.hard, new.hard
-            if msg.prev_index < oh.log_start:
-                self.hit("append-behind-snapshot")
-            if (nh.log is not oh.log and nh.log_start == oh.log_start
-                    and _truncated(oh, nh)):
-                self.hit("follower-truncates-log")
-        elif mt is AppendEntriesReply or mt is InstallSnapshotReply:
-            if old.role != LEADER:
-                return
-            if msg.term < term:
-                self.hit("stale-reply-old-term")
-            elif (mt is AppendEntriesReply and msg.success
-                  and msg.match_index < old.match_index[msg.follower]):
-                self.hit("stale-success-reply")
-            if new.role == LEADER and new.match_index is not old.match_index:
-                self._majority(new)
-        elif mt is RequestVote:
-            if msg.term >= term:
-                hard = old.hard
-                mine = (hard.log[-1].term, _last(hard))
-                if (msg.last_log_term, msg.last_log_index) < mine:
-                    self.hit("vote-request-less-up-to-date")
-        elif mt is InstallSnapshot:
-            if msg.term < term:
-                return
-            if msg.last_index <= old.commit:
-                self.hit("stale-install-snapshot")
-            elif new.hard.log_start > old.hard.log_start:
-                self.hit("snapshot-installed")
+    # What a received message can reach, one method per message type (``_RECEIVED``).
+
+    def _got_append(self, old: Any, msg: Any, new: Any) -> None:
+        if msg.term < old.hard.term:
+            return
+        oh, nh = old.hard, new.hard
+        if msg.prev_index < oh.log_start:
+            self.hit("append-behind-snapshot")
+        if nh.log is not oh.log and nh.log_start == oh.log_start and _truncated(oh, nh):
+            self.hit("follower-truncates-log")
+
+    def _got_reply(self, old: Any, msg: Any, new: Any) -> None:
+        if old.role != LEADER:
+            return
+        if msg.term < old.hard.term:
+            self.hit("stale-reply-old-term")
+        elif (type(msg) is AppendEntriesReply and msg.success
+              and msg.match_index < old.match_index[msg.follower]):
+            self.hit("stale-success-reply")
+        if new.role == LEADER and new.match_index is not old.match_index:
+            self._majority(new)
+
+    def _got_vote_request(self, old: Any, msg: Any, new: Any) -> None:
+        if msg.term >= old.hard.term:
+            hard = old.hard
+            mine = (hard.log[-1].term, _last(hard))
+            if (msg.last_log_term, msg.last_log_index) < mine:
+                self.hit("vote-request-less-up-to-date")
+
+    def _got_snapshot(self, old: Any, msg: Any, new: Any) -> None:
+        if msg.term < old.hard.term:
+            return
+        if msg.last_index <= old.commit:
+            self.hit("stale-install-snapshot")
+        elif new.hard.log_start > old.hard.log_start:
+            self.hit("snapshot-installed")
 
     def _majority(self, state: Any) -> None:
         """After a reply at a leader: an older-term entry on a majority, not committed; a
@@ -225,7 +238,9 @@ class Coverage:
         hard = state.hard
         last = _last(hard)
         me = state.config.me
-        matches = sorted((last if p == me else m) for p, m in enumerate(state.match_index))
+        matches = list(state.match_index)
+        matches[me] = last
+        matches.sort()
         index = matches[(len(matches) - 1) // 2]      # held by a majority
         if (state.commit < index <= last and index > hard.log_start
                 and hard.log[index - hard.log_start].term < hard.term):
@@ -258,6 +273,15 @@ class Coverage:
             if target is not None and target.up and target.state is not None:
                 if raft_of(target.state).role == LEADER:
                     self.hit("client-retry-new-leader")
+
+
+_RECEIVED: dict[type, Callable[[Coverage, Any, Any, Any], None]] = {
+    AppendEntries: Coverage._got_append,
+    AppendEntriesReply: Coverage._got_reply,
+    InstallSnapshotReply: Coverage._got_reply,
+    RequestVote: Coverage._got_vote_request,
+    InstallSnapshot: Coverage._got_snapshot,
+}
 
 
 def _partitioned(net: Any, peers: tuple[str, ...]) -> bool:

@@ -16,6 +16,8 @@ Observers never draw randomness and never write to the trace.
 
 from __future__ import annotations
 
+from itertools import compress
+from operator import le, ne
 from typing import Any, Callable
 
 from checkers.invariants.kv import KVReference
@@ -23,7 +25,7 @@ from checkers.invariants.oracles import HELD, RaftOracles
 from checkers.invariants.raft import RaftInvariants
 from protocols import kv as kv_protocol
 from protocols import raft
-from protocols.core import Restart
+from protocols.core import Propose, Receive, Restart
 from protocols.raft.messages import (
     AppendEntries, AppendEntriesReply, InstallSnapshot, InstallSnapshotReply, RequestVote,
     RequestVoteReply,
@@ -36,8 +38,20 @@ _KV_OP = kv_protocol.Op
 _CANDIDATE_OR_LEADER = ("candidate", "leader")
 
 
+def _identity(state: Any) -> Any:
+    return state
+
+
+#: Forget per-index records only in chunks of at least this many indexes (a list's prefix is
+#: deleted in one go; doing it for every snapshot would copy the lists too often).
+FORGET_CHUNK = 256
+
+
 class RaftObserver:
-    def __init__(self, env: Any, raft_of: Callable[[Any], raft.RaftState] = lambda s: s,
+    #: See ``FORGET_CHUNK`` (tests set it low to forget at every snapshot).
+    forget_chunk = FORGET_CHUNK
+
+    def __init__(self, env: Any, raft_of: Callable[[Any], raft.RaftState] = _identity,
                  invariants: RaftInvariants | None = None, kv: bool = False) -> None:
         self.env = env
         self.raft_of = raft_of
@@ -47,48 +61,176 @@ class RaftObserver:
         self.hosts: dict[str, Any] = {}          # addr -> Host (followers' disks, for matchIndex)
         self.elections: list[tuple[float, str, str, int]] = []   # (t, node, role, term)
         self._touched: dict[str, list[tuple[str, str]]] = {}    # addr -> [(key, client)]
+        self.forgotten = 0                       # records below this index are dropped
+        self._bare = raft_of is _identity        # the node's state is its Raft state
+        self._unjudged: set[str] = set()         # leaders made by a Restart, not judged yet
+        self._sent, self._sent_entry = self.oracles.sent, self.oracles.sent_entry
+        self._sent_terms = self.oracles.sent_term
 
     def wrap(self, addr: str, step: Callable[[Any, Any], tuple[Any, list]]
              ) -> Callable[[Any, Any], tuple[Any, list]]:
         """``step`` plus a report of every entry appended to the node's log, and of every
-        change of its commit index, snapshot index and (as leader) its followers' progress."""
-        invariants, env, raft_of, oracles = self.invariants, self.env, self.raft_of, self.oracles
-        progress = self._progress
+        change of its commit index, snapshot index and (as leader) its followers' progress.
+
+        One Python frame per step on top of ``step``: the common cases (one entry appended,
+        the commit index moved by one, one follower's matchIndex moved) are handled here
+        without building lists; the rest goes through the general helpers."""
+        invariants, env, oracles = self.invariants, self.env, self.oracles
+        entry_appended, log_appended = invariants.entry_appended, invariants.log_appended
+        commit_moved, applied_moved = oracles.commit_moved, oracles.applied_moved
+        progress, starts_moved = self._progress, self._log_start_moved
+        raft_of = None if self.raft_of is _identity else self.raft_of
+        restart, leader, propose = Restart, _LEADER, Propose
+        unjudged = self._unjudged
+        # The records the rules keep (lists mutated in place, never replaced): an observation
+        # equal to its record is one the rule would accept without a change, so it is not
+        # passed on (RaftInvariants.entry_appended, RaftOracles.commit_moved say so).
+        lm_term, lm_cmd, lm_prev = invariants._lm_term, invariants._lm_cmd, invariants._lm_prev
+        c_term, c_cmd = oracles._c_term, oracles._c_cmd
 
         def observed(state: Any, event: Any) -> tuple[Any, list]:
             new, effects = step(state, event)
-            old_raft, new_raft = raft_of(state), raft_of(new)
-            if new_raft is old_raft:
+            if new is state:
                 return new, effects
+            if raft_of is None:
+                old_raft, new_raft = state, new
+            else:
+                old_raft, new_raft = raft_of(state), raft_of(new)
+                if new_raft is old_raft:
+                    return new, effects
             old_hard, new_hard = old_raft.hard, new_raft.hard
-            if new_hard.log is not old_hard.log and new_hard.log_start == old_hard.log_start:
-                log = new_hard.log
-                first = _first_new_position(old_hard.log, log)
-                if first < len(log):
-                    invariants.log_appended(
-                        env._now, addr, new_hard.log_start + first,
-                        [(e.term, e.command) for e in log[first:]], log[first - 1].term)
-            if type(event) is Restart:
+            if new_hard is not old_hard:
+                start = new_hard.log_start
+                log, old_log = new_hard.log, old_hard.log
+                if log is not old_log and start == old_hard.log_start:
+                    k, n = len(old_log), len(log)
+                    before = log[k - 1] if n >= k else None
+                    if before is not None and before is old_log[k - 1]:
+                        first = k                           # appended at the end
+                    else:
+                        first = _first_new_position(old_log, log)
+                        before = log[first - 1]
+                    if first == n - 1:                      # one entry: no list
+                        e = log[first]
+                        term, prev = e.term, before.term
+                        k = start + first - invariants._lm_base
+                        if not (0 <= k < len(lm_term) and lm_term[k] == term
+                                and lm_cmd[k] is e.command and lm_prev[k] == prev
+                                and term >= prev):
+                            entry_appended(env._now, addr, start + first, term, e.command,
+                                           prev)
+                    elif first < n:
+                        log_appended(env._now, addr, start + first,
+                                     [(e.term, e.command) for e in log[first:]], before.term)
+                elif start != old_hard.log_start and type(event) is not restart:
+                    starts_moved()
+            if type(event) is restart:
+                if new_raft.role == leader:          # not judged here: judge all at its next
+                    unjudged.add(addr)               # step (see below)
                 return new, effects                  # a new incarnation starts from its disk
-            if new_raft.applied < old_raft.applied or new_hard.log_start < old_hard.log_start:
-                oracles.applied_moved(env._now, addr, old_raft.applied, new_raft.applied,
-                                      old_hard.log_start, new_hard.log_start)
-            if new_raft.commit != old_raft.commit:
-                _commit_moved(oracles, env._now, addr, old_raft.commit, new_raft)
-            if new_raft.role == _LEADER and (new_raft.match_index is not old_raft.match_index
-                                             or new_raft.next_index is not old_raft.next_index):
-                progress(addr, old_raft, new_raft)
+            if (new_raft.applied < old_raft.applied
+                    or new_hard.log_start < old_hard.log_start):
+                applied_moved(env._now, addr, old_raft.applied, new_raft.applied,
+                              old_hard.log_start, new_hard.log_start)
+            commit, old_commit = new_raft.commit, old_raft.commit
+            if commit != old_commit:
+                entries: Any
+                log = new_hard.log
+                start = new_hard.log_start
+                last = start + len(log) - 1
+                first = (old_commit if old_commit > start else start) + 1
+                if first == commit <= last:          # one entry: index the vector
+                    e = log[first - start]
+                    k = first - oracles._base
+                    if (old_commit < commit and 0 <= k < len(c_term) and c_term[k] == e.term
+                            and c_cmd[k] is e.command):
+                        entries = None               # as the first commit there: accepted
+                    else:
+                        entries = ((e.term, e.command),)
+                elif first <= commit <= last:
+                    entries = [(e.term, e.command) for e in map(
+                        log.__getitem__, range(first - start, commit - start + 1))]
+                else:
+                    entries = ()
+                if entries is not None:
+                    commit_moved(env._now, addr, old_commit, commit, last, first, entries)
+            if new_raft.role == leader and (new_raft.match_index is not old_raft.match_index
+                                            or new_raft.next_index is not old_raft.next_index):
+                # A proposal that moved only the leader's own matchIndex and no nextIndex
+                # changes nothing the rule judges: every peer was judged at an earlier step
+                # (each step of a leader is, but the Restart that made one: ``unjudged``).
+                if not (new_raft.next_index is old_raft.next_index and type(event) is propose
+                        and old_raft.role == leader and addr not in unjudged
+                        and _only_mine(new_raft.match_index, old_raft.match_index,
+                                       new_raft.config.me)):
+                    unjudged.discard(addr)
+                    progress(addr, old_raft, new_raft, event)
             return new, effects
         return observed
 
-    def _progress(self, addr: str, old: raft.RaftState, new: raft.RaftState) -> None:
+    def _progress(self, addr: str, old: raft.RaftState, new: raft.RaftState,
+                  event: Any) -> None:
         """The leader's matchIndex / nextIndex for the peers whose values changed; the
-        follower's disk is read only when its matchIndex moved."""
+        follower's disk is read only when its matchIndex moved. ``nextIndex > matchIndex`` is
+        checked for every peer by a C loop (``map``); the event names the peer whose
+        matchIndex a step usually moves (a reply's sender; the leader itself on a proposal),
+        and that guess is verified (the other positions compared) before it is used."""
+        new_match, new_next = new.match_index, new.next_index
+        if old.role != _LEADER:
+            self._progress_all(addr, old, new)
+            return
+        me = new.config.me
+        # nextIndex <= matchIndex anywhere but at the leader itself: the full loop raises,
+        # naming the first such peer as before
+        if sum(map(le, new_next, new_match)) != (new_next[me] <= new_match[me]):
+            self._progress_all(addr, old, new)
+            return
+        old_match = old.match_index
+        if new_match == old_match:
+            return
+        kind = type(event)
+        if kind is Receive:
+            msg = event.msg
+            kind = type(msg)
+            guess = (msg.follower if kind is AppendEntriesReply or kind is InstallSnapshotReply
+                     else -1)
+        else:
+            guess = me if kind is Propose else -1
+        if (0 <= guess < len(new_match) and new_match[:guess] == old_match[:guess]
+                and new_match[guess + 1:] == old_match[guess + 1:]):
+            if guess == me:
+                return                            # only the leader's own entry moved
+            changed: Any = (guess,)
+        else:
+            moved = list(map(ne, new_match, old_match))
+            moved[me] = False
+            changed = compress(range(len(moved)), moved)
+        peers, hard, now = new.config.peers, new.hard, self.env._now
+        progress, hosts = self.oracles.progress, self.hosts
+        term, log, start = hard.term, hard.log, hard.log_start
+        for peer in changed:
+            match = new_match[peer]
+            follower = hosts.get(peers[peer])
+            durable = follower.disk.read() if follower is not None and match > 0 else None
+            if durable is None:
+                continue                          # no verdict on the entry (next is checked)
+            fhard = durable.state
+            pos = match - start                   # _term_at, inlined
+            mine = HELD if pos <= 0 else log[pos].term if pos < len(log) else -1
+            pos = match - fhard.log_start
+            theirs = (HELD if pos <= 0 else fhard.log[pos].term if pos < len(fhard.log)
+                      else -1)
+            if theirs != mine and fhard.term == term:
+                # only then can the rule object (nextIndex > matchIndex is checked above, and a
+                # follower in another term gets no verdict): let it judge
+                progress(now, addr, term, peers[peer], match, new_next[peer], mine,
+                         fhard.term, theirs)
+
+    def _progress_all(self, addr: str, old: raft.RaftState, new: raft.RaftState) -> None:
+        """Every peer, in order (a new leader, or a violation to name)."""
         new_match, new_next = new.match_index, new.next_index
         was_leader = old.role == _LEADER
-        old_match, old_next = old.match_index, old.next_index
-        if was_leader and new_match == old_match and new_next == old_next:
-            return
+        old_match = old.match_index
         me, peers, hard, now = new.config.me, new.config.peers, new.hard, self.env._now
         progress = self.oracles.progress
         for peer, match, nxt in zip(range(len(new_match)), new_match, new_next):
@@ -106,6 +248,28 @@ class RaftObserver:
             fhard = durable.state
             progress(now, addr, hard.term, peers[peer], match, nxt, _term_at(hard, match),
                      fhard.term, _term_at(fhard, match))
+
+    def _log_start_moved(self) -> None:
+        """A node's log start moved (a snapshot): once every node's log, in memory and on
+        disk, starts at least ``forget_chunk`` indexes past what was forgotten, the
+        checkers drop their records below it (``RaftInvariants.forget_below`` says why no
+        check can need them). O(nodes), once per snapshot."""
+        floor = None
+        raft_of = self.raft_of
+        for host in self.hosts.values():
+            durable = host.disk.read()
+            start = durable.state.log_start if durable is not None else 0
+            if host.state is not None:
+                start = min(start, raft_of(host.state).hard.log_start)
+            if floor is None or start < floor:
+                floor = start
+        if floor is None or floor - self.forgotten < self.forget_chunk:
+            return
+        self.forgotten = floor
+        self.invariants.forget_below(floor)
+        self.oracles.forget_below(floor)
+        if self.kv is not None:
+            self.kv.forget_below(floor)
 
     # Host hooks --------------------------------------------------------------------------
 
@@ -132,7 +296,7 @@ class RaftObserver:
                                      snapshot_index=start)
 
     def on_apply(self, host: Any, effect: Any) -> None:
-        self.invariants.applied(self.env.now, host.addr, effect.index, effect.term,
+        self.invariants.applied(self.env._now, host.addr, effect.index, effect.term,
                                 effect.command)
         if self.kv is not None:
             self._kv_apply(host, effect)
@@ -145,12 +309,57 @@ class RaftObserver:
                                        machine.data, machine.sessions)
 
     def on_send(self, host: Any, effect: Any) -> None:
-        """Persist-before-send: what ``host`` sends must already be on its disk."""
+        """Persist-before-send: what ``host`` sends must already be on its disk. The two
+        messages of replication (AppendEntries and its success reply, nearly every message)
+        are extracted here, without a further call; the rest through ``_SENT``."""
         msg = effect.msg
-        extract = _SENT.get(type(msg))
-        if extract is not None:
+        kind = type(msg)
+        if kind is AppendEntriesReply:
             durable = host.disk.read()
-            extract(self, host, effect.dst, msg, durable.state if durable is not None else None)
+            index = msg.match_index
+            if durable is None or not msg.success or index <= 0:
+                _sent_append_reply(self, host, effect.dst, msg,
+                                   durable.state if durable is not None else None)
+                return
+            hard = durable.state
+            state = host.state
+            mine = (state if self._bare else self.raft_of(state)).hard
+            log = mine.log
+            pos = index - mine.log_start
+            own = log[pos].term if 0 < pos < len(log) else None
+            log = hard.log
+            pos = index - hard.log_start
+            disk = HELD if pos <= 0 else log[pos].term if pos < len(log) else -1
+            term = msg.term
+            if (own is not None and (disk == own or disk == HELD) and term <= hard.term
+                    and self._sent_terms.get(host.addr) == term):
+                return                      # what sent_entry accepts without a change
+            self._sent_entry(self.env._now, host.addr, effect.dst, "AppendEntriesReply(success)",
+                             term, hard.term, index, own, disk)
+        elif kind is AppendEntries:
+            durable = host.disk.read()
+            entries = msg.entries
+            if not entries or durable is None:
+                self._sent(self.env._now, host.addr, effect.dst, "AppendEntries", msg.term,
+                           durable.state.term if durable is not None else 0)
+                return
+            hard = durable.state
+            index = msg.prev_index + len(entries)
+            log = hard.log
+            pos = index - hard.log_start
+            disk = HELD if pos <= 0 else log[pos].term if pos < len(log) else -1
+            term, last = msg.term, entries[-1].term
+            if ((disk == last or disk == HELD) and term <= hard.term
+                    and self._sent_terms.get(host.addr) == term):
+                return                      # what sent_entry accepts without a change
+            self._sent_entry(self.env._now, host.addr, effect.dst, "AppendEntries", term,
+                             hard.term, index, last, disk)
+        else:
+            extract = _SENT.get(kind)
+            if extract is not None:
+                durable = host.disk.read()
+                extract(self, host, effect.dst, msg,
+                        durable.state if durable is not None else None)
 
     # KV: the reference fold -----------------------------------------------------------------
 
@@ -190,21 +399,6 @@ def _term_at(hard: Any, index: int) -> int:
     if pos < len(hard.log):
         return hard.log[pos].term
     return -1
-
-
-def _commit_moved(oracles: RaftOracles, now: float, addr: str, old: int,
-                  new: raft.RaftState) -> None:
-    hard = new.hard
-    log = hard.log
-    start, commit = hard.log_start, new.commit
-    last = start + len(log) - 1
-    first = max(old, start) + 1
-    if first <= commit <= last:           # usually one entry: index the vector, never slice it
-        entries = [(e.term, e.command) for e in map(log.__getitem__,
-                                                    range(first - start, commit - start + 1))]
-    else:
-        entries = []
-    oracles.commit_moved(now, addr, old, commit, last, first, entries)
 
 
 # What each Raft message must find on its sender's disk (``hard``: the hard state on disk, or
@@ -299,6 +493,12 @@ _SENT: dict[type, Callable[[RaftObserver, Any, str, Any, Any], None]] = {
     InstallSnapshot: _sent_term_only,
     InstallSnapshotReply: _sent_snapshot_reply,
 }
+
+
+def _only_mine(new: tuple[int, ...], old: tuple[int, ...], me: int) -> bool:
+    """``new`` and ``old`` differ at most at position ``me`` (a proposal moved the leader's
+    own matchIndex, which the rule does not judge)."""
+    return new[:me] == old[:me] and new[me + 1:] == old[me + 1:]
 
 
 def _first_new_position(old: Any, new: Any) -> int:

@@ -49,6 +49,7 @@ class RaftCluster:
                                          long_reordering=long_reordering)
         self.net = Network(ctx.world, ctx.trace, params)
         self.observer = RaftObserver(self.env)
+        self._applied = self.observer.invariants.applied
         self.addrs = tuple(f"s{i}" for i in range(n))
         # What each server applied: ``logs[i][index]`` for 0 < index < len (position 0 is
         # unused). A server applies in index order from 1 (or from a snapshot that holds every
@@ -92,7 +93,8 @@ class RaftCluster:
     def _on_apply(self, host: Host, effect: Any) -> None:
         i = self._server[host.addr]
         index, command = effect.index, effect.command
-        self.observer.on_apply(host, effect)
+        # the observer's on_apply, without its frame (bare Raft: no KV fold)
+        self._applied(self.env._now, host.addr, index, effect.term, command)
         first = self._first
         if index < len(first):
             if index in self._mixed or first[index] != command:
@@ -111,7 +113,8 @@ class RaftCluster:
         else:
             log.append(command)             # index == len(log): the order checks hold
         self.last_applied[i] = index
-        self.max_index = max(self.max_index, index)
+        if index > self.max_index:
+            self.max_index = index
         if self.snapshot and (index + 1) % self.snapshot_interval == 0:
             data = _encode([index, log[1:index + 1]])
             host.defer(TakeSnapshot(index, data))
