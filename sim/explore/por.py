@@ -182,7 +182,7 @@ def bfs(search: "_Search") -> "Result":
             if node is None:
                 if len(seen) >= bounds.states:
                     search.hit.add("states")
-                    return search.result("bfs", len(seen), None, False)
+                    return search.result("bfs", len(seen), None, False, len(queue) + 1)
                 seen[key] = node = len(parents)
                 parents.append((me, label))
                 depths.append(depth + 1)
