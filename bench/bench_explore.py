@@ -2,13 +2,15 @@
 and peak memory of the bounded configurations of docs/explorer.md.
 
     python3 bench/bench_explore.py            # every configuration (minutes)
-    python3 bench/bench_explore.py --quick    # the rate only
+    python3 bench/bench_explore.py --quick    # the rates only
     python3 bench/bench_explore.py --shardkv  # the sharded KV rows only
 
-The rows: the rate (median of 3) with and without the Raft invariants, then the state-space
-size, time and peak memory for 3 nodes, terms <= 2, logs <= 2 (2 operations) with no faults
-(without and with symmetry) and with one crash and one drop allowed (docs/explorer.md shows
-the figures). The shardkv rows: the CLI's default sharded store (a controller of one server, two
+The rows: the rate (median of 3) without and with the Raft invariants, and with them under
+partial-order reduction (sleep sets), then the state-space size, time and peak memory for 3
+nodes, terms <= 2, logs <= 2 (2 operations) with no faults (without and with symmetry, and
+with sleep sets), terms <= 2, logs <= 1 with two messages per link to depth 9 (without and
+with sleep sets) and logs <= 2 with one crash and one drop allowed (docs/explorer.md shows the
+figures). The shardkv rows: the CLI's default sharded store (a controller of one server, two
 groups of one server, two shards, one Join after the settled start, one clerk, one operation,
 logs <= 6; rate, median of 3), then the same with logs <= 7 (room for an operation before the
 migration), with the sharding invariants and linearizability.
@@ -35,25 +37,34 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 CONFIGS = [
-    # name, bounds, symmetry, properties
+    # name, bounds, symmetry, properties, partial-order reduction
     ("rate: 3 nodes, terms<=2, logs<=1, no properties", dict(max_term=2, max_log=1), False,
-     False),
-    ("rate: 3 nodes, terms<=2, logs<=1", dict(max_term=2, max_log=1), False, True),
+     False, False),
+    ("rate: 3 nodes, terms<=2, logs<=1", dict(max_term=2, max_log=1), False, True, False),
+    ("rate: 3 nodes, terms<=2, logs<=1, sleep sets", dict(max_term=2, max_log=1), False, True,
+     True),
     ("3 nodes, terms<=2, logs<=2, 2 ops, no faults", dict(max_term=2, max_log=2, ops=2), False,
-     True),
+     True, False),
     ("3 nodes, terms<=2, logs<=2, 2 ops, no faults", dict(max_term=2, max_log=2, ops=2), True,
-     True),
+     True, False),
+    ("3 nodes, terms<=2, logs<=2, 2 ops, no faults, sleep sets",
+     dict(max_term=2, max_log=2, ops=2), True, True, True),
+    ("3 nodes, terms<=2, logs<=1, per-link 2, depth 9",
+     dict(max_term=2, max_log=1, per_link=2, depth=9), False, True, False),
+    ("3 nodes, terms<=2, logs<=1, per-link 2, depth 9, sleep sets",
+     dict(max_term=2, max_log=1, per_link=2, depth=9), False, True, True),
     ("3 nodes, terms<=2, logs<=2, 2 ops, 1 crash, 1 drop",
-     dict(max_term=2, max_log=2, ops=2, crashes=1, drops=1), True, True),
+     dict(max_term=2, max_log=2, ops=2, crashes=1, drops=1), True, True, False),
 ]
 SHARDKV = [
     ("rate: shardkv defaults, 2 groups of 1, 1 change, 1 op, logs<=6",
-     dict(max_log=6, ops=1), False, True),
-    ("shardkv 2 groups of 1, 1 change, 1 op, logs<=7", dict(max_log=7, ops=1), False, True),
+     dict(max_log=6, ops=1), False, True, False),
+    ("shardkv 2 groups of 1, 1 change, 1 op, logs<=7", dict(max_log=7, ops=1), False, True,
+     False),
 ]
 
 
-def one(bounds: dict, symmetry: bool, properties: bool, states: int,
+def one(bounds: dict, symmetry: bool, properties: bool, por: bool, states: int,
         shardkv: bool = False) -> dict:
     from scenarios.explore import Linearizable, RaftSafety, ShardSafety
     from sim.explore import Bounds, explore, raft_model
@@ -66,11 +77,12 @@ def one(bounds: dict, symmetry: bool, properties: bool, states: int,
         props = [RaftSafety(model)] if properties else []
     b = Bounds(**bounds, states=states)
     t0, c0 = time.perf_counter(), time.process_time()
-    r = explore(model, b, props, symmetry=symmetry)
+    r = explore(model, b, props, symmetry=symmetry, por=por)
     seconds = time.perf_counter() - t0
     cpu = time.process_time() - c0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"distinct": r.distinct, "generated": r.generated, "seconds": seconds, "cpu": cpu,
+    return {"distinct": r.distinct, "generated": r.generated, "pruned": r.pruned,
+            "seconds": seconds, "cpu": cpu,
             "rate": r.distinct / cpu, "peak_mb": peak_mb, "bounds_hit": r.bounds_hit,
             "violation": None if r.violation is None else r.violation.rule}
 
@@ -81,23 +93,26 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--one":
         print(json.dumps(one(*json.loads(sys.argv[2]))))
         return
-    rows = [(r, False) for r in (CONFIGS[:2] if quick else CONFIGS)]
+    rows = [(r, False) for r in (CONFIGS[:3] if quick else CONFIGS)]
     rows += [(r, True) for r in SHARDKV[:1 if quick else 2]]
     if "--shardkv" in sys.argv:
         rows = [(r, True) for r in SHARDKV]
-    for (name, bounds, symmetry, properties), shardkv in rows:
+    for (name, bounds, symmetry, properties, por), shardkv in rows:
         runs = 3 if name.startswith("rate") else 1
         outs = []
         for _ in range(runs):
             p = subprocess.run([sys.executable, __file__, "--one",
-                                json.dumps([bounds, symmetry, properties, states, shardkv])],
+                                json.dumps([bounds, symmetry, properties, por, states,
+                                            shardkv])],
                                capture_output=True, text=True, check=True)
             outs.append(json.loads(p.stdout))
         rate = statistics.median(o["rate"] for o in outs)
         o = outs[0]
         hit = ", ".join(o["bounds_hit"]) or "none"
+        skipped = f", {o['pruned']:,} skipped" if por else ""
         print(f"{name} (symmetry {'on' if symmetry else 'off'}): {o['distinct']:,} distinct, "
-              f"{o['generated']:,} generated, {o['seconds']:.1f} s ({o['cpu']:.1f} s CPU), median "
+              f"{o['generated']:,} generated{skipped}, {o['seconds']:.1f} s "
+              f"({o['cpu']:.1f} s CPU), median "
               f"{rate:,.0f} "
               f"distinct/s over {runs} run(s), peak RSS {o['peak_mb']:.0f} MB; bounds hit: "
               f"{hit}; violation: {o['violation']}", flush=True)

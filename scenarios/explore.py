@@ -23,7 +23,7 @@ from protocols import raft, shardkv
 from protocols.core import (
     Apply, ApplySnapshot, ClientDone, ClientRequest, Note, Receive, Restart, RoleChanged,
 )
-from sim.explore import CRASHES, Goal, Model, Step, Violation
+from sim.explore import CHANGES, CRASHES, READS, UNSEEN, Goal, Model, Step, Violation
 from sim.explore.targets import CONTROLLER
 
 __all__ = ["RaftSafety", "Linearizable", "ShardSafety", "raft_goals", "shardkv_goals", "GOALS"]
@@ -31,6 +31,7 @@ __all__ = ["RaftSafety", "Linearizable", "ShardSafety", "raft_goals", "shardkv_g
 _LEADER = raft.ROLE_NAMES[raft.LEADER]
 _SNAPSHOT = ("<snapshot>",)      # a committed command known only through a snapshot
 _MEMO = 200_000                   # verdicts remembered before the memo starts again
+_WATCHED = frozenset((RoleChanged, Apply, ApplySnapshot))    # effects the invariants observe
 
 
 class RaftSafety:
@@ -48,7 +49,9 @@ class RaftSafety:
         self.model = model
         self.raft_of: Callable[[Any], raft.RaftState] = model.raft_of
         self.servers = frozenset(model.servers)
+        self._index = model.cluster.index
         self._memo: dict[Any, Any] = {}
+        self._read: tuple[Any, Any] = (None, None)     # ghost and nodes a READS step passed
 
     def start(self, state: Any) -> Any:
         return ((), ())
@@ -57,22 +60,88 @@ class RaftSafety:
         leaders, commits = ghost
         return (tuple(sorted((t, names.get(a, a)) for t, a in leaders)), commits)
 
-    def check(self, ghost: Any, step: Step) -> Any:
+    def observes(self, step: Step) -> int:
+        """How the invariants observe ``step`` (``sim.explore.search.Property``): ``UNSEEN``
+        when it is not a server's, or changes no log and elects, applies and installs
+        nothing (``_check`` then returns the ghost unchanged whatever the other nodes hold,
+        and the step changes nothing ``_primed`` reads of its node); ``READS`` when, besides,
+        it only changes roles to a follower or candidate (``_check`` primes a checker with
+        every node's log, which may fail, and returns the ghost unchanged); ``CHANGES``
+        otherwise. Told from the node before and after the step (not when it booted or
+        crashed in the middle: ``_states`` recomputes those)."""
         addr = step.addr
         if addr is None or addr not in self.servers:
+            return UNSEEN
+        seen = UNSEEN
+        for effect in step.effects:
+            kind = type(effect)
+            if kind in _WATCHED:
+                if kind is not RoleChanged or effect.role == _LEADER:
+                    return CHANGES
+                seen = READS
+        if step.label.after >= 0 or type(step.event) is Restart:
+            return CHANGES
+        i = self._index[addr]
+        before = step.pre.cluster.nodes[i].state
+        after = step.post.cluster.nodes[i].state
+        if before is after and before is not None:
+            return seen                   # the same state: the same log
+        if before is None or after is None:
+            return CHANGES
+        if type(before) is not raft.RaftState or type(after) is not raft.RaftState:
+            before, after = self.raft_of(before), self.raft_of(after)
+        old_log, new_log = before.hard.log, after.hard.log
+        return seen if new_log is old_log or new_log == old_log else CHANGES
+
+    def check(self, ghost: Any, step: Step) -> Any:
+        seen = self.observes(step)
+        if seen == UNSEEN:              # most steps: the ghost stays as it is
+            return ghost
+        addr = step.addr
+        assert addr is not None
+        nodes = step.pre.cluster.nodes
+        if seen == READS and ghost is self._read[0] and nodes is self._read[1]:
+            # a change of role to follower or candidate: its verdict depends on the ghost and
+            # the logs only, and a state's successors are judged one after another
             return ghost
         # The verdict depends on the ghost, the nodes before the step and the step (its node,
         # event and crash point): the search meets the same ones again and again (states that
-        # differ only in other messages in flight). A violation is never remembered.
-        key = (ghost, step.pre.cluster.nodes, addr, step.event, step.label.after)
+        # differ only in other messages in flight). Of the other nodes it reads only the logs
+        # and applied indexes (``_primed``): a second key with just those (``_view``) is
+        # looked up when the first misses. A violation is never remembered.
+        key = (ghost, nodes, addr, step.event, step.label.after)
         memo = self._memo
         out = memo.get(key)
         if out is None:
-            out = self._check(ghost, step)
+            view = (ghost, self._view(nodes), addr, nodes[self._index[addr]], step.event,
+                    step.label.after)
+            out = memo.get(view)
+            if out is None:
+                out = self._check(ghost, step)
             if len(memo) >= _MEMO:
                 memo.clear()
-            memo[key] = out
+            memo[key] = memo[view] = out
+        if seen == READS:
+            self._read = (ghost, nodes)
         return out
+
+    def _view(self, nodes: tuple[Any, ...]) -> tuple[Any, ...]:
+        """What ``_primed`` reads of each server: its log (with where it starts) and, when it
+        is up, its applied index."""
+        raft_of, servers = self.raft_of, self.servers
+        out: list[Any] = []
+        for a, node in zip(self.model.cluster.addrs, nodes):
+            if a not in servers:
+                continue
+            if node.state is not None:
+                r = raft_of(node.state)
+                out.append((r.hard.log_start, r.hard.log, r.applied))
+            elif node.durable is not None:
+                hard = _hard_of(node.durable.state)
+                out.append(None if hard is None else (hard.log_start, hard.log))
+            else:
+                out.append(None)
+        return tuple(out)
 
     def _check(self, ghost: Any, step: Step) -> Any:
         addr = step.addr
@@ -82,8 +151,7 @@ class RaftSafety:
         old, new = self._states(step)
         old_hard, new_hard = raft_of(old).hard, raft_of(new).hard
         log_changed = new_hard.log is not old_hard.log and new_hard.log != old_hard.log
-        if not log_changed and not any(type(e) in (RoleChanged, Apply, ApplySnapshot)
-                                       for e in effects):
+        if not log_changed and not any(type(e) in _WATCHED for e in effects):
             return ghost
         inv, bounds = self._primed(ghost, step)
         t = float(step.depth)
@@ -222,6 +290,16 @@ class Linearizable:
 
     def rename(self, ghost: Any, names: dict[str, str]) -> Any:
         return ghost         # clients are never renamed
+
+    def observes(self, step: Step) -> int:
+        """``UNSEEN`` when ``step`` is not a clerk's, or neither invokes nor completes an
+        operation (the history stays as it is); ``CHANGES`` otherwise."""
+        if step.addr is None or step.addr not in self.clients:
+            return UNSEEN
+        if type(step.event) is ClientRequest or any(type(e) is ClientDone
+                                                    for e in step.effects):
+            return CHANGES
+        return UNSEEN
 
     def check(self, ghost: Any, step: Step) -> Any:
         addr = step.addr

@@ -25,7 +25,7 @@ Never imports simpy, never reads a clock or a random source; knows no protocol.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
 
 import msgspec
 
@@ -83,6 +83,13 @@ def _position(inflight: tuple[InFlight, ...], k: int) -> int:
 
 def _without(timers: tuple[str, ...], kind: str) -> tuple[str, ...]:
     return tuple(t for t in timers if t != kind) if kind in timers else timers
+
+
+def _all_up(nodes: tuple[Node, ...]) -> bool:
+    for node in nodes:
+        if not node.up:
+            return False
+    return True
 
 
 def _ignore(effect: Any) -> None:
@@ -161,6 +168,7 @@ class Cluster:
         self._memo_limit = max(0, memo)
         self._memo: dict[Any, _Outcome] = {}
         self._shared: dict[Node, Node] = {}
+        self._fired: dict[str, TimerFired] = {}
 
     # ------------------------------------------------------------ states
 
@@ -193,7 +201,7 @@ class Cluster:
         by effects: ``fire`` is the timer transition.)"""
         i = self._up(state, addr)
         node = state.nodes[i]
-        out = self._outcome(i, node, event, node.timers, crash_after, False)
+        out = self._outcome(i, node, event, crash_after, None)
         return self._apply(state.nodes, state.inflight, i, out)
 
     def deliver(self, state: ClusterState, k: int,
@@ -208,7 +216,7 @@ class Cluster:
         if i is None or not state.nodes[i].up:
             return ClusterState(state.nodes, rest), []
         node = state.nodes[i]
-        out = self._outcome(i, node, Receive(src, msg), node.timers, crash_after, False)
+        out = self._outcome(i, node, Receive(src, msg), crash_after, None)
         return self._apply(state.nodes, rest, i, out)
 
     def drop(self, state: ClusterState, k: int) -> ClusterState:
@@ -229,9 +237,45 @@ class Cluster:
         node = state.nodes[i]
         if kind not in node.timers:
             raise ValueError(f"{addr}: timer {kind!r} is not armed")
-        out = self._outcome(i, node, TimerFired(kind), _without(node.timers, kind),
-                            crash_after, True)
+        out = self._outcome(i, node, TimerFired(kind), crash_after, kind)
         return self._apply(state.nodes, state.inflight, i, out)
+
+    def deliveries(self, state: ClusterState,
+                   ) -> Iterator[tuple[int, InFlight, Receive | None, ClusterState, Effects]]:
+        """``deliver(state, k)`` for every message in flight, identical copies once (the
+        first): ``(k, message, event, state after, effects)``, ``event`` None when the message
+        is only taken off the wire (its destination is down or outside the cluster). The
+        explorer's hot path: the same results as ``deliver``, fewer steps to get them."""
+        nodes, inflight, index = state.nodes, state.inflight, self.index
+        whole = _all_up(nodes)
+        for k, m in enumerate(inflight):
+            if k and m in inflight[:k]:
+                continue
+            src, dst, msg = m
+            rest = inflight[:k] + inflight[k + 1:]
+            i = index.get(dst)
+            if i is None or not nodes[i].up:
+                yield k, m, None, ClusterState(nodes, rest), []
+                continue
+            event = Receive(src, msg)
+            out = self._outcome(i, nodes[i], event, None, None)
+            after, effects = self._apply(nodes, rest, i, out, whole)
+            yield k, m, event, after, effects
+
+    def firings(self, state: ClusterState,
+                ) -> Iterator[tuple[str, str, TimerFired, ClusterState, Effects]]:
+        """``fire`` of every armed timer, in ``armed`` order: ``(addr, kind, event, state
+        after, effects)`` (the explorer's hot path, as ``deliveries``)."""
+        nodes, inflight, events = state.nodes, state.inflight, self._fired
+        whole = _all_up(nodes)
+        for i, node in enumerate(nodes):
+            for kind in node.timers:
+                event = events.get(kind)
+                if event is None:
+                    event = events[kind] = TimerFired(kind)
+                out = self._outcome(i, node, event, None, kind)
+                after, effects = self._apply(nodes, inflight, i, out, whole)
+                yield self.addrs[i], kind, event, after, effects
 
     def crash(self, state: ClusterState, addr: str) -> ClusterState:
         """Crash ``addr`` (no-op if down): it keeps only its disk; its timers and the messages
@@ -276,19 +320,25 @@ class Cluster:
             raise ValueError(f"{addr} is down")
         return i
 
-    def _outcome(self, i: int, node: Node, event: Any, timers: tuple[str, ...],
-                 crash_after: int | None, fired: bool) -> _Outcome:
-        """What stepping ``event`` does to ``node`` (remembered with ``memo``)."""
-        if not self._memo_limit:
-            return self._run(i, node.state, node.durable, timers, event, crash_after)
-        key = (i, node, event, crash_after, fired)
-        try:
-            return self._memo[key]
-        except KeyError:
-            pass
-        except TypeError:          # a state that cannot be hashed: nothing is remembered
-            return self._run(i, node.state, node.durable, timers, event, crash_after)
+    def _outcome(self, i: int, node: Node, event: Any, crash_after: int | None,
+                 fired: str | None) -> _Outcome:
+        """What stepping ``event`` does to ``node`` (remembered with ``memo``); ``fired``: the
+        armed timer that fired (disarmed before the step)."""
+        key: tuple[Any, ...] | None
+        if self._memo_limit:
+            key = (i, node, event, crash_after, fired is not None)
+            try:
+                return self._memo[key]
+            except KeyError:
+                pass
+            except TypeError:      # a state that cannot be hashed: nothing is remembered
+                key = None
+        else:
+            key = None
+        timers = node.timers if fired is None else _without(node.timers, fired)
         out = self._run(i, node.state, node.durable, timers, event, crash_after)
+        if key is None:
+            return out
         memo, shared = self._memo, self._shared
         if len(memo) >= self._memo_limit:
             memo.clear()
@@ -313,9 +363,11 @@ class Cluster:
         return Node(proto, out.durable, True, out.timers), tuple(out.sent), effects
 
     def _apply(self, nodes: tuple[Node, ...], inflight: tuple[InFlight, ...], i: int,
-               out: _Outcome) -> tuple[ClusterState, Effects]:
+               out: _Outcome, whole: bool = False) -> tuple[ClusterState, Effects]:
+        """The cluster after node ``i`` stepped with outcome ``out``; ``whole``: every node
+        is up (no message it sent is lost at once)."""
         node, sent, effects = out
-        if sent:
+        if sent and not whole:
             index = self.index
             for m in sent:
                 j = index.get(m.dst)

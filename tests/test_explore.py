@@ -24,7 +24,7 @@ from protocols.raft.quorum import committed_index
 from scenarios.explore import RaftSafety, raft_goals
 from sim.explore import (
     Bounds, BoundsError, Fingerprinter, Label, Result, Violation, XState, describe, explore,
-    raft_model, successors, walk,
+    kv_model, raft_model, successors, walk,
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -103,6 +103,21 @@ def test_bfs_finds_a_vote_without_the_log_check_with_a_shortest_path() -> None:
     assert r.violation.labels[-1].kind == "deliver"
     shorter = search(vote_blind, msgspec.structs.replace(VOTE_BUG, depth=9), symmetry=True)
     assert shorter.violation is None and "depth" in shorter.bounds_hit
+
+
+def test_a_goal_reached_by_the_violating_step_itself_is_counted() -> None:
+    """The last step of the planted bug's counterexample elects s1 in term 2 although an
+    entry of term 1 is committed: a violation, and also the first leader change after a
+    commit on that path. From the state before it, a search of one step must report both."""
+    model = raft_model(3, vote_blind)
+    props = [RaftSafety(model)]
+    labels = search(vote_blind, VOTE_BUG, symmetry=True).violation.labels
+    start = walk(model, VOTE_BUG, props, labels[:-1])
+    r = explore(model, msgspec.structs.replace(VOTE_BUG, depth=1), props,
+                raft_goals(False, False), start=start)
+    assert r.violation is not None and r.violation.labels == labels[-1:]
+    assert r.goals["commit-then-leader-change"] == 1
+    assert r.goals["leader-term-2"] == 1
 
 
 def test_the_real_raft_passes_where_the_planted_bug_fails() -> None:
@@ -416,6 +431,96 @@ def test_kv_renaming_by_a_rotation_is_a_symmetry() -> None:
                                                      bounds)}
         assert renamed == from_renamed
         state = options[rng.randrange(len(options))][5]
+
+
+# ---------------------------------------------------------------- partial-order reduction
+
+def outcome(r: Result) -> tuple:
+    v = r.violation
+    return (r.distinct, r.depth, r.bounds_hit, r.goals, r.complete,
+            None if v is None else (v.rule, len(v.labels)))
+
+
+@pytest.mark.parametrize("step, bounds, symmetry, keep_sent", [
+    (None, TINY, False, False),
+    (None, TINY, True, False),
+    (None, Bounds(max_term=1, max_log=1, crashes=1), True, False),
+    (None, Bounds(max_term=1, max_log=1, partitions=1), True, False),
+    (None, Bounds(max_term=2, max_log=1, per_link=2, depth=8), False, False),
+    (None, Bounds(max_term=1, max_log=2, ops=2, snapshots=True, per_link=2, depth=10), True,
+     False),
+    (vote_blind, VOTE_BUG, True, False),
+    (reply_first, Bounds(max_term=1, max_log=1, crashes=1, per_link=2), False, True),
+])
+def test_sleep_sets_keep_every_state_and_verdict_of_plain_bfs(step: Any, bounds: Bounds,
+                                                              symmetry: bool,
+                                                              keep_sent: bool) -> None:
+    """Partial-order reduction by sleep sets skips transitions, never states: the same
+    distinct states, depth, bounds hit, goals and verdict (a counterexample of the same, least
+    length) as plain BFS, with fewer transitions taken."""
+    runs = []
+    for por in (False, True):
+        model = raft_model(3, step, keep_sent)
+        runs.append(explore(model, bounds, [RaftSafety(model)],
+                            raft_goals(bounds.snapshots, bounds.crashes > 0), "bfs", symmetry,
+                            por=por))
+    plain, reduced = runs
+    assert outcome(reduced) == outcome(plain)
+    assert reduced.pruned > 0 and plain.pruned == 0
+    if plain.violation is None:      # every state expanded: each transition taken or skipped
+        assert reduced.generated + reduced.pruned == plain.generated
+
+
+def test_a_counterexample_found_with_sleep_sets_is_a_path_that_breaks_the_rule() -> None:
+    """The path BFS reports with sleep sets is taken again step by step (every transition
+    enabled where it is taken) and breaks the rule at its last step, not before."""
+    r = search(vote_blind, VOTE_BUG, symmetry=True, por=True)
+    assert r.violation is not None and len(r.violation.labels) == 10
+    model = raft_model(3, vote_blind)
+    walk(model, VOTE_BUG, [RaftSafety(model)], r.violation.labels[:-1])
+    with pytest.raises(Violation) as broken:
+        walk(model, VOTE_BUG, [RaftSafety(model)], r.violation.labels)
+    assert broken.value.rule == r.violation.rule == "leader-completeness"
+
+
+def test_kv_sleep_sets_keep_the_states_and_the_linearizability_verdict() -> None:
+    """KV servers and a clerk (both properties observe steps): the same states, goals and
+    verdict as plain BFS."""
+    from scenarios.explore import Linearizable
+    runs = []
+    for por in (False, True):
+        model = kv_model(2, 1)
+        runs.append(explore(model, Bounds(max_term=1, max_log=1, depth=12),
+                            [RaftSafety(model), Linearizable(model)],
+                            raft_goals(False, False, True), por=por))
+    assert outcome(runs[1]) == outcome(runs[0]) and runs[1].pruned > 0
+
+
+def test_independence_of_moves() -> None:
+    """Steps of one node, faults, two requests, two steps that change what the invariants
+    keep: dependent. Steps of two nodes that the invariants at most read: independent, unless
+    the first taken first would overfill a link the second takes from."""
+    from sim.explore import CHANGES, READS, UNSEEN
+    from sim.explore.por import Move, independent
+
+    def move(node: str, seen: int = UNSEEN, request: bool = False,
+             takes: tuple[str, str] | None = None, sends: tuple = ()) -> Move:
+        return Move(Label("fire", node, what=f"{node}{seen}{request}{takes}"), node, seen,
+                    request, takes, sends)
+
+    links = {("s0", "s1"): 1}
+    assert independent(move("s0"), move("s1"), links, 1)
+    assert independent(move("s0", READS), move("s1", READS), links, 1)
+    assert independent(move("s0", CHANGES), move("s1", UNSEEN), links, 1)
+    assert not independent(move("s0", CHANGES), move("s1", READS), links, 1)
+    assert not independent(move("s0"), move("s0"), links, 1)
+    assert not independent(move(""), move("s1"), links, 1)
+    assert not independent(move("s0", request=True), move("s1", request=True), links, 1)
+    sender = move("s0", sends=((("s0", "s1"), 1),))
+    taker = move("s1", takes=("s0", "s1"))
+    assert not independent(sender, taker, links, 1)
+    assert independent(sender, taker, links, 2)
+    assert independent(taker, sender, links, 1)
 
 
 # ---------------------------------------------------------------- Figure 8

@@ -67,7 +67,7 @@ FLAGS: dict[str, list[str | None]] = {
     "--per-link": ["-1", "0", "1", "2", "11"],
     "--progress": ["-1", "0", "0.5", "x"],
     "--snapshots": [None], "--symmetry": [None], "--compare-symmetry": [None],
-    "--keep-sent": [None], "--no-mid-step": [None], "--json": [None],
+    "--keep-sent": [None], "--no-mid-step": [None], "--json": [None], "--por": [None],
 }
 TARGETS = ["raft", "kv", "shardkv", "paxos", "", "--replay"]
 
@@ -97,7 +97,9 @@ def test_the_flags_of_random_walks_are_refused_elsewhere_and_checked() -> None:
             (["--walks", "5"], "--walks applies to --strategy random only (not bfs)"),
             (["--strategy", "dfs", "--seed", "1"], "--seed applies to --strategy random only"),
             (["--strategy", "random", "--seed", "-1"], "--seed -1: expected 0 to 2**63-1"),
-            (["--strategy", "random", "--walks", "0"], "--walks 0: expected 1 to 10,000,000")):
+            (["--strategy", "random", "--walks", "0"], "--walks 0: expected 1 to 10,000,000"),
+            (["--strategy", "dfs", "--por"], "--por applies to --strategy bfs only (not dfs)"),
+            (["--strategy", "random", "--por"], "--por applies to --strategy bfs only")):
         code, out, err = cli("explore", "raft", *args)
         assert code == EXIT_BAD_INPUT and out == "" and message in err, err
 
@@ -316,7 +318,7 @@ def test_options_without_effect_are_refused_and_replay_honours_json(tmp_path: An
     other = tmp_path / "other.json"
     for extra, named in ((["raft"], "TARGET"), (["--max-term", "5"], "--max-term"),
                          (["--trace", str(other)], "--trace"), (["--symmetry"], "--symmetry"),
-                         (["--strategy", "dfs"], "--strategy")):
+                         (["--strategy", "dfs"], "--strategy"), (["--por"], "--por")):
         code, out, err = cli("explore", *extra, "--replay", str(path))
         assert code == EXIT_BAD_INPUT and out == "" and f"--replay takes no {named}" in err, err
     assert not other.exists()
@@ -343,7 +345,8 @@ def test_the_report_speaks_plainly(tmp_path: Any, monkeypatch: Any) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "votebug.py").write_text(VOTEBUG)
     code, out, _ = cli("explore", "raft", "--step", "votebug.py:step", *VOTEBUG_ARGS)
-    assert code == 1 and "sometimes goals (before the violation ended the search):" in out, out
+    assert code == 1, out
+    assert "sometimes goals (up to the violating step, which ended the search):" in out, out
     code, _, err = cli("explore", "kv", "--property", "raft,linearizability")
     assert code == EXIT_BAD_INPUT and "repeat --property for several" in err, err
 
@@ -359,8 +362,8 @@ def test_ctrl_c_reports_what_was_explored(monkeypatch: Any) -> None:
     def stop(progress: Any) -> None:
         raise KeyboardInterrupt
 
-    def interrupted(*args: Any) -> Any:
-        return real(*args[:8], stop, 1e-9)
+    def interrupted(*args: Any, **kw: Any) -> Any:
+        return real(*args[:8], stop, 1e-9, **kw)
 
     monkeypatch.setattr(command, "explore", interrupted)
     code, out, err = cli("explore", "kv", "--max-term", "1")

@@ -30,6 +30,7 @@ from sim.explore import (
     Result,
     Violation, describe, encode_state, explore, raft_model, successors,
 )
+from sim.explore.por import describe_reduction
 from sim.explore.targets import config_changes
 
 __all__ = ["add_parser", "run", "build", "is_counterexample", "replay", "PROPERTIES"]
@@ -84,6 +85,9 @@ def add_parser(sub: Any) -> None:
                         "refuses it)")
     p.add_argument("--compare-symmetry", action="store_true",
                    help="search twice, without and with symmetry, and report both counts")
+    p.add_argument("--por", action="store_true",
+                   help="partial-order reduction by sleep sets (bfs only): the same states and "
+                        "verdicts, fewer transitions taken")
     p.add_argument("--keep-sent", action="store_true",
                    help="what a server sent before it crashed stays on the wire (default: lost "
                         "with it, as on the simulator's network)")
@@ -337,6 +341,8 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         raise BadInput(f"--walks {args.walks}: expected 1 to 10,000,000")
     if not math.isfinite(args.progress) or args.progress <= 0:
         raise BadInput(f"--progress {args.progress}: expected a positive number of seconds")
+    if args.por and args.strategy != "bfs":
+        raise BadInput(f"--por applies to --strategy bfs only (not {args.strategy})")
     if args.clients is not None and args.target not in _MAX_CLIENTS:
         raise BadInput(f"--clients applies to the kv and shardkv targets only (not "
                        f"{args.target})")
@@ -380,16 +386,16 @@ def run(args: argparse.Namespace) -> int:
     results: list[Result] = []
     for symmetry in runs:
         if not args.json:
-            print(_header(config, args.strategy, symmetry))
+            print(_header(config, args.strategy, symmetry, args.por))
         progress = None if args.json else _print_progress
         try:
             results.append(explore(model, bounds, properties, goals, args.strategy, symmetry,
                                    args.seed or 0, args.walks or 1000, progress,
-                                   args.progress))
+                                   args.progress, por=args.por))
         except Interrupted as stop:       # Ctrl-C: what was explored so far, then exit 130
             results.append(stop.result)
             if args.json:
-                print(json.dumps({**_as_json(config, args.strategy, results, None),
+                print(json.dumps({**_as_json(config, args.strategy, results, None, args.por),
                                   "interrupted": True}, sort_keys=True))
             else:
                 _report(results, None, config, interrupted=True)
@@ -400,7 +406,8 @@ def run(args: argparse.Namespace) -> int:
     if result.violation is not None and args.trace:
         written = write_counterexample(args.trace, config, model, bounds, result.violation)
     if args.json:
-        print(json.dumps(_as_json(config, args.strategy, results, written), sort_keys=True))
+        print(json.dumps(_as_json(config, args.strategy, results, written, args.por),
+                         sort_keys=True))
     else:
         _report(results, written, config)
         if args.trace and result.violation is None:
@@ -408,7 +415,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_FAIL if result.violation is not None else EXIT_OK
 
 
-def _header(config: dict[str, Any], strategy: str, symmetry: bool) -> str:
+def _header(config: dict[str, Any], strategy: str, symmetry: bool, por: bool = False) -> str:
     b = config["bounds"]
     what = _count(config["nodes"], "server")
     if config["target"] == "shardkv":
@@ -423,8 +430,9 @@ def _header(config: dict[str, Any], strategy: str, symmetry: bool) -> str:
     shown = ", ".join(f"{k.replace('_', '-')} {v:,}" if isinstance(v, int) and
                       not isinstance(v, bool) else f"{k.replace('_', '-')} {v}"
                       for k, v in b.items())
+    reduction = ", sleep sets on" if por else ""
     return (f"exploring {config['target']} ({what}) by {strategy}, symmetry "
-            f"{'on' if symmetry else 'off'}\nbounds: {shown}")
+            f"{'on' if symmetry else 'off'}{reduction}\nbounds: {shown}")
 
 
 def _count(n: int, noun: str) -> str:
@@ -455,12 +463,14 @@ def _report(results: list[Result], written: str | None, config: dict[str, Any],
         print(f"{r.generated:,} states generated, {r.distinct:,} distinct "
               f"(symmetry {'on' if r.symmetry else 'off'}), depth {r.depth}, "
               f"{r.seconds:.1f} s ({rate:,.0f} distinct/s)")
+        if r.pruned:
+            print(f"  {describe_reduction(r.pruned, r.generated)}")
     r = results[-1]
     if r.goals:
-        # a violation ends the search: goals are those of the states judged before it
+        # a violation ends the search: goals are those of the steps judged up to it
         print("sometimes goals (so far):" if interrupted else "sometimes goals:"
               if r.violation is None else
-              "sometimes goals (before the violation ended the search):")
+              "sometimes goals (up to the violating step, which ended the search):")
         reached = "reached at depth" if r.strategy == "bfs" else "first seen at depth"
         for name, depth in r.goals.items():
             seen = f"{reached} {depth}" if depth is not None else "NOT reached"
@@ -493,12 +503,13 @@ def _report(results: list[Result], written: str | None, config: dict[str, Any],
 
 
 def _as_json(config: dict[str, Any], strategy: str, results: list[Result],
-             written: str | None) -> dict[str, Any]:
+             written: str | None, por: bool = False) -> dict[str, Any]:
     r = results[-1]
     out: dict[str, Any] = {
-        "config": config, "strategy": strategy,
+        "config": config, "strategy": strategy, "por": por,
         "runs": [{"symmetry": x.symmetry, "generated": x.generated, "distinct": x.distinct,
-                  "depth": x.depth, "seconds": round(x.seconds, 3)} for x in results],
+                  "depth": x.depth, "seconds": round(x.seconds, 3), "pruned": x.pruned}
+                 for x in results],
         "goals": r.goals, "bounds_hit": list(r.bounds_hit), "complete": r.complete,
         "stopped_at_state_budget": _budget_stopped(r), "violation": None}
     if r.violation is not None:

@@ -16,7 +16,7 @@ from sim.explore.model import (
     Step, XState, describe, successors, take,
 )
 from sim.explore.search import (
-    STRATEGIES, Counterexample, Goal, Interrupted, Progress, Property, Result, Violation, explore,
+    CHANGES, READS, UNSEEN, STRATEGIES, Counterexample, Goal, Interrupted, Progress, Property, Result, Violation, explore,
     walk,
 )
 from sim.explore.targets import TARGETS, kv_model, kv_op, raft_model
@@ -25,6 +25,6 @@ __all__ = [
     "Bounds", "BoundsError", "Label", "Model", "Step", "XState", "describe", "successors",
     "take", "OPS", "CRASHES", "DROPS", "DUPS", "PARTITIONS", "SPENT_NAMES",
     "Fingerprinter", "encode_state",
-    "STRATEGIES", "Counterexample", "Goal", "Interrupted", "Progress", "Property", "Result",
+    "UNSEEN", "READS", "CHANGES", "STRATEGIES", "Counterexample", "Goal", "Interrupted", "Progress", "Property", "Result",
     "Violation", "explore", "walk", "TARGETS", "raft_model", "kv_model", "kv_op",
 ]

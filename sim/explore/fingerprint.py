@@ -113,6 +113,12 @@ class Fingerprinter:
         self._orders: dict[tuple[bytes, ...], list[tuple[int, ...]]] = {}
         self._fast = model.permute_node is not None and model.permute_message is not None
 
+    @property
+    def function(self) -> Callable[[XState], int]:
+        """The fingerprint as a plain function (the search's hot path: without symmetry, the
+        sum of the parts' digests without a call in between)."""
+        return self._sum if not self.symmetry else self.__call__
+
     def __call__(self, state: XState) -> int:
         if not self.symmetry:
             return self._sum(state)
@@ -120,6 +126,20 @@ class Fingerprinter:
         if not self._fast:
             return min(self._sum(self._rename(state, p)) for p in perms)
         return min(self._sum_renamed(state, p) for p in perms)
+
+    def canonical(self, state: XState) -> tuple[int, tuple[int, ...]]:
+        """The fingerprint and the first renaming (``perm[i]``: the new position of server
+        ``i``) that gives it (the identity without symmetry)."""
+        n = len(self.servers)
+        if not self.symmetry:
+            return self._sum(state), tuple(range(n))
+        best: tuple[int, tuple[int, ...]] | None = None
+        for p in self._candidates(state):
+            f = self._sum_renamed(state, p) if self._fast else self._sum(self._rename(state, p))
+            if best is None or f < best[0]:
+                best = (f, p)
+        assert best is not None
+        return best
 
     # ------------------------------------------------------------ parts
 

@@ -17,13 +17,15 @@ from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import msgspec
 
-from protocols.core import Effects, Propose, Receive, Restart, TakeSnapshot, TimerFired
+from protocols.core import Effects, Propose, Restart, TakeSnapshot
 from sim.cluster import Cluster, ClusterState, InFlight, Node
 
 __all__ = [
     "Bounds", "Label", "XState", "Step", "Model", "successors", "take", "describe",
     "OPS", "CRASHES", "DROPS", "DUPS", "PARTITIONS", "SPENT_NAMES", "BoundsError",
 ]
+
+_UNSEEN: Any = object()      # not in a memo
 
 #: Positions in ``XState.spent``.
 OPS, CRASHES, DROPS, DUPS, PARTITIONS = range(5)
@@ -173,6 +175,7 @@ class Model:
         self._server_at = tuple(cluster.index[a] for a in self.servers)
         self._limits: dict[Node, str | None] = {}       # node -> the constraint it breaks
         self._limits_of: tuple[int, int] | None = None
+        self._limits_for: Bounds | None = None
 
     def initial(self) -> XState:
         """Every node booted with ``Restart(None)`` (then the prelude, if any), nothing
@@ -200,19 +203,17 @@ class Model:
         changed is looked at (nodes that are not the same objects; the links of the new
         messages)."""
         if self.raft_of is not None:
+            if self._limits_for is not bounds:
+                self._limits_bounds(bounds)
             limits = self._limits
-            if self._limits_of != (bounds.max_term, bounds.max_log):
-                self._limits_of = (bounds.max_term, bounds.max_log)
-                limits.clear()
-            before = pre.cluster.nodes if pre is not None else None
             nodes = state.cluster.nodes
+            before = pre.cluster.nodes if pre is not None else ()
             for i in self._server_at:
                 node = nodes[i]
-                if before is not None and before[i] is node:
+                if before and before[i] is node:
                     continue
-                if node in limits:
-                    broken = limits[node]
-                else:
+                broken = limits.get(node, _UNSEEN)
+                if broken is _UNSEEN:
                     if len(limits) >= 400_000:
                         limits.clear()
                     broken = limits[node] = self._node_beyond(node, bounds)
@@ -242,6 +243,13 @@ class Model:
             if count > per_link:
                 return "per-link"
         return None
+
+    def _limits_bounds(self, bounds: Bounds) -> None:
+        """The remembered node constraints hold for ``bounds`` (forgotten if they differ)."""
+        self._limits_for = bounds
+        if self._limits_of != (bounds.max_term, bounds.max_log):
+            self._limits_of = (bounds.max_term, bounds.max_log)
+            self._limits.clear()
 
     def _node_beyond(self, node: Node, bounds: Bounds) -> str | None:
         if node.state is None:
@@ -275,34 +283,26 @@ def successors(model: Model, state: XState, bounds: Bounds,
     rules = model.cluster
     cs = state.cluster
     spent, cut = state.spent, state.cut
-    nodes, inflight = cs.nodes, cs.inflight
-    index = rules.index
-    can_crash = spent[CRASHES] < bounds.crashes
+    nodes = cs.nodes
+    ghost = state.ghost
+    mid_step = spent[CRASHES] < bounds.crashes and bounds.mid_step
     servers = model.servers      # only servers crash, mid-step too (never clerks)
-    seen: set[InFlight] = set()
-    for k, m in enumerate(inflight):
-        if m in seen:
-            continue   # an identical copy: the same transition
-        seen.add(m)
-        label = Label("deliver", m.dst, m.src, m.msg)
-        after, effects = rules.deliver(cs, k)
-        i = index.get(m.dst)
-        stepped = i is not None and nodes[i].up
-        event: Any = Receive(m.src, m.msg) if stepped else None
-        yield (label, after, m.dst if stepped else None, event, effects,
-               XState(_cut_state(after, cut), spent, cut, state.ghost))
-        if can_crash and bounds.mid_step and stepped and m.dst in servers:
+    # identical copies of a message are one transition (Cluster.deliveries takes the first)
+    event: Any
+    for k, m, event, after, effects in rules.deliveries(cs):
+        stepped = event is not None
+        yield (Label("deliver", m.dst, m.src, m.msg), after, m.dst if stepped else None, event,
+               effects, XState(_cut_state(after, cut) if cut else after, spent, cut, ghost))
+        if mid_step and stepped and m.dst in servers:
             for n in range(1, len(effects)):
                 after_k, done = rules.deliver(cs, k, crash_after=n)
                 yield (Label("deliver", m.dst, m.src, m.msg, after=n), after_k, m.dst, event,
                        done, XState(_cut_state(after_k, cut), _spend(spent, CRASHES), cut,
-                                    state.ghost))
-    for addr, kind in rules.armed(cs):
-        event = TimerFired(kind)
-        after, effects = rules.fire(cs, addr, kind)
+                                    ghost))
+    for addr, kind, event, after, effects in rules.firings(cs):
         yield (Label("fire", addr, what=kind), after, addr, event, effects,
-               XState(_cut_state(after, cut), spent, cut, state.ghost))
-        if can_crash and bounds.mid_step and addr in servers:
+               XState(_cut_state(after, cut) if cut else after, spent, cut, ghost))
+        if mid_step and addr in servers:
             for n in range(1, len(effects)):
                 after_k, done = rules.fire(cs, addr, kind, crash_after=n)
                 yield (Label("fire", addr, what=kind, after=n), after_k, addr, event, done,

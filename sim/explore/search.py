@@ -22,11 +22,13 @@ from sim.explore.fingerprint import Fingerprinter
 from sim.explore.model import Bounds, Label, Model, Step, XState, describe, successors
 
 __all__ = [
-    "Property", "Goal", "Violation", "Counterexample", "Progress", "Result", "Interrupted",
+    "UNSEEN", "READS", "CHANGES", "Property", "Goal", "Violation", "Counterexample", "Progress", "Result", "Interrupted",
     "explore", "walk", "STRATEGIES",
 ]
 
 STRATEGIES = ("bfs", "dfs", "random")
+#: How a property observes a step (``Property.observes``).
+UNSEEN, READS, CHANGES = 0, 1, 2
 _WHOLE = frozenset(("crash", "restart"))      # transitions whose successor is judged whole
 
 
@@ -45,7 +47,15 @@ class Property(Protocol):
     ``start(state)`` is its history value in the initial state; ``check(ghost, step)`` the
     value after ``step`` (``step.post.ghost`` is still the old one), raising ``Violation`` when
     the transition breaks the property; ``rename(ghost, names)`` the value after the servers
-    are renamed (``names`` old -> new address), for symmetry reduction."""
+    are renamed (``names`` old -> new address), for symmetry reduction.
+
+    Optionally ``observes(step) -> int``, for partial-order reduction (``sim.explore.por``):
+    ``UNSEEN`` when ``step`` neither changes the ghost nor can break the property, whatever
+    the other nodes hold, and changes nothing the property reads of its node when it judges
+    another node's step; ``READS`` when it changes neither the ghost nor anything the property
+    reads, but its verdict may depend on what the other nodes hold; ``CHANGES`` otherwise (the
+    answer for every step of a property without the method). Two steps of different nodes
+    commute for the property unless one ``CHANGES`` and the other is not ``UNSEEN``."""
 
     name: str
 
@@ -58,7 +68,7 @@ class Property(Protocol):
 
 class Goal(NamedTuple):
     """A ``sometimes`` goal: ``reached(step, ghosts)`` on a transition (with the ghosts after
-    it) says it happened."""
+    it; on a step that breaks a property, the ghosts before it) says it happened."""
     name: str
     describe: str
     reached: Callable[[Step, tuple[Any, ...]], bool]
@@ -94,6 +104,7 @@ class Result(NamedTuple):
     bounds_hit: tuple[str, ...]
     goals: dict[str, int | None]          # goal -> depth first reached (None: never)
     complete: bool
+    pruned: int = 0                       # transitions skipped by partial-order reduction
 
 
 class Interrupted(KeyboardInterrupt):
@@ -119,12 +130,16 @@ class _Search:
         self.progress = progress
         self.every = every
         self.generated = 0
+        self.pruned = 0
         self.max_depth = 0
         self.hit: set[str] = set()
         self.start: XState | None = None
         self.seen: Sized = ()                # the states kept so far (their count: distinct)
         self.t0 = time.perf_counter()      # wall time: progress and rates reported only
         self.next_report = self.t0 + every
+        found = [getattr(p, "observes", None) for p in self.properties]
+        self._observes: list[Callable[[Step], int]] | None = (
+            None if None in found else [f for f in found if f is not None])
 
     def _rename_ghost(self, ghost: tuple[Any, ...], names: dict[str, str]) -> tuple[Any, ...]:
         return tuple(p.rename(g, names) for p, g in zip(self.properties, ghost))
@@ -140,29 +155,77 @@ class _Search:
                ) -> Iterable[tuple[Label, XState, Violation | None, str | None]]:
         """Each successor of ``state`` (at ``depth``) with its ghosts updated, the violation
         it shows (if any) and the state constraint it breaks (if any)."""
-        model, bounds, props = self.model, self.bounds, self.properties
+        model, bounds, props, goals = self.model, self.bounds, self.properties, self.goals
         beyond = model.beyond
+        ghost0 = state.ghost
+        only = props[0].check if len(props) == 1 else None
+        first = ghost0[0] if only is not None else None
+        depth1 = depth + 1
         for label, _, addr, event, effects, after in successors(model, state, bounds):
             self.generated += 1
             broken: Violation | None = None
-            if props or self.goals:
-                step = Step(label, state, after, addr, event, effects, depth + 1)
-                ghost = state.ghost
-                if props:
-                    try:
-                        if len(props) == 1:
-                            ghost = (props[0].check(ghost[0], step),)
-                        else:
-                            ghost = tuple(p.check(g, step) for p, g in zip(props, ghost))
-                    except Violation as exc:
-                        broken = exc
-                    if ghost != state.ghost:
-                        after = XState(after.cluster, after.spent, after.cut, ghost)
-                if self.goals and broken is None:
-                    self._goals(step, ghost, depth + 1)
+            if props or goals:
+                step = Step(label, state, after, addr, event, effects, depth1)
+                ghost = ghost0
+                try:
+                    if only is not None:
+                        value = only(first, step)
+                        if value is not first:
+                            ghost = (value,)
+                    elif props:
+                        ghost = tuple(p.check(g, step) for p, g in zip(props, ghost0))
+                except Violation as exc:
+                    broken = exc
+                if ghost is not ghost0 and ghost != ghost0:
+                    after = XState(after.cluster, after.spent, after.cut, ghost)
+                if goals:
+                    # a goal reached by the violating step itself counts too (its ghosts are
+                    # those before it: the step has no state after it)
+                    self._goals(step, ghost, depth1)
             # a crash or a restart may drop several messages (and send some): judged whole
             yield label, after, broken, beyond(
                 after, bounds, state if label.after < 0 and label.kind not in _WHOLE else None)
+
+    def judge(self, state: XState, depth: int,
+              found: tuple[Label, Any, str | None, Any, Any, XState],
+              ) -> tuple[XState, Violation | None, Step, str | None, int]:
+        """One successor of ``successors(state)`` judged as ``expand`` judges it: the state
+        after it (ghosts updated), the violation (if any), the step, the state constraint it
+        breaks (if any) and how the properties observe it (``observes``; a step no property
+        observes is not given to them: their ghosts stay as they are)."""
+        label, _, addr, event, effects, after = found
+        self.generated += 1
+        step = Step(label, state, after, addr, event, effects, depth + 1)
+        broken: Violation | None = None
+        ghost = state.ghost
+        seen = self.observes(step)
+        if seen != UNSEEN:
+            try:
+                ghost = tuple(p.check(g, step) for p, g in zip(self.properties, ghost))
+            except Violation as exc:
+                broken, ghost = exc, state.ghost
+            if ghost != state.ghost:
+                after = XState(after.cluster, after.spent, after.cut, ghost)
+        if self.goals:
+            self._goals(step, ghost, depth + 1)
+        return after, broken, step, self.beyond(state, found), seen
+
+    def beyond(self, state: XState, found: tuple[Label, Any, str | None, Any, Any, XState],
+               ) -> str | None:
+        """The state constraint the successor ``found`` of ``state`` breaks, if any."""
+        label = found[0]
+        return self.model.beyond(found[5], self.bounds, state if label.after < 0 and
+                                 label.kind not in _WHOLE else None)
+
+    def observes(self, step: Step) -> int:
+        """How the properties observe ``step``: the most any of them does
+        (``Property.observes``)."""
+        checks = self._observes
+        if checks is None:
+            return CHANGES
+        if len(checks) == 1:
+            return checks[0](step)
+        return max((f(step) for f in checks), default=UNSEEN)
 
     def _goals(self, step: Step, ghost: tuple[Any, ...], depth: int) -> None:
         for goal in list(self.goals):
@@ -194,26 +257,33 @@ class _Search:
             self.progress(Progress(self.generated, distinct, self.max_depth, queue, seconds))
         return Result(strategy, self.symmetry, self.generated, distinct, self.max_depth,
                       seconds, violation, tuple(sorted(self.hit)), dict(self.reached),
-                      complete and violation is None)
+                      complete and violation is None, self.pruned)
 
 
 def explore(model: Model, bounds: Bounds, properties: Sequence[Property] = (),
             goals: Sequence[Goal] = (), strategy: str = "bfs", symmetry: bool = False,
             seed: int = 0, walks: int = 1000,
             progress: Callable[[Progress], None] | None = None, every: float = 10.0,
-            start: XState | None = None) -> Result:
+            start: XState | None = None, por: bool = False) -> Result:
     """Search ``model`` within ``bounds`` and judge ``properties`` on every transition.
 
     ``bfs`` explores level by level and stops at the first violation, whose path is then a
     shortest one; ``dfs`` goes deep first (to ``bounds.depth``); ``random`` takes ``walks``
     seeded random walks of at most ``bounds.depth`` steps. ``progress`` is called about every
     ``every`` seconds and once at the end. ``start`` (from ``walk``) searches from that state
-    instead of the initial one: depths and paths then count from it."""
+    instead of the initial one: depths and paths then count from it. ``por`` (BFS only):
+    partial-order reduction by sleep sets (``sim.explore.por``): the same states at the same
+    depths, fewer transitions taken (``Result.pruned`` counts those skipped)."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}")
+    if por and strategy != "bfs":
+        raise ValueError(f"partial-order reduction applies to bfs only (not {strategy})")
     search = _Search(model, bounds, properties, goals, symmetry, progress, every)
     search.start = start
     try:
+        if strategy == "bfs" and por:
+            from sim.explore import por as reduction
+            return reduction.bfs(search)
         if strategy == "bfs":
             return _bfs(search)
         if strategy == "dfs":
@@ -255,12 +325,13 @@ def _path(parents: list[tuple[int, Label | None]], at: int) -> tuple[Label, ...]
 
 def _bfs(search: _Search) -> Result:
     bounds = search.bounds
-    fp = search.fingerprint
+    fp = search.fingerprint.function
     start = search.initial()
     seen: dict[int, int] = {fp(start): 0}          # fingerprint -> node number
     search.seen = seen
     parents: list[tuple[int, Label | None]] = [(-1, None)]
     queue: deque[tuple[XState, int, int]] = deque([(start, 0, 0)])
+    hit = search.hit.add
     budget_hit = False
     while queue:
         state, depth, me = queue.popleft()
@@ -272,7 +343,7 @@ def _bfs(search: _Search) -> Result:
                 return search.violated("bfs", len(seen), broken, depth,
                                        _path(parents, me) + (label,))
             if beyond is not None:
-                search.hit.add(beyond)
+                hit(beyond)
                 continue
             key = fp(after)
             if key in seen:
@@ -295,7 +366,7 @@ def _bfs(search: _Search) -> Result:
 
 def _dfs(search: _Search) -> Result:
     bounds = search.bounds
-    fp = search.fingerprint
+    fp = search.fingerprint.function
     start = search.initial()
     seen: dict[int, int] = {fp(start): 0}       # fingerprint -> shallowest depth seen
     search.seen = seen
@@ -329,7 +400,7 @@ def _dfs(search: _Search) -> Result:
 
 def _random(search: _Search, seed: int, walks: int) -> Result:
     bounds = search.bounds
-    fp = search.fingerprint
+    fp = search.fingerprint.function
     rng = random.Random(seed)
     start = search.initial()
     seen: set[int] = {fp(start)}
