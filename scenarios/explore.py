@@ -424,23 +424,35 @@ def _shard_deleted(step: Step, ghosts: tuple[Any, ...]) -> bool:
     return bool(_notes(step, "shard-deleted"))
 
 
-def shardkv_goals(model: Model, crashes: bool) -> list[Goal]:
-    """The ``sometimes`` goals of a sharded KV search: a clerk's operation completes, a shard
-    moves between groups (installed by its new owner; deleted by its old one), an operation
-    completes under a later configuration, a configuration change reaches every group."""
+def shardkv_goals(model: Model, crashes: bool, changes: int = 1, ops: bool = True
+                  ) -> list[Goal]:
+    """The ``sometimes`` goals of a sharded KV search of ``changes`` configuration changes: a
+    clerk's operation completes, a shard moves between groups (installed by its new owner;
+    deleted by its old one), the new owner serves an operation under a later configuration,
+    the last change reaches every group (and, with crashes, an operation completes after
+    one). Only those that can be reached: none of a change without one, none of an
+    operation without ``ops``."""
     index = model.cluster.index
     clerks = frozenset(model.clients)
     groups = [index[a] for a in model.servers if a != CONTROLLER]
+    last = max(2, 1 + changes)       # the configuration the last change makes
+    servers = [index[a] for a in model.servers]
+    group_addrs = frozenset(a for a in model.servers if a != CONTROLLER)
 
     def op_after_config_change(step: Step, ghosts: tuple[Any, ...]) -> bool:
-        if step.addr not in clerks or not any(type(e) is ClientDone for e in step.effects):
+        # served, not merely answered: a reply of gid 1 under configuration 1 may reach a
+        # clerk that has meanwhile learned configuration 2 (gid 1 owns every shard in 1)
+        if step.addr not in group_addrs:
             return False
-        state = step.post.cluster.nodes[index[step.addr]].state
-        return state is not None and state.view.num >= 2
+        for e in step.effects:
+            if type(e) is Note and e.what == "shard-served" and e.detail[1] >= 2 \
+                    and e.detail[0] != 1:
+                return True
+        return False
 
     def config_change_everywhere(step: Step, ghosts: tuple[Any, ...]) -> bool:
         applied = [d[1] for d in _notes(step, "shard-config")]
-        if not applied or max(applied) < 2:
+        if not applied or max(applied) < last:
             return False
         num = max(applied)
         nodes = step.post.cluster.nodes
@@ -450,16 +462,29 @@ def shardkv_goals(model: Model, crashes: bool) -> list[Goal]:
     def op_completed(step: Step, ghosts: tuple[Any, ...]) -> bool:
         return step.addr in clerks and any(type(e) is ClientDone for e in step.effects)
 
+    def op_after_crash(step: Step, ghosts: tuple[Any, ...]) -> bool:
+        # the controller applies the groups' polls all the time: only a clerk's operation
+        # counts, once every server that crashed is up again
+        if step.pre.spent[CRASHES] == 0 or not op_completed(step, ghosts):
+            return False
+        nodes = step.post.cluster.nodes
+        return all(nodes[i].up for i in servers)
+
     goals = [Goal("op-completed", "a clerk's operation completes", op_completed),
              Goal("shard-migrated", "a shard moves: its new owner installs it", _shard_migrated),
              Goal("shard-deleted", "a shard's previous owner deletes its copy after the move",
                   _shard_deleted),
              Goal("op-after-config-change",
-                  "a clerk's operation completes, routed by configuration 2 or later",
-                  op_after_config_change),
+                  "a clerk's operation is served by the shard's new owner, under "
+                  "configuration 2 or later (after the shard moved)", op_after_config_change),
              Goal("config-change-everywhere",
-                  "every group server applies a configuration change (configuration >= 2)",
-                  config_change_everywhere)]
+                  f"every group server applies configuration {last} (that of the last change "
+                  f"asked for)", config_change_everywhere)]
     if crashes:
-        goals.append(GOALS["op-after-crash"])
-    return goals
+        goals.append(Goal("op-after-crash", "a clerk's operation completes after a server "
+                          "crashed, every crashed server up again", op_after_crash))
+    needs_op = ("op-completed", "op-after-config-change", "op-after-crash")
+    needs_change = ("shard-migrated", "shard-deleted", "op-after-config-change",
+                    "config-change-everywhere")
+    return [g for g in goals if (ops or g.name not in needs_op)
+            and (changes or g.name not in needs_change)]

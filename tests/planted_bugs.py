@@ -114,7 +114,7 @@ def _commit_backwards() -> Any:
 def _duplicate_twice() -> Any:
     """The KV machine forgets its duplicate table when it decides: a retried Put/Append that
     was committed twice (a lost reply, a leader change) is executed twice."""
-    return _swap(kv_machine, "is_duplicate", lambda machine, client, seq: False)
+    return _one_by_one(_swap(kv_machine, "is_duplicate", lambda machine, client, seq: False))
 
 
 def _snapshot_drops_sessions() -> Any:
@@ -175,7 +175,16 @@ def _append_prepends() -> Any:
             return original(machine, op)
         value = op.value + kv_machine.get_value(machine, op.key)
         return original(machine, replace(op, op="put", value=value))
-    return _swap(kv_server.SERVICE, "apply", apply_op)
+    return _one_by_one(_swap(kv_server.SERVICE, "apply", apply_op))
+
+
+@contextmanager
+def _one_by_one(swap: Any) -> Iterator[None]:
+    """``swap`` (a bug in the KV machine's one-operation path: ``apply`` or a helper of
+    ``apply_op``), with the batch form ``apply_all`` switched off so that every committed
+    operation goes through that path."""
+    with swap, _swap(kv_server.SERVICE, "apply_all", None):
+        yield
 
 
 def _slow_retry() -> Any:

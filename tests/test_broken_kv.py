@@ -8,6 +8,7 @@ import pytest
 
 from protocols.core import Send
 from protocols.kv import machine
+from protocols.kv import server as kv_server
 from protocols.rsm import server
 from protocols.kv.messages import GET, OK, KVReply
 from scenarios.campaign import CampaignDB, run_campaign
@@ -16,8 +17,13 @@ from scenarios.shrink import ddmin, shrink, signature
 
 @pytest.fixture
 def no_duplicate_suppression(monkeypatch):
-    """A retried Append is applied again."""
+    """A retried Append is applied again (in the machine's one-operation path, which every
+    operation then takes: the batch form ``apply_all`` is switched off)."""
     monkeypatch.setattr(machine, "is_duplicate", lambda m, client, seq: False)
+    service = kv_server.SERVICE
+    object.__setattr__(service, "apply_all", None)      # a frozen record
+    yield
+    object.__setattr__(service, "apply_all", machine.apply_all)
 
 
 @pytest.fixture

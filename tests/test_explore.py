@@ -222,8 +222,8 @@ def raftsim(*args: str, cwd: str | None = None,
 
 @pytest.mark.parametrize("args, message", [
     (["explore", "paxos"], "unknown target 'paxos'"),
-    (["explore", "raft", "--crashes", "-1"], "bound crashes is negative"),
-    (["explore", "raft", "--max-term", "99999"], "bound max_term=99999 is absurd"),
+    (["explore", "raft", "--crashes", "-1"], "--crashes -1: must not be negative"),
+    (["explore", "raft", "--max-term", "99999"], "--max-term 99999: absurd (at most 20)"),
     (["explore", "raft", "--property", "liveness"], "unknown property 'liveness'"),
     (["explore", "raft", "--nodes", "40"], "--nodes 40"),
     (["explore", "raft", "--step", "nowhere:step"], "--step 'nowhere:step'"),

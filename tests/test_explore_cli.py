@@ -373,3 +373,128 @@ def test_ctrl_c_reports_what_was_explored(monkeypatch: Any) -> None:
     doc = json.loads(out)
     assert code == EXIT_INTERRUPTED and doc["interrupted"] is True and not doc["complete"]
     assert doc["violation"] is None and doc["runs"][0]["distinct"] >= 1, doc
+
+
+# ---------------------------------------------------------------- what a search says
+
+def test_a_state_budget_stop_says_the_search_is_incomplete() -> None:
+    """Stopped by --states: a plain line (and a --json field), and the last progress line
+    shows the states left in the queue, not 0; a search that ran out of states says
+    nothing of a budget."""
+    code, out, _ = cli("explore", "raft", "--states", "100")
+    assert code == 0 and ("stopped at the state budget (--states 100): the search is "
+                          "incomplete\n") in out, out
+    last = [line for line in out.splitlines() if "generated," in line and "queue" in line][-1]
+    assert not last.endswith("queue 0"), last
+    code, out, _ = cli("explore", "raft", "--states", "100", "--json")
+    assert json.loads(out)["stopped_at_state_budget"] is True
+    code, out, _ = cli("explore", "raft", "--nodes", "1", "--json")
+    doc = json.loads(out)
+    assert doc["complete"] and doc["stopped_at_state_budget"] is False
+
+
+def test_interrupted_random_walks_do_not_list_walks_as_a_bound_hit() -> None:
+    from sim.explore import Bounds, Interrupted, explore, raft_model
+
+    def stop(progress: Any) -> None:
+        raise KeyboardInterrupt
+
+    model = raft_model(3)
+    try:
+        explore(model, Bounds(max_term=1, max_log=1), strategy="random", walks=1000,
+                progress=stop, every=1e-9)
+    except Interrupted as exc:
+        assert "walks" not in exc.result.bounds_hit, exc.result.bounds_hit
+    else:
+        raise AssertionError("not interrupted")
+    done = explore(model, Bounds(max_term=1, max_log=1), strategy="random", walks=3)
+    assert "walks" in done.bounds_hit
+
+
+def test_bounds_below_the_settled_shardkv_start_are_refused() -> None:
+    """The settled store already has a controller log of 3 and leaders of term 1: lower
+    bounds would search an arbitrary fringe. Refused, naming the least that works."""
+    for args, message in ((["--max-log", "2"], "--max-log 2: the settled shardkv start "
+                           "already has a log of 3 (give 3 or more)"),
+                          (["--max-term", "0"], "--max-term 0: the settled shardkv start "
+                           "already has a term of 1 (give 1 or more)"),
+                          (["--groups", "3", "--max-log", "3"], "a log of 4")):
+        code, out, err = cli("explore", "shardkv", *args)
+        assert_judged(code, out, err)
+        assert code == EXIT_BAD_INPUT and message in err, err
+    code, _, err = cli("explore", "shardkv", "--max-log", "3", "--ops", "0", "--json")
+    assert code == 0, err
+
+
+def test_one_group_takes_no_change_by_default() -> None:
+    """--groups 1 alone is a store without configuration changes (not refused for the
+    --changes default); the header says "1 group of 1 server"; the change goals, which no
+    search of it could reach, are not listed."""
+    code, out, err = cli("explore", "shardkv", "--groups", "1", "--max-log", "4")
+    assert code == 0, err
+    assert "1 group of 1 server, 2 shards, 0 configuration changes" in out, out
+    assert "shard-migrated" not in out and "op-completed: reached" in out, out
+    code, out, err = cli("explore", "shardkv", "--groups", "1", "--changes", "1")
+    assert code == EXIT_BAD_INPUT and "--changes 1: the shardkv target takes only 0 with 1 " \
+        "group (one group allows no configuration change)\n" in err, err
+
+
+def test_a_change_the_logs_cannot_reach_is_reported_not_reached() -> None:
+    """Two changes under the default logs: the second is never applied, so the last
+    configuration (3) reaches no group: config-change-everywhere is NOT reached, with a hint
+    naming the bound to raise (one change reaches it)."""
+    code, out, err = cli("explore", "shardkv", "--changes", "2", "--ops", "0")
+    assert code == 0, err
+    assert "config-change-everywhere: NOT reached" in out, out
+    assert ("goals not reached within these bounds: config-change-everywhere (raising "
+            "--max-log or --per-link may reach them)") in out, out
+    code, out, err = cli("explore", "shardkv", "--ops", "0")
+    assert "config-change-everywhere: reached at depth 8" in out, out
+
+
+def test_bad_bounds_and_progress_name_the_option() -> None:
+    for args, message in ((["--max-log", "-1"], "--max-log -1: must not be negative"),
+                          (["--per-link", "0"], "--per-link 0: must be at least 1"),
+                          (["--max-term", "99"], "--max-term 99: absurd (at most 20)"),
+                          (["--progress", "nan"], "--progress nan"),
+                          (["--progress", "inf"], "--progress inf")):
+        code, out, err = cli("explore", "raft", *args)
+        assert_judged(code, out, err)
+        assert code == EXIT_BAD_INPUT and message in err, err
+
+
+def test_trace_without_a_violation_says_nothing_was_written(tmp_path: Any) -> None:
+    path = tmp_path / "cex.json"
+    code, out, _ = cli("explore", "raft", "--nodes", "1", "--trace", str(path))
+    assert code == 0 and f"no counterexample to write: {path} left as it was" in out, out
+    assert not path.exists()
+
+
+def test_help_says_shardkv_refuses_symmetry_and_gives_one_ops_default() -> None:
+    code, out, _ = help_text()
+    flat = " ".join(out.split())
+    assert "shardkv has none and refuses it" in flat, flat
+    assert "per path (default 1) " in flat and "(default 2; shardkv: 6)" in flat, flat
+
+
+def help_text() -> tuple[int, str, str]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            main(["explore", "--help"])
+        except SystemExit as exc:
+            return int(exc.code or 0), out.getvalue(), ""
+    return 0, out.getvalue(), ""
+
+
+def test_the_readme_layout_lists_every_protocol_and_invariant_module() -> None:
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    readme = open(os.path.join(root, "README.md"), encoding="utf-8").read()
+    rows = {line.split("|")[1].strip(): line for line in readme.splitlines()
+            if line.startswith("| `")}
+    for name in sorted(os.listdir(os.path.join(root, "protocols"))):
+        if os.path.isdir(os.path.join(root, "protocols", name)) and not name.startswith("_"):
+            assert f"`{name}`" in rows["`protocols/`"], name
+    for name in sorted(os.listdir(os.path.join(root, "checkers", "invariants"))):
+        if name.endswith(".py") and not name.startswith("_"):
+            assert f"`{name}`" in rows["`checkers/`"], name

@@ -22,8 +22,9 @@ from protocols.shardkv import machine as skm, server
 from protocols.shardkv.messages import PullReply, PullShard
 from scenarios.cli.explore import build, replay, write_counterexample
 from scenarios.explore import Linearizable, ShardSafety, shardkv_goals
-from sim.explore import Bounds, Result, describe, explore
-from sim.explore.targets import config_changes, shard_key, shardkv_model, shardkv_op
+from sim.explore import Bounds, Result, describe, explore, successors
+from sim.explore.model import Step, take
+from sim.explore.targets import config_changes, kv_model, shard_key, shardkv_model, shardkv_op
 from test_explore_cli import cli
 from shardkv_cluster import plant_delete_before_install, plant_serving_before_arrival
 
@@ -33,7 +34,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def search(bounds: Bounds, strategy: str = "bfs", walks: int = 1000, **options: Any) -> Result:
     model = shardkv_model(**options)
     return explore(model, bounds, [ShardSafety(model), Linearizable(model)],
-                   shardkv_goals(model, bounds.crashes > 0), strategy, walks=walks)
+                   shardkv_goals(model, bounds.crashes > 0, options.get("changes", 1),
+                                 bounds.ops > 0), strategy, walks=walks)
 
 
 def config(**options: Any) -> dict[str, Any]:
@@ -92,13 +94,92 @@ def test_golden_state_counts_of_tiny_configurations(options: dict[str, Any], bou
     assert set(r.bounds_hit) == {"max-log", "per-link"}
 
 
-def test_the_default_search_reaches_every_goal_without_a_violation() -> None:
+def test_the_default_search_moves_a_shard_but_serves_nothing_after_the_move() -> None:
     """The CLI's defaults (one change, one operation, logs <= 6): a shard moves and is
-    deleted at its old owner, an operation completes under the new configuration."""
+    deleted at its old owner, but no operation is served by its new owner within these logs
+    (the migration fills them): op-after-config-change is NOT reached, and said so."""
     r = search(Bounds(ops=1, max_log=6))
     assert r.violation is None and (r.generated, r.distinct) == (262_530, 25_676)
     assert r.goals == {"op-completed": 5, "shard-migrated": 11, "shard-deleted": 13,
-                       "op-after-config-change": 10, "config-change-everywhere": 8}
+                       "op-after-config-change": None, "config-change-everywhere": 8}
+
+
+def test_an_operation_after_the_move_is_served_by_the_new_owner_with_logs_of_7() -> None:
+    """op-after-config-change is reached on a path where gid 2, the shard's new owner, serves
+    the clerk's operation under configuration 2 (a random walk to it, logs <= 7), never
+    before step 15: a poll, the Join, queries, the pull and its reply come first (BFS with
+    logs <= 7 finds the shortest such path at 15 steps, in about 380,000 states)."""
+    model = shardkv_model()
+    bounds = Bounds(ops=1, max_log=7, depth=40)
+    r = explore(model, bounds, [ShardSafety(model)], shardkv_goals(model, False),
+                "random", walks=200)
+    assert r.violation is None and r.goals["op-after-config-change"] is not None
+    assert r.goals["op-after-config-change"] >= 15
+
+
+def follow(model: Any, bounds: Bounds, steps: list[str], goals: list[Any]
+           ) -> tuple[Any, list[str]]:
+    """Take the transitions whose descriptions start with ``steps``, in order, from the
+    initial state; the state reached and the goals reached on the way."""
+    state, reached = model.initial(), []
+    for depth, want in enumerate(steps):
+        found = [x for x in successors(model, state, bounds) if describe(x[0]).startswith(want)]
+        assert found, f"step {depth + 1} not enabled: {want}"
+        label, _, addr, event, effects, after = found[0]
+        step = Step(label, state, after, addr, event, effects, depth + 1)
+        reached += [g.name for g in goals if g.reached(step, ())]
+        state = after
+    return state, reached
+
+
+#: A clerk's append served by gid 1 under configuration 1, whose reply arrives after the
+#: clerk learned configuration 2 (the path the goal used to take for "after the change").
+STALE_REPLY = [
+    "c0 is asked ClientRequest(op=KVOp(kind='append'",
+    "m0 receives CtrlRequest(client='c0/ctrl'", "c0 receives CtrlReply(",
+    "g1s0 receives ShardKVRequest(client='c0'", "c0: timer retry fires",
+    "admin is asked ClientRequest(", "m0 receives CtrlRequest(client='admin'",
+    "m0 receives CtrlRequest(client='c0/ctrl'", "c0 receives CtrlReply(",
+    "c0 receives ShardKVReply(seq=1, err='OK'"]
+
+
+def test_a_stale_reply_after_the_clerk_learned_the_new_configuration_is_no_goal() -> None:
+    model = shardkv_model()
+    _, reached = follow(model, Bounds(ops=1, max_log=6), STALE_REPLY,
+                        shardkv_goals(model, False))
+    assert reached == ["op-completed"]
+
+
+def test_op_after_crash_needs_a_clerks_operation_after_the_crashed_server_restarts() -> None:
+    """A controller applying a group's poll after a crash is no operation; a clerk's
+    operation completed once the crashed server is back up is."""
+    model = shardkv_model()
+    bounds = Bounds(ops=1, max_log=6, crashes=1)
+    goals = shardkv_goals(model, True)
+    state, reached = follow(model, bounds, [
+        "g1s0: timer poll fires", "g2s0: timer poll fires, crashing after 1",
+        "m0 receives CtrlRequest(client='g1s0'"], goals)
+    assert "op-after-crash" not in reached
+    state, reached = follow(model, bounds, ["g2s0 crashes", "g2s0 restarts"], goals)
+    r = explore(model, bounds, [], goals, start=state)
+    assert r.violation is None and r.goals["op-after-crash"] == r.goals["op-completed"]
+
+
+@pytest.mark.parametrize("build_model", [shardkv_model, lambda: kv_model(2)])
+def test_only_servers_crash_in_the_middle_of_a_step(build_model: Any) -> None:
+    """Clerks and the administrator never crash, between steps or in the middle of one."""
+    model = build_model()
+    bounds = Bounds(ops=1, max_log=6, crashes=1)
+    state = model.initial()
+    for addr in [a for a in ("c0", "admin") if a in model.cluster.index]:
+        label = next(x[0] for x in successors(model, state, bounds)
+                     if x[0].kind == "request" and x[0].addr == addr)
+        state = take(model, state, label, bounds)[5]
+    labels = [x[0] for x in successors(model, state, bounds)]
+    fired = {label.addr for label in labels if label.kind == "fire" and label.after < 0}
+    assert {"c0"} <= fired
+    cut = {label.addr for label in labels if label.after >= 0 or label.kind == "crash"}
+    assert cut and cut <= set(model.servers)
 
 
 def test_the_search_is_deterministic() -> None:
@@ -215,16 +296,20 @@ def test_the_cli_explores_shardkv_the_same_under_any_hash_seed() -> None:
     (["--groups", "0"], "--groups 0: the shardkv target takes 1 to 3"),
     (["--groups", "4"], "--groups 4: the shardkv target takes 1 to 3"),
     (["--changes", "5"], "--changes 5: the shardkv target takes 0 to 4 with 2 groups"),
-    (["--groups", "1", "--changes", "1"], "--changes 1: the shardkv target takes 0 to 0"),
+    (["--groups", "1", "--changes", "1"], "--changes 1: the shardkv target takes only 0 "
+                                          "with 1 group"),
     (["--changes", "-1"], "--changes -1"),
     (["--shards", "11"], "--shards 11: the shardkv target takes 1 to 10"),
     (["--nodes", "4"], "--nodes 4: the shardkv target takes 1 to 3 servers per group"),
     (["--clients", "3"], "--clients 3: the shardkv target takes 1 to 2 clients"),
     (["--property", "raft"], "property 'raft' does not apply to target 'shardkv'"),
     (["--property", "sharding"], "unknown property 'sharding'"),
+    (["--property", "shards", "--property", "shards"],
+     "property 'shards' is given more than once"),
     (["--snapshots"], "--snapshots applies to the raft and kv targets only"),
-    (["--max-log", "-1"], "bound max_log is negative"),
-    (["--ops", "99"], "bound ops=99 is absurd"),
+    (["--max-log", "-1"], "--max-log -1: must not be negative"),
+    (["--ops", "99"], "--ops 99: absurd (at most 20)"),
+    (["--max-log", "2"], "--max-log 2: the settled shardkv start already has a log of 3"),
 ])
 def test_bad_shardkv_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
     code, out, err = cli("explore", "shardkv", *args)

@@ -18,7 +18,8 @@ from scenarios.runner import run_scenario
 
 GOLDEN = Path(__file__).parent / "golden" / "digests.json"
 RUNS = [("BasicAgree3B", 1), ("Figure8Unreliable3C", 2), ("SnapshotInstallUnCrash3D", 3),
-        ("UnreliableOneKey4A", 1), ("ControllerBasic5A", 1), ("random", 3), ("random-raft", 5)]
+        ("UnreliableOneKey4A", 1), ("SnapshotUnreliableRecoverConcurrentPartition4B", 1),
+        ("ControllerBasic5A", 1), ("random", 3), ("random-raft", 5)]
 
 
 def _key(name: str, seed: int) -> str:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from protocols.kv.machine import apply_op, decode_snapshot, empty, encode_snapshot, get_value
+from protocols.kv.machine import (
+    apply_all, apply_op, decode_snapshot, empty, encode_snapshot, get_value,
+)
 from protocols.kv.messages import APPEND, GET, PUT, Op
 
 
@@ -123,3 +125,42 @@ def test_matches_a_plain_dict_reference(raw):
             last[client] = seq
         assert dict(m.data) == ref and dict(m.sessions) == last
         assert decode_snapshot(encode_snapshot(m)) == m
+
+
+@settings(max_examples=100, deadline=None)
+@given(ops_strategy, st.lists(st.integers(0, 30), max_size=6))
+def test_apply_all_is_apply_op_in_turn(raw, cuts):
+    """A batch (what a follower applies when it learns of several commits at once) gives the
+    machine and the results of apply_op over its operations one by one, cut anywhere; the
+    machine it started from is left as it was, and its maps keep the same order."""
+    ops = [Op(*fields) for fields in raw]
+    want, want_results = run(ops)
+    bounds = sorted({0, len(ops), *(c for c in cuts if c <= len(ops))})
+    m, results = empty(), []
+    for lo, hi in zip(bounds, bounds[1:]):
+        before, snapshot = m, encode_snapshot(m)
+        m, got = apply_all(m, ops[lo:hi])
+        results += got
+        assert encode_snapshot(before) == snapshot
+    assert (m, results) == (want, want_results)
+    assert list(m.data.items()) == list(want.data.items())
+    assert list(m.sessions.items()) == list(want.sessions.items())
+    assert encode_snapshot(m) == encode_snapshot(want)
+
+
+def test_apply_all_of_duplicates_only_changes_nothing():
+    """A batch of retries already applied returns the very machine it was given."""
+    m, _ = run([Op("c", 1, PUT, "k", "a"), Op("c", 2, GET, "k")])
+    same, results = apply_all(m, [Op("c", 1, PUT, "k", "b"), Op("c", 2, GET, "k")])
+    assert same is m and results == ["", "a"]
+
+
+def test_apply_all_refuses_an_unknown_operation():
+    with pytest.raises(ValueError, match="unknown KV operation"):
+        apply_all(empty(), [Op("c", 1, PUT, "k", "a"), Op("c", 2, "delete", "k")])
+
+
+def test_apply_all_declines_a_batch_with_a_foreign_command():
+    """A command that is not an Op (the server notes it) makes the batch decline as a whole:
+    None, so the server applies entry by entry."""
+    assert apply_all(empty(), [Op("c", 1, PUT, "k", "a"), "not an op"]) is None

@@ -357,8 +357,10 @@ def history_from_events(events: Iterable[Mapping[str, Any]], model: Model,
     """Operations of an in-memory event list (the shape our JSONL lines have, without header)."""
     numbered, last_t = [], float("-inf")
     for number, event in enumerate(events, start=1):
-        last_t = _check_event(source, number, dict(event), last_t)
-        numbered.append((number, dict(event)))
+        if type(event) is not dict:     # read only: a plain dict needs no copy
+            event = dict(event)
+        last_t = _check_event(source, number, event, last_t)
+        numbered.append((number, event))
     return _operations(source, numbered, model)
 
 

@@ -16,7 +16,7 @@ from ..fmap import FrozenMap
 from .messages import APPEND, GET, PUT, Op
 
 __all__ = [
-    "KVMachine", "empty", "apply_op", "is_duplicate", "get_value",
+    "KVMachine", "empty", "apply_op", "apply_all", "is_duplicate", "get_value",
     "encode_snapshot", "decode_snapshot",
 ]
 
@@ -72,6 +72,45 @@ def apply_op(machine: KVMachine, op: Op) -> tuple[KVMachine, str]:
 
 def _record(machine: KVMachine, op: Op) -> KVMachine:
     return replace(machine, sessions=machine.sessions.set(op.client, op.seq))
+
+
+_store = dict.__setitem__      # into a map this call made and nobody else holds yet
+
+
+def apply_all(machine: KVMachine, ops: list[Any]) -> tuple[KVMachine, list[str]] | None:
+    """``apply_op`` over ``ops`` in turn: the last machine and every result; None if one of
+    them is not an ``Op``. The data and the sessions are copied at most once each, however
+    many operations (a follower applies the commits it learns of together), and a batch of
+    duplicates changes nothing."""
+    data, sessions = machine.data, machine.sessions
+    fresh_data = fresh_sessions = False
+    results: list[str] = []
+    for op in ops:
+        if type(op) is not Op:
+            return None
+        client, seq, kind, key = op.client, op.seq, op.op, op.key
+        if seq <= sessions.get(client, 0):              # a duplicate: a Get still reads
+            results.append(data.get(key, "") if kind == GET else "")
+            continue
+        if kind == GET:
+            results.append(data.get(key, ""))
+        else:
+            if kind == PUT:
+                value = op.value
+            elif kind == APPEND:
+                value = data.get(key, "") + op.value
+            else:
+                raise ValueError(f"unknown KV operation {kind!r}")
+            if not fresh_data:
+                data, fresh_data = FrozenMap(data), True
+            _store(data, key, value)
+            results.append("")
+        if not fresh_sessions:
+            sessions, fresh_sessions = FrozenMap(sessions), True
+        _store(sessions, client, seq)
+    if not fresh_sessions:              # only duplicates: nothing changed
+        return machine, results
+    return KVMachine(data, sessions), results
 
 
 # ---------------------------------------------------------------- snapshots

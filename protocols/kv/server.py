@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any
 
 from .. import rsm
-from .machine import apply_op, decode_snapshot, empty, encode_snapshot
+from .machine import apply_all, apply_op, decode_snapshot, empty, encode_snapshot
 from .messages import GET, OK, OPS, ErrWrongLeader, KVReply, KVRequest, Op
 
 __all__ = ["SERVICE", "server_config", "init", "step", "is_leader", "current_term"]
@@ -43,7 +43,7 @@ def _refuse(seq: int) -> KVReply:
 SERVICE = rsm.Service(
     name="KV", request=KVRequest, reply=KVReply, malformed=_malformed, command=_command,
     identity=_identity, empty=empty, apply=apply_op, encode=encode_snapshot,
-    decode=decode_snapshot, answer=_answer, refuse=_refuse)
+    decode=decode_snapshot, answer=_answer, refuse=_refuse, apply_all=apply_all)
 
 
 # The server is the generic one with this service: rsm's functions, bound to SERVICE.

@@ -20,6 +20,7 @@ from ..core import (
     Apply, ApplySnapshot, Effects, Note, Propose, Proposed, Receive, Restart, RoleChanged, Send,
     TakeSnapshot, TimerFired,
 )
+from ..fmap import FrozenMap
 from .service import Service
 from .state import _NO_PENDING, Pending, RSMConfig, RSMState
 
@@ -129,27 +130,80 @@ def remember_pending(service: Service, state: RSMState, index: int, waiting: Pen
 
 def absorb(service: Service, state: RSMState, effects: Effects, out: Effects) -> RSMState:
     """Pass Raft's effects through in order (its Persist stays ahead of its Sends), consuming
-    Apply / ApplySnapshot / RoleChanged on the way; replies follow the Apply they answer."""
+    Apply / ApplySnapshot / RoleChanged on the way; replies follow the Apply they answer.
+
+    Consecutive Applies (a follower learning of several commits at once) go to the machine
+    together: ``apply_entries``."""
     applied_before = state.applied
+    run: list[Apply] | None = None
     for effect in effects:
-        out.append(effect)
         kind = type(effect)
         if kind is Apply:
-            state = handle_apply(service, state, effect, out)
-        elif kind is ApplySnapshot:
+            if run is None:
+                run = [effect]
+            else:
+                run.append(effect)
+            continue
+        if run is not None:
+            state = apply_entries(service, state, run, out)
+            run = None
+        out.append(effect)
+        if kind is ApplySnapshot:
             state = handle_apply_snapshot(service, state, effect, out)
         elif kind is RoleChanged and effect.role != _LEADER:
             state = fail_pending(service, state, out)
+    if run is not None:
+        state = apply_entries(service, state, run, out)
     if state.applied > applied_before:
         state = maybe_snapshot(service, state, out)
     return state
 
 
-def handle_apply(service: Service, state: RSMState, effect: Apply, out: Effects) -> RSMState:
-    if effect.index != state.applied + 1:
-        raise AssertionError(f"apply out of order: {effect.index} after {state.applied}")
+def apply_entries(service: Service, state: RSMState, applies: list[Apply],
+                  out: Effects) -> RSMState:
+    """Apply committed entries in index order; each Apply is passed on, followed by the reply
+    it owes. The machine takes them in one ``Service.apply_all`` call when the service has one
+    and every entry is a client operation; otherwise one by one (``handle_apply``)."""
+    applied, commands = state.applied, []
+    for effect in applies:
+        applied += 1
+        if effect.index != applied:
+            raise AssertionError(f"apply out of order: {effect.index} after {applied - 1}")
+        commands.append(effect.command)
+    apply_all = service.apply_all
+    batch = (None if apply_all is None or service.observe is not None
+             else apply_all(state.machine, commands))
+    if batch is None:
+        identity = service.identity
+        for effect in applies:
+            out.append(effect)
+            state = handle_apply(service, state, effect, identity(effect.command), out)
+        return state
+    machine, results = batch
+    pending = state.pending
+    if not pending:                     # a follower, or a leader nobody waits on
+        out.extend(applies)
+        return replace(state, machine=machine, applied=applied)
+    owed = None                         # pending without the replies sent: one copy
+    for effect, result in zip(applies, results):
+        out.append(effect)
+        waiting = pending.get(effect.index)
+        if waiting is not None:         # the rule of maybe_reply
+            ours = (service.identity(effect.command) == (waiting.client, waiting.seq)
+                    and effect.term == waiting.term)
+            out.append(Send(waiting.addr, service.answer(waiting.seq, result) if ours
+                            else service.refuse(waiting.seq)))
+            if owed is None:
+                owed = FrozenMap(pending)
+            dict.__delitem__(owed, effect.index)
+    return replace(state, machine=machine, applied=applied,
+                   pending=pending if owed is None else owed)
+
+
+def handle_apply(service: Service, state: RSMState, effect: Apply,
+                 identity: tuple[str, int] | None, out: Effects) -> RSMState:
+    """Apply one entry (``identity`` is ``service.identity`` of its command)."""
     machine, result = state.machine, None
-    identity = service.identity(effect.command)
     if identity is not None:
         machine, result = service.apply(machine, effect.command)
         if service.observe is not None:

@@ -36,6 +36,12 @@ class Service:
     - ``observe(machine, command, result) -> effects``: optional; observations to emit after a
       client operation applied (the sharded KV reports which shard it served, and under which
       configuration, to the sharding invariants).
+    - ``apply_all(machine, commands) -> (machine, results) | None``: optional; for several
+      entries committed together, exactly what ``apply`` over each command in turn gives (the
+      last machine, each result), or None (and no change) if some command is not a client
+      operation (``identity`` None): the server then takes them one by one. A machine of
+      persistent maps copies them once per batch instead of once per operation. Not used
+      with ``observe`` (it needs each machine).
     """
     name: str
     request: type
@@ -51,3 +57,4 @@ class Service:
     refuse: Callable[[int], Any]
     internal: "Callable[[Any, Any], tuple[Any, list[Any]]] | None" = None
     observe: "Callable[[Any, Any, Any], list[Any]] | None" = None
+    apply_all: "Callable[[Any, list[Any]], tuple[Any, list[Any]] | None] | None" = None

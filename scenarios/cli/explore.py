@@ -13,6 +13,7 @@ import hashlib
 import importlib
 import importlib.util
 import json
+import math
 import os
 import sys
 from typing import Annotated, Any, Callable, Optional, Sequence
@@ -44,7 +45,7 @@ _DEFAULT_NODES = {"raft": 3, "kv": 3, "shardkv": 1}
 _MAX_CLIENTS = {"kv": 3, "shardkv": 2}
 #: Bounds whose default differs for a target: a sharded store's logs hold every configuration
 #: change, migration step and controller query, so they need room to reach a migration.
-_TARGET_BOUNDS: dict[str, dict[str, int]] = {"shardkv": {"max_log": 6, "ops": 1}}
+_TARGET_BOUNDS: dict[str, dict[str, int]] = {"shardkv": {"max_log": 6}}
 #: The sharded store's own options: (dest, flag, default, lowest, highest or None).
 _SHARD_OPTIONS = (("groups", "--groups", 2, 1, 3), ("changes", "--changes", 1, 0, None),
                   ("shards", "--shards", 2, 1, 10))
@@ -63,7 +64,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--changes", type=int, default=None,
                    help="configuration changes the administrator makes after group 1 "
                         "joined, in order: a Join of each other group, then a Move, a Leave "
-                        "and a Join (shardkv; default 1)")
+                        "and a Join (shardkv; default 1, 0 with one group)")
     p.add_argument("--shards", type=int, default=None,
                    help="shards of the store (shardkv; 1 to 10, default 2)")
     p.add_argument("--snapshots", action="store_true",
@@ -79,7 +80,8 @@ def add_parser(sub: Any) -> None:
                    help="random walks to take (random strategy; default 1000)")
     p.add_argument("--symmetry", action="store_true",
                    help="take states that differ only by a renaming of the servers as one "
-                        "(raft: any permutation; kv: rotations only)")
+                        "(raft: any permutation; kv: rotations only; shardkv has none and "
+                        "refuses it)")
     p.add_argument("--compare-symmetry", action="store_true",
                    help="search twice, without and with symmetry, and report both counts")
     p.add_argument("--keep-sent", action="store_true",
@@ -134,7 +136,7 @@ def _bounds(args: argparse.Namespace) -> Bounds:
         return Bounds(**given, mid_step=not args.no_mid_step,
                       snapshots=args.snapshots).validate()
     except BoundsError as exc:
-        raise BadInput(str(exc)) from None
+        raise BadInput(f"--{exc.bound.replace('_', '-')} {exc.value}: {exc.why}") from None
 
 
 def load_step(spec: str, who: str = "--step", base: str = "") -> Any:
@@ -257,6 +259,7 @@ def _build(config: dict[str, Any], origin: str | None
         model = raft_model(nodes, step, keep_sent)
     else:
         model = TARGETS[target](nodes, clients, keep_sent=keep_sent, **shard_options)
+    _check_start(model, bounds, origin)
     names = config.get("properties") or [p for p, ts in PROPERTIES.items() if target in ts]
     properties: list[Any] = []
     for name in names:
@@ -265,12 +268,35 @@ def _build(config: dict[str, Any], origin: str | None
             raise BadInput(f"unknown property {name!r} (known: {', '.join(PROPERTIES)}{hint})")
         if target not in PROPERTIES[name]:
             raise BadInput(f"property {name!r} does not apply to target {target!r}")
+        if names.count(name) > 1:
+            raise BadInput(f"property {name!r} is given more than once")
         properties.append(_PROPERTY_CHECKERS[name](model))
     if target == "shardkv":
-        goals = shardkv_goals(model, bounds.crashes > 0)
+        goals = shardkv_goals(model, bounds.crashes > 0, shard_options["changes"],
+                              bounds.ops > 0)
     else:
         goals = list(raft_goals(bounds.snapshots, bounds.crashes > 0, bool(model.clients)))
     return model, bounds, properties, goals
+
+
+def _check_start(model: Model, bounds: Bounds, origin: str | None) -> None:
+    """Bad input if the start state (shardkv's settled store) is already beyond --max-log or
+    --max-term: the search would expand an arbitrary fringe, not the states within them."""
+    if model.raft_of is None:
+        return
+    hards = [model.raft_of(node.state).hard for addr, node in
+             zip(model.cluster.addrs, model.initial().cluster.nodes)
+             if addr in model.servers and node.state is not None]
+    if not hards:
+        return
+    log = max(h.log_start + len(h.log) - 1 for h in hards)
+    term = max(h.term for h in hards)
+    for field, value, least, what in (("max_log", bounds.max_log, log, "a log of"),
+                                      ("max_term", bounds.max_term, term, "a term of")):
+        if value < least:
+            flag = f"--{field.replace('_', '-')}" if origin is None else field
+            raise BadInput(f"{flag} {value}: the settled {model.name} start already has "
+                           f"{what} {least} (give {least} or more)")
 
 
 def _shard_options(config: dict[str, Any], target: str, option: Callable[[str], str]
@@ -287,12 +313,13 @@ def _shard_options(config: dict[str, Any], target: str, option: Callable[[str], 
     out: dict[str, int] = {}
     for dest, _, default, lo, hi in _SHARD_OPTIONS:
         value = config.get(dest)
-        value = default if value is None else value
         top = len(config_changes(out.get("groups", 1))) - 1 if hi is None else hi
+        value = min(default, top) if value is None else value
         if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= top:
-            what = f" with {out['groups']} groups" if dest == "changes" else ""
-            raise BadInput(f"{option(dest)} {value}: the shardkv target takes {lo} to {top}"
-                           f"{what}")
+            what = (f" with {_count(out['groups'], 'group')}" if dest == "changes" else "")
+            span = f"only {lo}" if lo == top else f"{lo} to {top}"
+            why = " (one group allows no configuration change)" if top == 0 else ""
+            raise BadInput(f"{option(dest)} {value}: the shardkv target takes {span}{what}{why}")
         out[dest] = value
     return out
 
@@ -308,7 +335,7 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         raise BadInput(f"--seed {args.seed}: expected 0 to 2**63-1")
     if args.walks is not None and not 1 <= args.walks <= 10_000_000:
         raise BadInput(f"--walks {args.walks}: expected 1 to 10,000,000")
-    if args.progress <= 0:
+    if not math.isfinite(args.progress) or args.progress <= 0:
         raise BadInput(f"--progress {args.progress}: expected a positive number of seconds")
     if args.clients is not None and args.target not in _MAX_CLIENTS:
         raise BadInput(f"--clients applies to the kv and shardkv targets only (not "
@@ -325,9 +352,11 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
     for dest, flag, default, _, _ in _SHARD_OPTIONS:
         value = getattr(args, dest)
         if args.target == "shardkv":
-            config[dest] = default if value is None else value
+            config[dest] = value
         elif value is not None:
             raise BadInput(f"{flag} applies to the shardkv target only (not {args.target})")
+    if args.target == "shardkv":       # the defaults, some of which depend on --groups
+        config.update(_shard_options(config, args.target, lambda name: f"--{name}"))
     return config
 
 
@@ -363,7 +392,7 @@ def run(args: argparse.Namespace) -> int:
                 print(json.dumps({**_as_json(config, args.strategy, results, None),
                                   "interrupted": True}, sort_keys=True))
             else:
-                _report(results, None, interrupted=True)
+                _report(results, None, config, interrupted=True)
             raise
 
     result = results[-1]
@@ -373,7 +402,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_as_json(config, args.strategy, results, written), sort_keys=True))
     else:
-        _report(results, written)
+        _report(results, written, config)
+        if args.trace and result.violation is None:
+            print(f"no counterexample to write: {args.trace} left as it was")
     return EXIT_FAIL if result.violation is not None else EXIT_OK
 
 
@@ -381,8 +412,9 @@ def _header(config: dict[str, Any], strategy: str, symmetry: bool) -> str:
     b = config["bounds"]
     what = _count(config["nodes"], "server")
     if config["target"] == "shardkv":
+        each = " each" if config["groups"] > 1 else ""
         what = (f"a controller of 1 server, {_count(config['groups'], 'group')} of "
-                f"{what} each, {_count(config['shards'], 'shard')}, "
+                f"{what}{each}, {_count(config['shards'], 'shard')}, "
                 f"{_count(config['changes'], 'configuration change')}")
     if config["target"] in _MAX_CLIENTS:
         what += ", " + _count(config["clients"], "client")
@@ -405,7 +437,19 @@ def _print_progress(p: Progress) -> None:
           f"({rate:,.0f}/s), depth {p.depth}, queue {p.queue:,}", flush=True)
 
 
-def _report(results: list[Result], written: str | None, interrupted: bool = False) -> None:
+def _budget_stopped(r: Result) -> bool:
+    """True if the search stopped at the --states budget with states left to explore (random
+    walks go on past it: they only stop counting)."""
+    return "states" in r.bounds_hit and r.strategy != "random"
+
+
+#: The bounds that, once hit, may keep a goal out of reach, and the option that raises each.
+_RAISE = {"max-log": "--max-log", "max-term": "--max-term", "per-link": "--per-link",
+          "depth": "--depth", "states": "--states"}
+
+
+def _report(results: list[Result], written: str | None, config: dict[str, Any],
+            interrupted: bool = False) -> None:
     for r in results:
         rate = r.distinct / r.seconds if r.seconds > 0 else 0.0
         print(f"{r.generated:,} states generated, {r.distinct:,} distinct "
@@ -430,6 +474,14 @@ def _report(results: list[Result], written: str | None, interrupted: bool = Fals
             print("no violation: every state within the bounds was explored")
         else:
             print(f"no violation within the bounds; bounds hit: {', '.join(r.bounds_hit)}")
+        if _budget_stopped(r):
+            print(f"stopped at the state budget (--states {config['bounds']['states']:,}): "
+                  f"the search is incomplete")
+        missed = [name for name, depth in r.goals.items() if depth is None]
+        raising = [_RAISE[b] for b in r.bounds_hit if b in _RAISE]
+        if missed and raising:
+            print(f"goals not reached within these bounds: {', '.join(missed)} (raising "
+                  f"{' or '.join(raising)} may reach them)")
         return
     print(f"VIOLATION {v.rule}: {v.detail}")
     kind = "shortest counterexample" if r.strategy == "bfs" else "counterexample"
@@ -448,7 +500,7 @@ def _as_json(config: dict[str, Any], strategy: str, results: list[Result],
         "runs": [{"symmetry": x.symmetry, "generated": x.generated, "distinct": x.distinct,
                   "depth": x.depth, "seconds": round(x.seconds, 3)} for x in results],
         "goals": r.goals, "bounds_hit": list(r.bounds_hit), "complete": r.complete,
-        "violation": None}
+        "stopped_at_state_budget": _budget_stopped(r), "violation": None}
     if r.violation is not None:
         out["violation"] = {"rule": r.violation.rule, "detail": r.violation.detail,
                             "steps": [describe(label) for label in r.violation.labels],

@@ -31,7 +31,12 @@ SPENT_NAMES = ("ops", "crashes", "drops", "duplicates", "partitions")
 
 
 class BoundsError(ValueError):
-    """Bounds that are negative or absurd (the command line reports it as bad input)."""
+    """Bounds that are negative or absurd (the command line reports it as bad input):
+    ``bound`` names the field, ``value`` is its value and ``why`` says what is wrong."""
+
+    def __init__(self, message: str, bound: str = "", value: int = 0, why: str = "") -> None:
+        super().__init__(message)
+        self.bound, self.value, self.why = bound, value, why
 
 
 class Bounds(msgspec.Struct, frozen=True):
@@ -64,13 +69,15 @@ class Bounds(msgspec.Struct, frozen=True):
         for name, hi in limits.items():
             value = getattr(self, name)
             if value < 0:
-                raise BoundsError(f"bound {name} is negative ({value})")
+                raise BoundsError(f"bound {name} is negative ({value})", name, value,
+                                  "must not be negative")
             if value > hi:
-                raise BoundsError(f"bound {name}={value} is absurd (at most {hi})")
-        if self.per_link < 1:
-            raise BoundsError("bound per_link must be at least 1")
-        if self.states < 1:
-            raise BoundsError("bound states must be at least 1")
+                raise BoundsError(f"bound {name}={value} is absurd (at most {hi})", name, value,
+                                  f"absurd (at most {hi})")
+        for name in ("per_link", "states"):
+            if getattr(self, name) < 1:
+                raise BoundsError(f"bound {name} must be at least 1", name,
+                                  getattr(self, name), "must be at least 1")
         return self
 
 
@@ -271,6 +278,7 @@ def successors(model: Model, state: XState, bounds: Bounds,
     nodes, inflight = cs.nodes, cs.inflight
     index = rules.index
     can_crash = spent[CRASHES] < bounds.crashes
+    servers = model.servers      # only servers crash, mid-step too (never clerks)
     seen: set[InFlight] = set()
     for k, m in enumerate(inflight):
         if m in seen:
@@ -283,7 +291,7 @@ def successors(model: Model, state: XState, bounds: Bounds,
         event: Any = Receive(m.src, m.msg) if stepped else None
         yield (label, after, m.dst if stepped else None, event, effects,
                XState(_cut_state(after, cut), spent, cut, state.ghost))
-        if can_crash and bounds.mid_step and stepped:
+        if can_crash and bounds.mid_step and stepped and m.dst in servers:
             for n in range(1, len(effects)):
                 after_k, done = rules.deliver(cs, k, crash_after=n)
                 yield (Label("deliver", m.dst, m.src, m.msg, after=n), after_k, m.dst, event,
@@ -294,7 +302,7 @@ def successors(model: Model, state: XState, bounds: Bounds,
         after, effects = rules.fire(cs, addr, kind)
         yield (Label("fire", addr, what=kind), after, addr, event, effects,
                XState(_cut_state(after, cut), spent, cut, state.ghost))
-        if can_crash and bounds.mid_step:
+        if can_crash and bounds.mid_step and addr in servers:
             for n in range(1, len(effects)):
                 after_k, done = rules.fire(cs, addr, kind, crash_after=n)
                 yield (Label("fire", addr, what=kind, after=n), after_k, addr, event, done,

@@ -187,10 +187,11 @@ class _Search:
                            False)
 
     def result(self, strategy: str, distinct: int, violation: Counterexample | None,
-               complete: bool) -> Result:
+               complete: bool, queue: int = 0) -> Result:
+        """``queue``: the states left unexplored (when the state budget stopped the search)."""
         seconds = time.perf_counter() - self.t0
         if self.progress is not None:
-            self.progress(Progress(self.generated, distinct, self.max_depth, 0, seconds))
+            self.progress(Progress(self.generated, distinct, self.max_depth, queue, seconds))
         return Result(strategy, self.symmetry, self.generated, distinct, self.max_depth,
                       seconds, violation, tuple(sorted(self.hit)), dict(self.reached),
                       complete and violation is None)
@@ -288,7 +289,8 @@ def _bfs(search: _Search) -> Result:
         if budget_hit:
             break
         search.tick(len(seen), depth, len(queue))
-    return search.result("bfs", len(seen), None, not search.hit)
+    # the state whose expansion the budget cut short is left too
+    return search.result("bfs", len(seen), None, not search.hit, len(queue) + budget_hit)
 
 
 def _dfs(search: _Search) -> Result:
@@ -316,7 +318,7 @@ def _dfs(search: _Search) -> Result:
                 continue     # seen at this depth or shallower: nothing new below it
             if old is None and len(seen) >= bounds.states:
                 search.hit.add("states")
-                return search.result("dfs", len(seen), None, False)
+                return search.result("dfs", len(seen), None, False, len(stack) + 1)
             seen[key] = depth + 1
             search.max_depth = max(search.max_depth, depth + 1)
             children.append((after, depth + 1, path + (label,)))
@@ -332,7 +334,6 @@ def _random(search: _Search, seed: int, walks: int) -> Result:
     start = search.initial()
     seen: set[int] = {fp(start)}
     search.seen = seen
-    search.hit.add("walks")
     for _ in range(walks):
         state, path = start, ()  # type: tuple[XState, tuple[Label, ...]]
         for depth in range(bounds.depth + 1):
@@ -358,4 +359,5 @@ def _random(search: _Search, seed: int, walks: int) -> Result:
             else:
                 search.hit.add("states")
             search.tick(len(seen), depth, 0)
+    search.hit.add("walks")        # every walk taken (not when interrupted before)
     return search.result("random", len(seen), None, False)
