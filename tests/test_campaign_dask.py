@@ -25,12 +25,10 @@ from scenarios.runner import run_scenario  # noqa: E402
 
 @pytest.fixture(scope="module")
 def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=":0", silence_logs=50)
-    c = distributed.Client(cluster)
-    yield c
-    c.close()
-    cluster.close()
+    """The cluster of `--scheduler local:2`: 2 worker processes of 1 thread each."""
+    from scenarios.campaign.cluster import connect
+    with connect("local:2") as c:
+        yield c
 
 
 def stored(db: CampaignDB) -> dict[int, tuple]:
@@ -286,6 +284,23 @@ def test_ctrl_c_while_the_local_cluster_starts_is_not_lost(monkeypatch):
     assert closed == [True]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, set())
+
+
+def test_a_local_cluster_never_gives_its_workers_up():
+    """A LocalCluster closes a worker's nanny for good if no worker of its name is registered
+    `lost-worker-timeout` after one of its deaths: a seed that kills worker after worker can
+    make that check land between a death and the restart. While `local:N` runs, the check
+    is put off beyond any campaign; Dask's own setting is back afterwards."""
+    import dask
+    from dask.utils import parse_timedelta
+
+    from scenarios.campaign.cluster import connect
+    key = "distributed.deploy.lost-worker-timeout"
+    before = dask.config.get(key)
+    with connect("local:1") as c:
+        assert parse_timedelta(dask.config.get(key)) >= 365 * 86400
+        assert len(c.cluster.workers) == 1
+    assert dask.config.get(key) == before
 
 
 def test_local_workers_ignore_ctrl_c():

@@ -32,6 +32,14 @@ WINDOW_PER_THREAD = 2
 #: Dask gives up on twice is split, so only the seed that kills its workers is a crash.
 BATCH = 8
 CONNECT_TIMEOUT_S = 10
+#: Dask settings for the life of a ``local:N`` cluster. A LocalCluster hard-closes a worker's
+#: nanny when, ``lost-worker-timeout`` after any death of that worker, no worker of its name is
+#: registered: a seed that kills its workers again and again (several deaths in a row, each
+#: restart taking seconds on a loaded machine) can make that check land between a death and
+#: the restart, and the cluster then loses the worker for good (all of them: the campaign
+#: waits forever). Our nannies live in this process and restart their worker themselves:
+#: nothing is ever lost for real, so the check is put off for good.
+LOCAL_CLUSTER_CONFIG = {"distributed.deploy.lost-worker-timeout": "3650d"}
 #: Times Dask must give a task up (KilledWorker) before it is recorded as a crash.
 VERDICTS_FOR_CRASH = 2
 
@@ -84,6 +92,8 @@ def _start(stack: contextlib.ExitStack, address: str, n: int) -> Any:
         # warning.
         if signal.SIGINT in signal.sigpending():
             raise KeyboardInterrupt
+        import dask
+        stack.enter_context(dask.config.set(LOCAL_CLUSTER_CONFIG))   # restored after close
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
             with warnings.catch_warnings():
