@@ -140,3 +140,32 @@ def test_a_module_defining_a_struct_is_refused() -> None:
     with pytest.raises(SystemExit, match="defines the msgspec Struct KVMachine"):
         build_compiled.check_no_structs(["protocols/kv/machine.py"])
     build_compiled.check_no_structs(build_compiled.MODULES)
+
+
+def test_out_must_be_new_or_an_earlier_build(tmp_path: Path) -> None:
+    """The build replaces --out whole, so it refuses (one line, exit 2, before compiling) a
+    directory that is not one of its builds, the tree, a directory inside it or above it, and a
+    place it cannot write; and what it refused is left as it was."""
+    keep = tmp_path / "notes"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("precious")
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / build_compiled.MANIFEST).write_text("{}")
+    assert build_compiled.check_out(tmp_path / "new") is None
+    assert build_compiled.check_out(earlier) is None
+    root = build_compiled.ROOT
+    for refused in (keep, keep / "notes.txt", root, root / "sim" / "x", root.parent,
+                    Path("/proc/raftsim-nope")):
+        assert build_compiled.check_out(refused) is not None, refused
+    script = root / "tools" / "build_compiled.py"
+    for args in (["--out", str(keep)], ["--out", str(root.parent)], ["--out", str(tmp_path / "x"),
+                                                                     "--jobs", "0"]):
+        done = subprocess.run([sys.executable, str(script), *args], capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 2, done
+        lines = done.stderr.strip().splitlines()
+        assert lines[-1].startswith("build_compiled.py: error: "), done.stderr
+        assert "Traceback" not in done.stderr
+    assert (keep / "notes.txt").read_text() == "precious"
+    assert not (tmp_path / "x").exists()

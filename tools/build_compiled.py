@@ -163,20 +163,43 @@ def build(out: Path, modules: list[str] = MODULES, root: Path = ROOT, jobs: int 
         (stage / MANIFEST).write_text(json.dumps(source_hashes(root, modules), indent=1,
                                                  sort_keys=True) + "\n")
         if out.exists():
+            if not (out / MANIFEST).is_file():      # never remove what is not a build of ours
+                raise RuntimeError(f"{out} exists and is not a compiled build")
             shutil.rmtree(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(stage), str(out))
 
 
+def check_out(out: Path) -> str | None:
+    """Why ``out`` cannot take a build, or None. The build replaces ``out`` whole, so it must be
+    new, or a build made by this script (it holds the manifest); never the tree, inside it or
+    above it; and its parent must be a directory we can write."""
+    out = out.resolve()
+    if out == ROOT or ROOT in out.parents or out in ROOT.parents:
+        return f"--out {out}: the build goes in a directory of its own, outside the source tree"
+    if out.exists() and not (out.is_dir() and (out / MANIFEST).is_file()):
+        return (f"--out {out}: exists and is not a compiled build (no {MANIFEST} in it); "
+                f"give a new directory")
+    try:                                    # can we make a directory beside it? (root too)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=".raftsim-probe-", dir=out.parent))
+    except OSError as e:
+        return f"--out {out}: cannot write there ({e.strerror or e})"
+    return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path,
-                        help="directory for the compiled modules (replaced; never the tree)")
-    parser.add_argument("--jobs", type=int, default=2, help="parallel C compilations")
+                        help="directory for the compiled modules: a new one, or an earlier "
+                             "build (replaced); never in the tree")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel C compilations (>= 1)")
     args = parser.parse_args()
-    if args.out.resolve() == ROOT or ROOT in args.out.resolve().parents and \
-            args.out.resolve().name in {"sim", "protocols", "checkers", "scenarios"}:
-        parser.error("--out must be a directory of its own, not the source tree")
+    if args.jobs < 1:
+        parser.error(f"--jobs {args.jobs}: give 1 or more")
+    why = check_out(args.out)
+    if why:
+        parser.error(why)
     build(args.out, jobs=args.jobs)
     print(f"compiled {len(MODULES)} modules into {args.out.resolve()}; run with "
           f"PYTHONPATH={args.out.resolve()}:{ROOT}")
