@@ -387,6 +387,7 @@ def test_a_state_budget_stop_says_the_search_is_incomplete() -> None:
     code, out, _ = cli("explore", "raft", "--states", "100")
     assert code == 0 and ("stopped at the state budget (--states 100): the search is "
                           "incomplete\n") in out, out
+    assert "no violation among the " in out and "within the bounds" not in out, out
     last = [line for line in out.splitlines() if "generated," in line and "queue" in line][-1]
     assert not last.endswith("queue 0"), last
     code, out, _ = cli("explore", "raft", "--states", "100", "--json")

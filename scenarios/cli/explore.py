@@ -482,6 +482,9 @@ def _report(results: list[Result], written: str | None, config: dict[str, Any],
     if v is None:
         if r.complete:
             print("no violation: every state within the bounds was explored")
+        elif _budget_stopped(r):              # not "within the bounds": only part was seen
+            print(f"no violation among the {r.distinct:,} distinct states explored; bounds "
+                  f"hit: {', '.join(r.bounds_hit)}")
         else:
             print(f"no violation within the bounds; bounds hit: {', '.join(r.bounds_hit)}")
         if _budget_stopped(r):
