@@ -86,8 +86,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--compare-symmetry", action="store_true",
                    help="search twice, without and with symmetry, and report both counts")
     p.add_argument("--por", action="store_true",
-                   help="partial-order reduction by sleep sets (bfs only): the same states and "
-                        "verdicts, fewer transitions taken")
+                   help="partial-order reduction by sleep sets (bfs only; off by default): "
+                        "the same states and verdicts, fewer transitions taken, but more CPU "
+                        "today (see docs/explorer.md)")
     p.add_argument("--keep-sent", action="store_true",
                    help="what a server sent before it crashed stays on the wire (default: lost "
                         "with it, as on the simulator's network)")
@@ -398,7 +399,7 @@ def run(args: argparse.Namespace) -> int:
                 print(json.dumps({**_as_json(config, args.strategy, results, None, args.por),
                                   "interrupted": True}, sort_keys=True))
             else:
-                _report(results, None, config, interrupted=True)
+                _report(results, None, config, interrupted=True, por=args.por)
             raise
 
     result = results[-1]
@@ -409,7 +410,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(_as_json(config, args.strategy, results, written, args.por),
                          sort_keys=True))
     else:
-        _report(results, written, config)
+        _report(results, written, config, por=args.por)
         if args.trace and result.violation is None:
             print(f"no counterexample to write: {args.trace} left as it was")
     return EXIT_FAIL if result.violation is not None else EXIT_OK
@@ -457,13 +458,13 @@ _RAISE = {"max-log": "--max-log", "max-term": "--max-term", "per-link": "--per-l
 
 
 def _report(results: list[Result], written: str | None, config: dict[str, Any],
-            interrupted: bool = False) -> None:
+            interrupted: bool = False, por: bool = False) -> None:
     for r in results:
         rate = r.distinct / r.seconds if r.seconds > 0 else 0.0
         print(f"{r.generated:,} states generated, {r.distinct:,} distinct "
               f"(symmetry {'on' if r.symmetry else 'off'}), depth {r.depth}, "
               f"{r.seconds:.1f} s ({rate:,.0f} distinct/s)")
-        if r.pruned:
+        if r.pruned or por:          # with --por, even "0 skipped" is news
             print(f"  {describe_reduction(r.pruned, r.generated)}")
     r = results[-1]
     if r.goals:
