@@ -1,4 +1,4 @@
-"""Test-suite wiring: the ``interpreted`` marker.
+"""Test-suite wiring: the ``interpreted`` marker, and Ctrl-C as a terminal delivers it.
 
 A test marked ``interpreted`` plants a bug by patching a module's functions (or its
 constants) at run time. Calls inside a compiled module (tools/build_compiled.py) do not look
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
+import signal
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -17,6 +18,12 @@ from types import ModuleType
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The Ctrl-C tests send SIGINT to this process and to campaigns it starts. A shell starts a
+# background job (`pytest &`, no job control) with SIGINT ignored, and children inherit that:
+# every such test would then see its Ctrl-C vanish. Take SIGINT back as a terminal run has it.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @cache
