@@ -476,18 +476,8 @@ def _observe(inv: ShardInvariants, t: float, what: str, server: str, d: Any) -> 
     """One observation, as scenarios/harness/shardkv.py reports it to the checker."""
     if what == "restarted":
         inv.restarted(t, server)
-    elif what == "shard-config":
-        inv.config_applied(t, server, d[0], d[1], d[2])
-    elif what == "shard-restored":
-        inv.restored(t, server, *d)
-    elif what == "shard-served":
-        inv.served(t, server, *d)
-    elif what == "shard-frozen":
-        inv.frozen(t, *d)
-    elif what == "shard-installed":
-        inv.installed(t, *d)
-    elif what == "shard-deleted":
-        inv.deleted(t, *d)
+    else:
+        inv.note(t, server, what, d)
 
 
 def _notes(step: Step, what: str) -> list[Any]:

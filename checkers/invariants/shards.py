@@ -35,7 +35,7 @@ A driver reports::
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 from .raft import InvariantViolation
 
@@ -60,6 +60,22 @@ class ShardInvariants:
               nums: Sequence[int] = ()) -> InvariantViolation:
         return InvariantViolation(rule, time, detail, nodes=[f"gid {g}" for g in gids],
                                   terms=(), indexes=tuple(nums))
+
+    def note(self, time: float, server: str, what: str, d: Any) -> None:
+        """One ``shard-*`` note of ``server`` (its kind and detail, as the server emits them),
+        given to the rule it feeds; other notes are not the sharding rules' business."""
+        if what == "shard-config":
+            self.config_applied(time, server, d[0], d[1], d[2])
+        elif what == "shard-restored":
+            self.restored(time, server, *d)
+        elif what == "shard-served":
+            self.served(time, server, *d)
+        elif what == "shard-frozen":
+            self.frozen(time, *d)
+        elif what == "shard-installed":
+            self.installed(time, *d)
+        elif what == "shard-deleted":
+            self.deleted(time, *d)
 
     def restarted(self, time: float, server: str) -> None:
         self._last[server] = None

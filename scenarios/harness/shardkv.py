@@ -82,19 +82,7 @@ class ShardKVCluster:
         self.shards.restarted(self.env.now, host.addr)
 
     def _note(self, host: Host, note: Note) -> None:
-        what, d, t, inv = note.what, note.detail, self.env.now, self.shards
-        if what == "shard-config":
-            inv.config_applied(t, host.addr, d[0], d[1], d[2])
-        elif what == "shard-restored":
-            inv.restored(t, host.addr, *d)
-        elif what == "shard-served":
-            inv.served(t, host.addr, *d)
-        elif what == "shard-frozen":
-            inv.frozen(t, *d)
-        elif what == "shard-installed":
-            inv.installed(t, *d)
-        elif what == "shard-deleted":
-            inv.deleted(t, *d)
+        self.shards.note(self.env.now, host.addr, note.what, note.detail)
 
     # ------------------------------------------------------------ the lab's helpers
 

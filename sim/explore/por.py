@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Iterable, NamedTuple
 
 from sim.cluster import InFlight
 from sim.explore.model import Label, Model, Step, XState, successors
-from sim.explore.search import CHANGES, READS
+from sim.explore.search import CHANGES, READS, _path
 
 if TYPE_CHECKING:
     from sim.explore.search import Result, _Search
@@ -234,19 +234,8 @@ def _rename_sleep(sleep: dict[Label, Move], model: Model, servers: tuple[str, ..
     return out
 
 
-def _path(parents: list[tuple[int, Label | None]], at: int) -> tuple[Label, ...]:
-    labels: list[Label] = []
-    while at >= 0:
-        parent, label = parents[at]
-        if label is not None:
-            labels.append(label)
-        at = parent
-    return tuple(reversed(labels))
-
-
 def describe_reduction(pruned: int, generated: int) -> str:
     """One line for reports: how many transitions the sleep sets skipped."""
     total = pruned + generated
     share = 100.0 * pruned / total if total else 0.0
     return f"{pruned:,} transitions skipped by sleep sets ({share:.0f}% of {total:,})"
-
