@@ -13,25 +13,13 @@ import msgspec
 from msgspec.structs import replace
 
 from ..fmap import FrozenMap
+from .machine_types import KVMachine, _Snapshot
 from .messages import APPEND, GET, PUT, Op
 
 __all__ = [
     "KVMachine", "empty", "apply_op", "apply_all", "is_duplicate", "get_value",
     "encode_snapshot", "decode_snapshot",
 ]
-
-_EMPTY = FrozenMap()
-
-
-class KVMachine(msgspec.Struct, frozen=True):
-    """``data`` maps key -> value; ``sessions`` maps client id -> highest seq applied.
-
-    Only the seq is kept per client, not a result: a Put/Append answers "" and a duplicate Get
-    simply reads again (still inside the operation's interval, so still linearizable), which
-    keeps the snapshot free of stored values.
-    """
-    data: Any = _EMPTY
-    sessions: Any = _EMPTY
 
 
 def empty() -> KVMachine:
@@ -114,12 +102,6 @@ def apply_all(machine: KVMachine, ops: list[Any]) -> tuple[KVMachine, list[str]]
 
 
 # ---------------------------------------------------------------- snapshots
-
-class _Snapshot(msgspec.Struct, frozen=True, array_like=True):
-    """Wire form of a machine: sorted pairs, so equal machines encode to equal bytes."""
-    data: tuple[tuple[str, str], ...]
-    sessions: tuple[tuple[str, int], ...]
-
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(_Snapshot)
