@@ -164,7 +164,7 @@ class Network:
         self._append((now, "send", mid, src, dst, msg))
         dh = self.hosts.get(dst)
         if dh is None or not dh.up or dst not in self._succ[src]:
-            self._undeliverable(mid, src, dst, msg, size, reply, sh, dh)
+            self._undeliverable(mid, src, dst, dh)
             return
         if self._reliable:
             delay = self._reliable_delay
@@ -187,8 +187,7 @@ class Network:
         heappush(self._queue, (self._env._now + delay, NORMAL, next(self._eid),
                                (self._fail_call, (mid, src, dst, reason))))
 
-    def _undeliverable(self, mid: int, src: str, dst: str, msg: Any, size: int, reply: bool,
-                       sh: "Host", dh: "Host | None") -> None:
+    def _undeliverable(self, mid: int, src: str, dst: str, dh: "Host | None") -> None:
         """labrpc: no server or no link; the failure shows after a delay, the message is lost."""
         reason = "partition" if dh is not None and dh.up else "down"
         p = self.params

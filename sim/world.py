@@ -82,7 +82,7 @@ class World:
         delay = time - self.env.now
         if delay < 0:
             raise ValueError(f"call_at({time}) is in the past (now={self.env.now})")
-        heappush(self.queue, (self.env._now + delay, NORMAL, next(self.eid), (fn, args)))
+        self.call_later(delay, fn, *args)
 
     def schedule(self, event: Any, delay: float) -> None:
         """Push a prepared event object (with ``callbacks`` and ``_ok``) ``delay`` ms ahead."""

@@ -289,13 +289,13 @@ def _check_start(model: Model, bounds: Bounds, origin: str | None) -> None:
     --max-term: the search would expand an arbitrary fringe, not the states within them."""
     if model.raft_of is None:
         return
-    hards = [model.raft_of(node.state).hard for addr, node in
+    rafts = [model.raft_of(node.state) for addr, node in
              zip(model.cluster.addrs, model.initial().cluster.nodes)
              if addr in model.servers and node.state is not None]
-    if not hards:
+    if not rafts:
         return
-    log = max(h.log_start + len(h.log) - 1 for h in hards)
-    term = max(h.term for h in hards)
+    log = max(raft.last_index(r) for r in rafts)
+    term = max(r.hard.term for r in rafts)
     for field, value, least, what in (("max_log", bounds.max_log, log, "a log of"),
                                       ("max_term", bounds.max_term, term, "a term of")):
         if value < least:

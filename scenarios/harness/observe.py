@@ -196,8 +196,7 @@ class RaftObserver:
                      else -1)
         else:
             guess = me if kind is Propose else -1
-        if (0 <= guess < len(new_match) and new_match[:guess] == old_match[:guess]
-                and new_match[guess + 1:] == old_match[guess + 1:]):
+        if 0 <= guess < len(new_match) and _only_mine(new_match, old_match, guess):
             if guess == me:
                 return                            # only the leader's own entry moved
             changed: Any = (guess,)
@@ -318,8 +317,8 @@ class RaftObserver:
             durable = host.disk.read()
             index = msg.match_index
             if durable is None or not msg.success or index <= 0:
-                _sent_append_reply(self, host, effect.dst, msg,
-                                   durable.state if durable is not None else None)
+                self._sent(self.env._now, host.addr, effect.dst, "AppendEntriesReply", msg.term,
+                           durable.state.term if durable is not None else 0)
                 return
             hard = durable.state
             state = host.state
@@ -439,37 +438,6 @@ def _in_memory_term(o: RaftObserver, host: Any, index: int) -> int | None:
     return None if got < 0 else got
 
 
-def _sent_append_reply(o: RaftObserver, host: Any, dst: str, msg: AppendEntriesReply,
-                       hard: Any) -> None:
-    if not msg.success or msg.match_index <= 0 or hard is None:
-        o.oracles.sent(o.env._now, host.addr, dst, "AppendEntriesReply", msg.term,
-                       hard.term if hard is not None else 0)
-        return
-    # inlined (the hot path: one success reply per AppendEntries): the sender's own term at
-    # the index it vouches for, and the disk's
-    index = msg.match_index
-    mine = o.raft_of(host.state).hard
-    pos = index - mine.log_start
-    own = mine.log[pos].term if 0 < pos < len(mine.log) else None
-    pos = index - hard.log_start
-    disk = HELD if pos <= 0 else hard.log[pos].term if pos < len(hard.log) else -1
-    o.oracles.sent_entry(o.env._now, host.addr, dst, "AppendEntriesReply(success)", msg.term,
-                         hard.term, index, own, disk)
-
-
-def _sent_append(o: RaftObserver, host: Any, dst: str, msg: AppendEntries, hard: Any) -> None:
-    entries = msg.entries
-    if not entries or hard is None:
-        o.oracles.sent(o.env._now, host.addr, dst, "AppendEntries", msg.term,
-                       hard.term if hard is not None else 0)
-        return
-    index = msg.prev_index + len(entries)
-    pos = index - hard.log_start
-    disk = HELD if pos <= 0 else hard.log[pos].term if pos < len(hard.log) else -1
-    o.oracles.sent_entry(o.env._now, host.addr, dst, "AppendEntries", msg.term, hard.term,
-                         index, entries[-1].term, disk)
-
-
 def _sent_snapshot_reply(o: RaftObserver, host: Any, dst: str, msg: InstallSnapshotReply,
                          hard: Any) -> None:
     if msg.last_index <= 0:
@@ -488,8 +456,6 @@ def _sent_term_only(o: RaftObserver, host: Any, dst: str, msg: Any, hard: Any) -
 _SENT: dict[type, Callable[[RaftObserver, Any, str, Any, Any], None]] = {
     RequestVote: _sent_vote_request,
     RequestVoteReply: _sent_vote_reply,
-    AppendEntries: _sent_append,
-    AppendEntriesReply: _sent_append_reply,
     InstallSnapshot: _sent_term_only,
     InstallSnapshotReply: _sent_snapshot_reply,
 }
