@@ -510,13 +510,8 @@ def shardkv_goals(model: Model, crashes: bool, changes: int = 1, ops: bool = Tru
     def op_after_config_change(step: Step, ghosts: tuple[Any, ...]) -> bool:
         # served, not merely answered: a reply of gid 1 under configuration 1 may reach a
         # clerk that has meanwhile learned configuration 2 (gid 1 owns every shard in 1)
-        if step.addr not in group_addrs:
-            return False
-        for e in step.effects:
-            if type(e) is Note and e.what == "shard-served" and e.detail[1] >= 2 \
-                    and e.detail[0] != 1:
-                return True
-        return False
+        return step.addr in group_addrs and any(d[1] >= 2 and d[0] != 1
+                                                 for d in _notes(step, "shard-served"))
 
     def config_change_everywhere(step: Step, ghosts: tuple[Any, ...]) -> bool:
         applied = [d[1] for d in _notes(step, "shard-config")]
