@@ -188,11 +188,9 @@ def apply_entries(service: Service, state: RSMState, applies: list[Apply],
     for effect, result in zip(applies, results):
         out.append(effect)
         waiting = pending.get(effect.index)
-        if waiting is not None:         # the rule of maybe_reply
-            ours = (service.identity(effect.command) == (waiting.client, waiting.seq)
-                    and effect.term == waiting.term)
-            out.append(Send(waiting.addr, service.answer(waiting.seq, result) if ours
-                            else service.refuse(waiting.seq)))
+        if waiting is not None:
+            out.append(_reply(service, waiting, effect, service.identity(effect.command),
+                              result))
             if owed is None:
                 owed = FrozenMap(pending)
             dict.__delitem__(owed, effect.index)
@@ -224,10 +222,17 @@ def maybe_reply(service: Service, state: RSMState, effect: Apply,
     waiting = state.pending.get(effect.index)
     if waiting is None:
         return state
-    ours = identity == (waiting.client, waiting.seq) and effect.term == waiting.term
-    reply = service.answer(waiting.seq, result) if ours else service.refuse(waiting.seq)
-    out.append(Send(waiting.addr, reply))
+    out.append(_reply(service, waiting, effect, identity, result))
     return replace(state, pending=state.pending.without(effect.index))
+
+
+def _reply(service: Service, waiting: Any, effect: Apply, identity: tuple[str, int] | None,
+           result: Any) -> Send:
+    """The answer to ``waiting`` if ``effect`` is the entry it proposed, in its term; else a
+    refusal (another leader overwrote it)."""
+    ours = identity == (waiting.client, waiting.seq) and effect.term == waiting.term
+    return Send(waiting.addr, service.answer(waiting.seq, result) if ours
+                else service.refuse(waiting.seq))
 
 
 def handle_apply_snapshot(service: Service, state: RSMState, effect: ApplySnapshot,
