@@ -73,29 +73,31 @@ def apply_all(machine: KVMachine, ops: list[Any]) -> tuple[KVMachine, list[str]]
     data, sessions = machine.data, machine.sessions
     fresh_data = fresh_sessions = False
     results: list[str] = []
+    op_type, frozen_map, store = Op, FrozenMap, _store    # module names, looked up once
+    get, put, append = GET, PUT, APPEND
     for op in ops:
-        if type(op) is not Op:
+        if type(op) is not op_type:
             return None
         client, seq, kind, key = op.client, op.seq, op.op, op.key
         if seq <= sessions.get(client, 0):              # a duplicate: a Get still reads
-            results.append(data.get(key, "") if kind == GET else "")
+            results.append(data.get(key, "") if kind == get else "")
             continue
-        if kind == GET:
+        if kind == get:
             results.append(data.get(key, ""))
         else:
-            if kind == PUT:
+            if kind == put:
                 value = op.value
-            elif kind == APPEND:
+            elif kind == append:
                 value = data.get(key, "") + op.value
             else:
                 raise ValueError(f"unknown KV operation {kind!r}")
             if not fresh_data:
-                data, fresh_data = FrozenMap(data), True
-            _store(data, key, value)
+                data, fresh_data = frozen_map(data), True
+            store(data, key, value)
             results.append("")
         if not fresh_sessions:
-            sessions, fresh_sessions = FrozenMap(sessions), True
-        _store(sessions, client, seq)
+            sessions, fresh_sessions = frozen_map(sessions), True
+        store(sessions, client, seq)
     if not fresh_sessions:              # only duplicates: nothing changed
         return machine, results
     return KVMachine(data, sessions), results

@@ -16,6 +16,7 @@ from typing import Any, Callable
 from msgspec.structs import replace
 
 from .. import raft
+from ..raft.node import step as raft_step   # not through the package: a direct call compiled
 from ..core import (
     Apply, ApplySnapshot, Effects, Note, Propose, Proposed, Receive, Restart, RoleChanged, Send,
     TakeSnapshot, TimerFired,
@@ -28,6 +29,7 @@ __all__ = ["RSMConfig", "RSMState", "Pending", "server_config", "init", "step", 
            "current_term"]
 
 _LEADER = raft.ROLE_NAMES[raft.LEADER]
+_RAFT_MESSAGES = frozenset(raft.RAFT_MESSAGES)
 
 
 def server_config(me: int, peers: tuple[str, ...], maxraftstate: int = -1) -> RSMConfig:
@@ -51,10 +53,13 @@ def current_term(state: RSMState) -> int:
 
 def step(service: Service, state: RSMState, event: Any) -> tuple[RSMState, Effects]:
     """Apply one event. Effects come back in the order the driver must perform them."""
-    handler = _EVENT_HANDLERS.get(type(event))
-    if handler is None:
-        return state, [Note("ignored", type(event).__name__)]
     out: Effects = []
+    kind = type(event)
+    if kind is Receive:                 # nearly every event: called directly, no table
+        return handle_receive(service, state, event, out), out
+    handler = _EVENT_HANDLERS.get(kind)
+    if handler is None:
+        return state, [Note("ignored", kind.__name__)]
     return handler(service, state, event, out), out
 
 
@@ -63,7 +68,10 @@ def step(service: Service, state: RSMState, event: Any) -> tuple[RSMState, Effec
 def handle_receive(service: Service, state: RSMState, event: Receive,
                    out: Effects) -> RSMState:
     msg = event.msg
-    if type(msg) is service.request:
+    kind = type(msg)
+    if kind in _RAFT_MESSAGES:          # nearly every message: Raft's, no service field read
+        return drive_raft(service, state, event, out)
+    if kind is service.request:
         return handle_request(service, state, event.src, msg, out)
     if type(msg) is service.reply:
         out.append(Note("ignored message", service.reply.__name__))
@@ -81,8 +89,10 @@ def handle_restart(service: Service, state: RSMState, event: Restart,
 
 def drive_raft(service: Service, state: RSMState, event: Any, out: Effects) -> RSMState:
     """Feed ``event`` to Raft and consume what it hands to the service."""
-    raft_state, effects = raft.step(state.raft, event)
-    return absorb(service, replace(state, raft=raft_state), effects, out)
+    raft_state, effects = raft_step(state.raft, event)
+    if raft_state is not state.raft:    # unchanged: the state stays the same object
+        state = replace(state, raft=raft_state)
+    return absorb(service, state, effects, out)
 
 
 def handle_request(service: Service, state: RSMState, src: str, msg: Any,
@@ -100,7 +110,7 @@ def handle_request(service: Service, state: RSMState, src: str, msg: Any,
     if not raft.is_leader(state.raft):
         out.append(Send(src, service.refuse(seq)))
         return state
-    raft_state, effects = raft.step(state.raft, Propose(command))
+    raft_state, effects = raft_step(state.raft, Propose(command))
     proposed = next(e for e in effects if type(e) is Proposed)
     # Remember the reply before absorbing: a one-node cluster commits inside this very step.
     state = remember_pending(service, state, proposed.index,
@@ -114,7 +124,7 @@ def propose(service: Service, state: RSMState, command: Any, out: Effects) -> RS
     if not raft.is_leader(state.raft):
         out.append(Note("not leader", type(command).__name__))
         return state
-    raft_state, effects = raft.step(state.raft, Propose(command))
+    raft_state, effects = raft_step(state.raft, Propose(command))
     return absorb(service, replace(state, raft=raft_state), effects, out)
 
 
@@ -136,9 +146,10 @@ def absorb(service: Service, state: RSMState, effects: Effects, out: Effects) ->
     together: ``apply_entries``."""
     applied_before = state.applied
     run: list[Apply] | None = None
+    apply, snapshot, role_changed = Apply, ApplySnapshot, RoleChanged   # looked up once
     for effect in effects:
         kind = type(effect)
-        if kind is Apply:
+        if kind is apply:
             if run is None:
                 run = [effect]
             else:
@@ -148,9 +159,9 @@ def absorb(service: Service, state: RSMState, effects: Effects, out: Effects) ->
             state = apply_entries(service, state, run, out)
             run = None
         out.append(effect)
-        if kind is ApplySnapshot:
+        if kind is snapshot:
             state = handle_apply_snapshot(service, state, effect, out)
-        elif kind is RoleChanged and effect.role != _LEADER:
+        elif kind is role_changed and effect.role != _LEADER:
             state = fail_pending(service, state, out)
     if run is not None:
         state = apply_entries(service, state, run, out)
@@ -271,7 +282,7 @@ def maybe_snapshot(service: Service, state: RSMState, out: Effects) -> RSMState:
     if raft.persisted_size(state.raft) < limit:
         return state
     event = TakeSnapshot(state.applied, service.encode(state.machine))
-    raft_state, effects = raft.step(state.raft, event)
+    raft_state, effects = raft_step(state.raft, event)
     out.extend(effects)
     return replace(state, raft=raft_state)
 
