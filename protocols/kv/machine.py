@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from msgspec.structs import replace
+from msgspec.structs import astuple, replace
 
 from ..fmap import FrozenMap
 from .machine_types import KVMachine, _Snapshot
@@ -78,7 +78,7 @@ def apply_all(machine: KVMachine, ops: list[Any]) -> tuple[KVMachine, list[str]]
     for op in ops:
         if type(op) is not op_type:
             return None
-        client, seq, kind, key = op.client, op.seq, op.op, op.key
+        client, seq, kind, key, operand = astuple(op)     # one call, not five attributes
         if seq <= sessions.get(client, 0):              # a duplicate: a Get still reads
             results.append(data.get(key, "") if kind == get else "")
             continue
@@ -86,9 +86,9 @@ def apply_all(machine: KVMachine, ops: list[Any]) -> tuple[KVMachine, list[str]]
             results.append(data.get(key, ""))
         else:
             if kind == put:
-                value = op.value
+                value = operand
             elif kind == append:
-                value = data.get(key, "") + op.value
+                value = data.get(key, "") + operand
             else:
                 raise ValueError(f"unknown KV operation {kind!r}")
             if not fresh_data:

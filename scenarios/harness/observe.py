@@ -20,6 +20,8 @@ from itertools import compress
 from operator import le, ne
 from typing import Any, Callable
 
+from msgspec.structs import astuple
+
 from checkers.invariants.kv import KVReference
 from checkers.invariants.oracles import HELD, RaftOracles
 from checkers.invariants.raft import RaftInvariants
@@ -295,8 +297,9 @@ class RaftObserver:
                                      snapshot_index=start)
 
     def on_apply(self, host: Any, effect: Any) -> None:
-        now, addr, index, command = self.env._now, host.addr, effect.index, effect.command
-        self.invariants.applied(now, addr, index, effect.term, command)
+        index, term, command = astuple(effect)
+        now, addr = self.env._now, host.addr
+        self.invariants.applied(now, addr, index, term, command)
         if self.kv is not None and type(command) is _KV_OP:
             self._kv_apply(now, addr, host.state, index, command)
 
@@ -368,8 +371,8 @@ class RaftObserver:
         code)."""
         kv = self.kv
         assert kv is not None
-        key, client = op.key, op.client
-        kv.applied(now, addr, index, client, op.seq, op.op, key, op.value)
+        client, seq, kind, key, value = astuple(op)      # one call, not five attributes
+        kv.applied(now, addr, index, client, seq, kind, key, value)
         touched = self._touched.get(addr)
         if index != state.applied:                   # more applies follow in this step
             if touched is None:
