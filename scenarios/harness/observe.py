@@ -380,7 +380,8 @@ class RaftObserver:
             touched.append((key, client))
             return
         machine = state.machine
-        data, sessions = machine.data, machine.sessions
+        data: dict[str, str] = machine.data          # FrozenMaps: dict reads when compiled
+        sessions: dict[str, int] = machine.sessions
         if touched:
             for k, c in touched:
                 kv.check_key(now, addr, k, data.get(k, ""), c, sessions.get(c, 0))
