@@ -65,6 +65,13 @@ def step(service: Service, state: RSMState, event: Any) -> tuple[RSMState, Effec
     out: Effects = []
     kind = type(event)
     if kind is _Receive:                # nearly every event: called directly, no table
+        if type(event.msg) in _RAFT_MESSAGES:
+            # Raft's own message (nearly every one): handle_receive and drive_raft without
+            # their frames
+            raft_state, effects = raft_step(state.raft, event)
+            if raft_state is not state.raft:
+                state = _replace(state, raft=raft_state)
+            return absorb(service, state, effects, out), out
         return handle_receive(service, state, event, out), out
     handler = _EVENT_HANDLERS.get(kind)
     if handler is None:
