@@ -375,11 +375,12 @@ def history_from_events(events: Iterable[Mapping[str, Any]], model: Model,
 
 
 def _operations(path: str, events: list[tuple[int, dict[str, Any]]], model: Model) -> list[Operation]:
-    ops = []
+    ops: list[Operation] = []
+    add, decode, operation = ops.append, model.decode, Operation   # looked up once
     for (line, invoke), completion in _pairs(path, events):
         complete = None if completion is None else completion[1]
         try:
-            decoded = model.decode(invoke, complete)
+            decoded = decode(invoke, complete)
         except DecodeError as err:
             at = completion[0] if completion is not None and err.event is complete else line
             raise HistoryError(path, at, err.expected) from None
@@ -387,7 +388,7 @@ def _operations(path: str, events: list[tuple[int, dict[str, Any]]], model: Mode
             continue
         inp, out = decoded
         end = INFINITY if out is UNKNOWN else complete["t"]  # type: ignore[index]
-        ops.append(Operation(invoke["process"], inp, invoke["t"], out, end))
+        add(operation(invoke["process"], inp, invoke["t"], out, end))
     return ops
 
 
