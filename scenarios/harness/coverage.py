@@ -9,8 +9,10 @@ and from there to ``RunResult.coverage`` (name -> count, sorted by name, determi
 clock, no hash order, no randomness). ``POINTS`` is the catalogue, with what each one means.
 
 Cheap by design: one extra call per step, a dispatch on the event's type (and on a received
-message's type, through a dict built once), and work only for the few events that can reach a
-point (replies at a leader, elections, restarts, crashes, log changes at a follower).
+message's type), and work only for the few events that can reach a point (replies at a
+leader, elections, restarts, crashes, log changes at a follower). Part of the optional
+compiled build (``tools/build_compiled.py``): hosts and networks are typed, so their
+attributes are read directly there.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from protocols import raft
 from protocols.core import Persist, Receive, Restart, Send, TimerFired
 from protocols.raft import (AppendEntries, AppendEntriesReply, InstallSnapshot,
                             InstallSnapshotReply, RequestVote)
+from sim.host import Host
+from sim.network import Network
 
 from scenarios.runner import RunContext
 
@@ -107,7 +111,7 @@ class Coverage:
     def hit(self, name: str) -> None:
         self.counts[name] = self.counts.get(name, 0) + 1
 
-    def attach(self, net: Any) -> None:
+    def attach(self, net: Network) -> None:
         """Watch every host of ``net`` (servers and clients) not watched yet."""
         clients = set(net.clients)
         for addr in sorted(net.hosts):
@@ -122,16 +126,15 @@ class Coverage:
 
     # ------------------------------------------------------------ servers
 
-    def _wrap_server(self, host: Any, step: Callable[[Any, Any], tuple[Any, list]],
-                     net: Any) -> Callable[[Any, Any], tuple[Any, list]]:
+    def _wrap_server(self, host: Host, step: Callable[[Any, Any], tuple[Any, list]],
+                     net: Network) -> Callable[[Any, Any], tuple[Any, list]]:
         recent: deque[Any] = deque(maxlen=_RECENT)
-        watch = self._watch
         get: Callable[[Any], Any] | None = None    # the node's Raft state, found once
         bare = False                               # the node's state is its Raft state
 
         def covered(state: Any, event: Any) -> tuple[Any, list]:
             nonlocal get, bare
-            crash_after = getattr(host, "_crash_after", None)
+            crash_after = host._crash_after
             new, effects = step(state, event)
             if crash_after is not None:
                 self._crashed(crash_after, effects)
@@ -144,12 +147,12 @@ class Coverage:
                 recent.append(msg)
             if state is not None and new is not None:
                 if bare:
-                    watch(state, event, new, net)
+                    self._watch(state, event, new, net)
                     return new, effects
                 if get is None:
                     get = _accessor(state)
                     bare = get is _same
-                watch(get(state), event, get(new), net)
+                self._watch(get(state), event, get(new), net)
             return new, effects
         return covered
 
@@ -160,13 +163,19 @@ class Coverage:
             if (any(type(e) is Persist for e in done) and any(type(e) is Send for e in lost)):
                 self.hit("crash-persisted-not-sent")
 
-    def _watch(self, old: Any, event: Any, new: Any, net: Any) -> None:
+    def _watch(self, old: Any, event: Any, new: Any, net: Network) -> None:
         kind = type(event)
         if kind is Receive:
             msg = event.msg
-            seen = _RECEIVED.get(type(msg))
-            if seen is not None:
-                seen(self, old, msg, new)
+            got = type(msg)                 # what a received message can reach, by its type
+            if got is AppendEntries:
+                self._got_append(old, msg, new)
+            elif got is AppendEntriesReply or got is InstallSnapshotReply:
+                self._got_reply(old, msg, new)
+            elif got is RequestVote:
+                self._got_vote_request(old, msg, new)
+            elif got is InstallSnapshot:
+                self._got_snapshot(old, msg, new)
             if new is old:              # most messages change nothing: nothing more to see
                 return
         elif kind is Restart:
@@ -195,7 +204,7 @@ class Coverage:
             if first <= new.commit and hard.log[first - hard.log_start].term < hard.term:
                 self.hit("old-term-entry-committed")
 
-    # What a received message can reach, one method per message type (``_RECEIVED``).
+    # What a received message can reach, one method per message type (``_watch``).
 
     def _got_append(self, old: Any, msg: Any, new: Any) -> None:
         if msg.term < old.hard.term:
@@ -250,8 +259,8 @@ class Coverage:
 
     # ------------------------------------------------------------ clients
 
-    def _wrap_client(self, host: Any, step: Callable[[Any, Any], tuple[Any, list]],
-                     net: Any) -> Callable[[Any, Any], tuple[Any, list]]:
+    def _wrap_client(self, host: Host, step: Callable[[Any, Any], tuple[Any, list]],
+                     net: Network) -> Callable[[Any, Any], tuple[Any, list]]:
         addr = host.addr
 
         def covered(state: Any, event: Any) -> tuple[Any, list]:
@@ -262,7 +271,7 @@ class Coverage:
             return new, effects
         return covered
 
-    def _client_sent(self, addr: str, effect: Any, net: Any) -> None:
+    def _client_sent(self, addr: str, effect: Any, net: Network) -> None:
         seq = getattr(effect.msg, "seq", None)
         if seq is None:
             return
@@ -275,16 +284,9 @@ class Coverage:
                     self.hit("client-retry-new-leader")
 
 
-_RECEIVED: dict[type, Callable[[Coverage, Any, Any, Any], None]] = {
-    AppendEntries: Coverage._got_append,
-    AppendEntriesReply: Coverage._got_reply,
-    InstallSnapshotReply: Coverage._got_reply,
-    RequestVote: Coverage._got_vote_request,
-    InstallSnapshot: Coverage._got_snapshot,
-}
 
 
-def _partitioned(net: Any, peers: tuple[str, ...]) -> bool:
+def _partitioned(net: Network, peers: tuple[str, ...]) -> bool:
     has = net.has_link
     return any(a != b and not has(a, b) for a in peers for b in peers)
 
