@@ -171,14 +171,21 @@ class Coverage:
             if got is AppendEntries:
                 self._got_append(old, msg, new)
             elif got is AppendEntriesReply or got is InstallSnapshotReply:
-                self._got_reply(old, msg, new)
+                if old.role == LEADER:
+                    self._got_reply(old, msg, new)
             elif got is RequestVote:
                 self._got_vote_request(old, msg, new)
             elif got is InstallSnapshot:
                 self._got_snapshot(old, msg, new)
             if new is old:              # most messages change nothing: nothing more to see
                 return
-        elif kind is Restart:
+            role, old_role = new.role, old.role
+            if role != old_role:
+                self._role_changed(old_role, role, new, net)
+            elif role == LEADER and new.commit > old.commit:
+                self._leader_committed(old, new)
+            return                      # (a received snapshot is no compaction of one's own)
+        if kind is Restart:
             if event.durable is not None:
                 if len(new.hard.log) > 1:
                     self.hit("reboot-with-log")
@@ -189,41 +196,50 @@ class Coverage:
                 self.hit("election-retry")
         if new is old:
             return
-        if new.role != old.role:
-            if new.role == LEADER:
-                self.hit("leader-elected")
-                if _partitioned(net, new.config.peers):
-                    self.hit("leader-elected-under-partition")
-            elif old.role == LEADER:
-                self.hit("leader-deposed")
-        if new.hard.log_start > old.hard.log_start and type(event) is not Receive:
+        role, old_role = new.role, old.role
+        if role != old_role:
+            self._role_changed(old_role, role, new, net)
+        if new.hard.log_start > old.hard.log_start:
             self.hit("log-compacted")
-        if new.role == LEADER and new.commit > old.commit and old.role == LEADER:
-            hard = new.hard
-            first = max(old.commit + 1, hard.log_start + 1)
-            if first <= new.commit and hard.log[first - hard.log_start].term < hard.term:
-                self.hit("old-term-entry-committed")
+        if role == LEADER and old_role == LEADER and new.commit > old.commit:
+            self._leader_committed(old, new)
+
+    def _role_changed(self, old_role: int, role: int, new: Any, net: Network) -> None:
+        if role == LEADER:
+            self.hit("leader-elected")
+            if _partitioned(net, new.config.peers):
+                self.hit("leader-elected-under-partition")
+        elif old_role == LEADER:
+            self.hit("leader-deposed")
+
+    def _leader_committed(self, old: Any, new: Any) -> None:
+        """A leader's commit index moved: over an entry of an older term?"""
+        hard = new.hard
+        start, commit = hard.log_start, new.commit
+        first = max(old.commit + 1, start + 1)
+        if first <= commit and hard.log[first - start].term < hard.term:
+            self.hit("old-term-entry-committed")
 
     # What a received message can reach, one method per message type (``_watch``).
 
     def _got_append(self, old: Any, msg: Any, new: Any) -> None:
-        if msg.term < old.hard.term:
+        oh = old.hard
+        if msg.term < oh.term:
             return
-        oh, nh = old.hard, new.hard
         if msg.prev_index < oh.log_start:
             self.hit("append-behind-snapshot")
+        nh = new.hard
         if nh.log is not oh.log and nh.log_start == oh.log_start and _truncated(oh, nh):
             self.hit("follower-truncates-log")
 
     def _got_reply(self, old: Any, msg: Any, new: Any) -> None:
-        if old.role != LEADER:
-            return
+        """A reply reached a leader (``old.role`` is ``LEADER``)."""
         if msg.term < old.hard.term:
             self.hit("stale-reply-old-term")
         elif (type(msg) is AppendEntriesReply and msg.success
               and msg.match_index < old.match_index[msg.follower]):
             self.hit("stale-success-reply")
-        if new.role == LEADER and new.match_index is not old.match_index:
+        if new is not old and new.match_index is not old.match_index and new.role == LEADER:
             self._majority(new)
 
     def _got_vote_request(self, old: Any, msg: Any, new: Any) -> None:
@@ -244,17 +260,17 @@ class Coverage:
     def _majority(self, state: Any) -> None:
         """After a reply at a leader: an older-term entry on a majority, not committed; a
         follower more than two batches behind."""
-        hard = state.hard
-        last = _last(hard)
-        me = state.config.me
+        hard, config = state.hard, state.config
+        start, log = hard.log_start, hard.log
+        last = start + len(log) - 1
         matches = list(state.match_index)
-        matches[me] = last
+        matches[config.me] = last
         matches.sort()
         index = matches[(len(matches) - 1) // 2]      # held by a majority
-        if (state.commit < index <= last and index > hard.log_start
-                and hard.log[index - hard.log_start].term < hard.term):
+        if (state.commit < index <= last and index > start
+                and log[index - start].term < hard.term):
             self.hit("old-term-entry-on-majority")
-        if last - matches[0] > 2 * state.config.max_batch:
+        if last - matches[0] > 2 * config.max_batch:
             self.hit("follower-far-behind")
 
     # ------------------------------------------------------------ clients
