@@ -7,7 +7,7 @@ Owns the state shapes and read-only accessors. Never does I/O, never reads a clo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 from pyrsistent import pvector
@@ -21,7 +21,10 @@ __all__ = [
     "hard_state_size",
 ]
 
-FOLLOWER, CANDIDATE, LEADER = 0, 1, 2
+# Final: the compiled build (tools/build_compiled.py) inlines them where they are used.
+FOLLOWER: Final = 0
+CANDIDATE: Final = 1
+LEADER: Final = 2
 ROLE_NAMES = ("follower", "candidate", "leader")
 
 # Legal role changes (§5.2, Figure 4). Anything else is a bug in this package.

@@ -18,7 +18,7 @@ attributes are read directly there.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Callable
+from typing import Any, Callable, Final
 
 from protocols import raft
 from protocols.core import Persist, Receive, Restart, Send, TimerFired
@@ -31,7 +31,17 @@ from scenarios.runner import RunContext
 
 __all__ = ["POINTS", "Coverage", "raft_of"]
 
-LEADER, CANDIDATE = raft.LEADER, raft.CANDIDATE
+LEADER: Final = raft.LEADER
+CANDIDATE: Final = raft.CANDIDATE
+# Final: C statics in the compiled build, where a plain module-level name is a dict lookup.
+_Receive: Final = Receive
+_Restart: Final = Restart
+_TimerFired: Final = TimerFired
+_AppendEntries: Final = AppendEntries
+_AppendEntriesReply: Final = AppendEntriesReply
+_InstallSnapshot: Final = InstallSnapshot
+_InstallSnapshotReply: Final = InstallSnapshotReply
+_RequestVote: Final = RequestVote
 
 #: Every point, with the situation it names (docs/campaigns.md lists them too).
 POINTS: dict[str, str] = {
@@ -138,7 +148,7 @@ class Coverage:
             new, effects = step(state, event)
             if crash_after is not None:
                 self._crashed(crash_after, effects)
-            if type(event) is Receive and net.params.duplicate:   # only a duplicating net
+            if type(event) is _Receive and net.params.duplicate:   # only a duplicating net
                 msg = event.msg
                 for m in recent:
                     if m is msg:
@@ -165,17 +175,17 @@ class Coverage:
 
     def _watch(self, old: Any, event: Any, new: Any, net: Network) -> None:
         kind = type(event)
-        if kind is Receive:
+        if kind is _Receive:
             msg = event.msg
             got = type(msg)                 # what a received message can reach, by its type
-            if got is AppendEntries:
+            if got is _AppendEntries:
                 self._got_append(old, msg, new)
-            elif got is AppendEntriesReply or got is InstallSnapshotReply:
+            elif got is _AppendEntriesReply or got is _InstallSnapshotReply:
                 if old.role == LEADER:
                     self._got_reply(old, msg, new)
-            elif got is RequestVote:
+            elif got is _RequestVote:
                 self._got_vote_request(old, msg, new)
-            elif got is InstallSnapshot:
+            elif got is _InstallSnapshot:
                 self._got_snapshot(old, msg, new)
             if new is old:              # most messages change nothing: nothing more to see
                 return
@@ -185,13 +195,13 @@ class Coverage:
             elif role == LEADER and new.commit > old.commit:
                 self._leader_committed(old, new)
             return                      # (a received snapshot is no compaction of one's own)
-        if kind is Restart:
+        if kind is _Restart:
             if event.durable is not None:
                 if len(new.hard.log) > 1:
                     self.hit("reboot-with-log")
                 if new.hard.log_start > 0:
                     self.hit("reboot-with-snapshot")
-        elif kind is TimerFired:
+        elif kind is _TimerFired:
             if old.role == CANDIDATE and new.role == CANDIDATE:
                 self.hit("election-retry")
         if new is old:
@@ -236,7 +246,7 @@ class Coverage:
         """A reply reached a leader (``old.role`` is ``LEADER``)."""
         if msg.term < old.hard.term:
             self.hit("stale-reply-old-term")
-        elif (type(msg) is AppendEntriesReply and msg.success
+        elif (type(msg) is _AppendEntriesReply and msg.success
               and msg.match_index < old.match_index[msg.follower]):
             self.hit("stale-success-reply")
         if new is not old and new.match_index is not old.match_index and new.role == LEADER:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from itertools import compress
 from operator import le, ne
-from typing import Any, Callable
+from typing import Any, Callable, Final
 
 from checkers.invariants.kv import KVReference
 from checkers.invariants.oracles import HELD, RaftOracles
@@ -33,9 +33,18 @@ from protocols.raft.messages import (
 
 __all__ = ["RaftObserver"]
 
-_LEADER = raft.LEADER
+_LEADER: Final = raft.LEADER
 _KV_OP = kv_protocol.Op
 _CANDIDATE_OR_LEADER = ("candidate", "leader")
+# Final: C statics in the compiled build, where a plain module-level name is a dict lookup.
+_Receive: Final = Receive
+_Propose: Final = Propose
+_AppendEntries: Final = AppendEntries
+_AppendEntriesReply: Final = AppendEntriesReply
+_InstallSnapshotReply: Final = InstallSnapshotReply
+_le: Final = le
+_ne: Final = ne
+_compress: Final = compress
 
 
 def _identity(state: Any) -> Any:
@@ -182,28 +191,28 @@ class RaftObserver:
         me = new.config.me
         # nextIndex <= matchIndex anywhere but at the leader itself: the full loop raises,
         # naming the first such peer as before
-        if sum(map(le, new_next, new_match)) != (new_next[me] <= new_match[me]):
+        if sum(map(_le, new_next, new_match)) != (new_next[me] <= new_match[me]):
             self._progress_all(addr, old, new)
             return
         old_match = old.match_index
         if new_match == old_match:
             return
         kind = type(event)
-        if kind is Receive:
+        if kind is _Receive:
             msg = event.msg
             kind = type(msg)
-            guess = (msg.follower if kind is AppendEntriesReply or kind is InstallSnapshotReply
+            guess = (msg.follower if kind is _AppendEntriesReply or kind is _InstallSnapshotReply
                      else -1)
         else:
-            guess = me if kind is Propose else -1
+            guess = me if kind is _Propose else -1
         if 0 <= guess < len(new_match) and _only_mine(new_match, old_match, guess):
             if guess == me:
                 return                            # only the leader's own entry moved
             changed: Any = (guess,)
         else:
-            moved = list(map(ne, new_match, old_match))
+            moved = list(map(_ne, new_match, old_match))
             moved[me] = False
-            changed = compress(range(len(moved)), moved)
+            changed = _compress(range(len(moved)), moved)
         peers, hard, now = new.config.peers, new.hard, self.env._now
         progress, hosts = self.oracles.progress, self.hosts
         term, log, start = hard.term, hard.log, hard.log_start
@@ -313,7 +322,7 @@ class RaftObserver:
         are extracted here, without a further call; the rest through ``_SENT``."""
         msg = effect.msg
         kind = type(msg)
-        if kind is AppendEntriesReply:
+        if kind is _AppendEntriesReply:
             durable = host.disk.read()
             index = msg.match_index
             if durable is None or not msg.success or index <= 0:
@@ -335,7 +344,7 @@ class RaftObserver:
                 return                      # what sent_entry accepts without a change
             self._sent_entry(self.env._now, host.addr, effect.dst, "AppendEntriesReply(success)",
                              term, hard.term, index, own, disk)
-        elif kind is AppendEntries:
+        elif kind is _AppendEntries:
             durable = host.disk.read()
             entries = msg.entries
             if not entries or durable is None:
@@ -453,7 +462,7 @@ def _sent_term_only(o: RaftObserver, host: Any, dst: str, msg: Any, hard: Any) -
                    hard.term if hard is not None else 0)
 
 
-_SENT: dict[type, Callable[[RaftObserver, Any, str, Any, Any], None]] = {
+_SENT: Final[dict[type, Callable[[RaftObserver, Any, str, Any, Any], None]]] = {
     RequestVote: _sent_vote_request,
     RequestVoteReply: _sent_vote_reply,
     InstallSnapshot: _sent_term_only,
