@@ -73,17 +73,20 @@ def step(state: RaftState, event: Any) -> tuple[RaftState, Effects]:
 def _finish(old: RaftState, new: RaftState, effects: Effects, persist: bool) -> Effects:
     """Prefix the observations and the Persist that every Send of this step depends on."""
     at = 0
-    if persist and (new.hard is not old.hard or new.snapshot is not old.snapshot):
-        # §5.1/Figure 2: term, vote and log reach stable storage before any reply or request.
-        snap = new.snapshot if new.snapshot is not old.snapshot else None
-        effects.insert(0, _Persist(new.hard, snap))
-        at = 1
-    if new.role != old.role or new.hard.term != old.hard.term:
-        if ((old.role, new.role) not in ALLOWED_ROLE_TRANSITIONS
+    hard, old_hard = new.hard, old.hard             # each field read once (see _replace)
+    if persist:
+        snapshot, old_snapshot = new.snapshot, old.snapshot
+        if hard is not old_hard or snapshot is not old_snapshot:
+            # §5.1/Figure 2: term, vote and log reach stable storage before any reply or request.
+            effects.insert(0, _Persist(hard, snapshot if snapshot is not old_snapshot else None))
+            at = 1
+    role, old_role = new.role, old.role
+    if role != old_role or (hard is not old_hard and hard.term != old_hard.term):
+        if ((old_role, role) not in ALLOWED_ROLE_TRANSITIONS
                 and len(new.config.peers) > 1):   # alone, a follower wins its vote at once
-            raise AssertionError(f"illegal role change {ROLE_NAMES[old.role]} -> "
-                                 f"{ROLE_NAMES[new.role]}")
-        effects.insert(at, _RoleChanged(ROLE_NAMES[new.role], new.hard.term))
+            raise AssertionError(f"illegal role change {ROLE_NAMES[old_role]} -> "
+                                 f"{ROLE_NAMES[role]}")
+        effects.insert(at, _RoleChanged(ROLE_NAMES[role], hard.term))
     return effects
 
 
@@ -262,25 +265,29 @@ def handle_append_entries(state: RaftState, msg: AppendEntries, effects: Effects
     """§5.3: accept entries only after the (prev_index, prev_term) consistency check."""
     config = state.config
     me = config.me
-    reply_to = config.peers[msg.leader]
-    if msg.term < state.hard.term:
-        effects.append(_Send(reply_to, _AppendEntriesReply(state.hard.term, me, False, 0)))
-        return state
-    if state.role != FOLLOWER or state.leader != msg.leader:
-        state = become_follower(state, msg.term, msg.leader)
-    effects.append(_SetTimer(ELECTION, config.election_lo, config.election_hi))  # _election_timer
+    leader = msg.leader
+    reply_to = config.peers[leader]
+    term = msg.term
     hard = state.hard
-    prev, entries = msg.prev_index, msg.entries
-    if prev < hard.log_start:
-        prev, entries = _skip_compacted(hard, prev, entries)
+    if term < hard.term:
+        effects.append(_Send(reply_to, _AppendEntriesReply(hard.term, me, False, 0)))
+        return state
+    if state.role != FOLLOWER or state.leader != leader:
+        state = become_follower(state, term, leader)
+        hard = state.hard
+    effects.append(_SetTimer(ELECTION, config.election_lo, config.election_hi))  # _election_timer
+    sent_prev, sent = msg.prev_index, msg.entries
     log, start = hard.log, hard.log_start
+    prev, entries = sent_prev, sent
+    if prev < start:
+        prev, entries = _skip_compacted(hard, prev, entries)
     last = start + len(log) - 1
     if prev > last:
         reject = _AppendEntriesReply(hard.term, me, False, 0, -1, last + 1)
         effects.append(_Send(reply_to, reject))
         return state
     my_prev_term = log[prev - start].term
-    prev_term = msg.prev_term if prev == msg.prev_index else my_prev_term
+    prev_term = msg.prev_term if prev == sent_prev else my_prev_term
     if my_prev_term != prev_term:
         first = _first_index_of_term(hard, prev, my_prev_term)
         reject = _AppendEntriesReply(hard.term, me, False, 0, my_prev_term, first)
@@ -290,8 +297,9 @@ def handle_append_entries(state: RaftState, msg: AppendEntries, effects: Effects
         merged = _replace(hard, log=log.extend(entries)) if entries else hard
     else:
         merged = _merge_entries(hard, prev, entries)
-    match = msg.prev_index + len(msg.entries)
-    commit = msg.leader_commit if msg.leader_commit < match else match    # min(), inline
+    match = sent_prev + len(sent)
+    leader_commit = msg.leader_commit
+    commit = leader_commit if leader_commit < match else match    # min(), inline
     if commit > state.commit:
         state = _apply_up_to(state, merged, commit, effects)    # one copy of the state
     elif merged is not hard:

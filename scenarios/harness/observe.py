@@ -30,6 +30,7 @@ from protocols.raft.messages import (
     AppendEntries, AppendEntriesReply, InstallSnapshot, InstallSnapshotReply, RequestVote,
     RequestVoteReply,
 )
+from sim.host import Host
 
 __all__ = ["RaftObserver"]
 
@@ -108,10 +109,12 @@ class RaftObserver:
                 if new_raft is old_raft:
                     return new, effects
             old_hard, new_hard = old_raft.hard, new_raft.hard
+            log: Any = None                 # new_hard's log and its start, once read
+            start = old_start = 0
             if new_hard is not old_hard:
-                start = new_hard.log_start
+                start, old_start = new_hard.log_start, old_hard.log_start
                 log, old_log = new_hard.log, old_hard.log
-                if log is not old_log and start == old_hard.log_start:
+                if log is not old_log and start == old_start:
                     k, n = len(old_log), len(log)
                     before = log[k - 1] if n >= k else None
                     if before is not None and before is old_log[k - 1]:
@@ -131,21 +134,21 @@ class RaftObserver:
                     elif first < n:
                         log_appended(env._now, addr, start + first,
                                      [(e.term, e.command) for e in log[first:]], before.term)
-                elif start != old_hard.log_start and type(event) is not restart:
+                elif start != old_start and type(event) is not restart:
                     starts_moved()
             if type(event) is restart:
                 if new_raft.role == leader:          # not judged here: judge all at its next
                     unjudged.add(addr)               # step (see below)
                 return new, effects                  # a new incarnation starts from its disk
-            if (new_raft.applied < old_raft.applied
-                    or new_hard.log_start < old_hard.log_start):
-                applied_moved(env._now, addr, old_raft.applied, new_raft.applied,
+            applied, old_applied = new_raft.applied, old_raft.applied
+            if applied < old_applied or start < old_start:     # (both 0 if the hard state
+                applied_moved(env._now, addr, old_applied, applied,   # is the same object)
                               old_hard.log_start, new_hard.log_start)
             commit, old_commit = new_raft.commit, old_raft.commit
             if commit != old_commit:
                 entries: Any
-                log = new_hard.log
-                start = new_hard.log_start
+                if log is None:
+                    log, start = new_hard.log, new_hard.log_start
                 last = start + len(log) - 1
                 first = (old_commit if old_commit > start else start) + 1
                 if first == commit <= last:          # one entry: index the vector
@@ -163,15 +166,17 @@ class RaftObserver:
                     entries = ()
                 if entries is not None:
                     commit_moved(env._now, addr, old_commit, commit, last, first, entries)
-            if new_raft.role == leader and (new_raft.match_index is not old_raft.match_index
-                                            or new_raft.next_index is not old_raft.next_index):
+            if new_raft.role != leader:
+                return new, effects
+            new_match, old_match = new_raft.match_index, old_raft.match_index
+            new_next = new_raft.next_index
+            if new_match is not old_match or new_next is not old_raft.next_index:
                 # A proposal that moved only the leader's own matchIndex and no nextIndex
                 # changes nothing the rule judges: every peer was judged at an earlier step
                 # (each step of a leader is, but the Restart that made one: ``unjudged``).
-                if not (new_raft.next_index is old_raft.next_index and type(event) is propose
+                if not (new_next is old_raft.next_index and type(event) is propose
                         and old_raft.role == leader and addr not in unjudged
-                        and _only_mine(new_raft.match_index, old_raft.match_index,
-                                       new_raft.config.me)):
+                        and _only_mine(new_match, old_match, new_raft.config.me)):
                     unjudged.discard(addr)
                     progress(addr, old_raft, new_raft, event)
             return new, effects
@@ -316,7 +321,7 @@ class RaftObserver:
             self.kv.snapshot_installed(self.env.now, host.addr, effect.index,
                                        machine.data, machine.sessions)
 
-    def on_send(self, host: Any, effect: Any) -> None:
+    def on_send(self, host: Host, effect: Any) -> None:
         """Persist-before-send: what ``host`` sends must already be on its disk. The two
         messages of replication (AppendEntries and its success reply, nearly every message)
         are extracted here, without a further call; the rest through ``_SENT``."""
