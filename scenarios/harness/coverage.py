@@ -236,21 +236,30 @@ class Coverage:
         oh = old.hard
         if msg.term < oh.term:
             return
-        if msg.prev_index < oh.log_start:
+        start = oh.log_start
+        if msg.prev_index < start:
             self.hit("append-behind-snapshot")
+        if new is old:
+            return
         nh = new.hard
-        if nh.log is not oh.log and nh.log_start == oh.log_start and _truncated(oh, nh):
+        if nh is oh:
+            return
+        ol, nl = oh.log, nh.log
+        if nl is not ol and nh.log_start == start and _truncated(ol, nl):
             self.hit("follower-truncates-log")
 
     def _got_reply(self, old: Any, msg: Any, new: Any) -> None:
         """A reply reached a leader (``old.role`` is ``LEADER``)."""
+        old_match = old.match_index
         if msg.term < old.hard.term:
             self.hit("stale-reply-old-term")
         elif (type(msg) is _AppendEntriesReply and msg.success
-              and msg.match_index < old.match_index[msg.follower]):
+              and msg.match_index < old_match[msg.follower]):
             self.hit("stale-success-reply")
-        if new is not old and new.match_index is not old.match_index and new.role == LEADER:
-            self._majority(new)
+        if new is not old:
+            match = new.match_index
+            if match is not old_match and new.role == LEADER:
+                self._majority(new, match)
 
     def _got_vote_request(self, old: Any, msg: Any, new: Any) -> None:
         if msg.term >= old.hard.term:
@@ -267,13 +276,13 @@ class Coverage:
         elif new.hard.log_start > old.hard.log_start:
             self.hit("snapshot-installed")
 
-    def _majority(self, state: Any) -> None:
-        """After a reply at a leader: an older-term entry on a majority, not committed; a
-        follower more than two batches behind."""
+    def _majority(self, state: Any, match_index: Any) -> None:
+        """After a reply at a leader (``match_index``: its matchIndex): an older-term entry on
+        a majority, not committed; a follower more than two batches behind."""
         hard, config = state.hard, state.config
         start, log = hard.log_start, hard.log
         last = start + len(log) - 1
-        matches = list(state.match_index)
+        matches = list(match_index)
         matches[config.me] = last
         matches.sort()
         index = matches[(len(matches) - 1) // 2]      # held by a majority
@@ -317,10 +326,11 @@ def _partitioned(net: Network, peers: tuple[str, ...]) -> bool:
     return any(a != b and not has(a, b) for a in peers for b in peers)
 
 
-def _truncated(old: Any, new: Any) -> bool:
-    """Whether ``new``'s log (same start) dropped or replaced an entry of ``old``'s. A conflict
-    replaces a suffix, so by log matching the last position both hold tells."""
-    ol, nl = old.log, new.log
-    if len(nl) < len(ol):
+def _truncated(ol: Any, nl: Any) -> bool:
+    """Whether log ``nl`` dropped or replaced an entry of log ``ol`` (both from the same
+    start). A conflict replaces a suffix, so by log matching the last position both hold
+    tells."""
+    k = len(ol)
+    if len(nl) < k:
         return True
-    return nl[len(ol) - 1].term != ol[len(ol) - 1].term
+    return nl[k - 1].term != ol[k - 1].term

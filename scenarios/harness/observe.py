@@ -88,7 +88,7 @@ class RaftObserver:
         invariants, env, oracles = self.invariants, self.env, self.oracles
         entry_appended, log_appended = invariants.entry_appended, invariants.log_appended
         commit_moved, applied_moved = oracles.commit_moved, oracles.applied_moved
-        progress, starts_moved = self._progress, self._log_start_moved
+        starts_moved = self._log_start_moved
         raft_of = None if self.raft_of is _identity else self.raft_of
         restart, leader, propose = Restart, _LEADER, Propose
         unjudged = self._unjudged
@@ -178,28 +178,30 @@ class RaftObserver:
                         and old_raft.role == leader and addr not in unjudged
                         and _only_mine(new_match, old_match, new_raft.config.me)):
                     unjudged.discard(addr)
-                    progress(addr, old_raft, new_raft, event)
+                    self._progress(addr, old_raft, new_raft, event, new_match, old_match,
+                                   new_next)
             return new, effects
         return observed
 
-    def _progress(self, addr: str, old: raft.RaftState, new: raft.RaftState,
-                  event: Any) -> None:
+    def _progress(self, addr: str, old: raft.RaftState, new: raft.RaftState, event: Any,
+                  new_match: Any, old_match: Any, new_next: Any) -> None:
         """The leader's matchIndex / nextIndex for the peers whose values changed; the
         follower's disk is read only when its matchIndex moved. ``nextIndex > matchIndex`` is
         checked for every peer by a C loop (``map``); the event names the peer whose
         matchIndex a step usually moves (a reply's sender; the leader itself on a proposal),
-        and that guess is verified (the other positions compared) before it is used."""
-        new_match, new_next = new.match_index, new.next_index
+        and that guess is verified (the other positions compared) before it is used.
+        ``new_match``, ``old_match``, ``new_next``: the two states' matchIndex and the new
+        nextIndex, as the caller read them."""
         if old.role != _LEADER:
             self._progress_all(addr, old, new)
             return
-        me = new.config.me
+        config = new.config
+        me = config.me
         # nextIndex <= matchIndex anywhere but at the leader itself: the full loop raises,
         # naming the first such peer as before
         if sum(map(_le, new_next, new_match)) != (new_next[me] <= new_match[me]):
             self._progress_all(addr, old, new)
             return
-        old_match = old.match_index
         if new_match == old_match:
             return
         kind = type(event)
@@ -218,8 +220,7 @@ class RaftObserver:
             moved = list(map(_ne, new_match, old_match))
             moved[me] = False
             changed = _compress(range(len(moved)), moved)
-        peers, hard, now = new.config.peers, new.hard, self.env._now
-        progress, hosts = self.oracles.progress, self.hosts
+        peers, hard, hosts = config.peers, new.hard, self.hosts
         term, log, start = hard.term, hard.log, hard.log_start
         for peer in changed:
             match = new_match[peer]
@@ -230,14 +231,14 @@ class RaftObserver:
             fhard = durable.state
             pos = match - start                   # _term_at, inlined
             mine = HELD if pos <= 0 else log[pos].term if pos < len(log) else -1
+            flog = fhard.log
             pos = match - fhard.log_start
-            theirs = (HELD if pos <= 0 else fhard.log[pos].term if pos < len(fhard.log)
-                      else -1)
+            theirs = HELD if pos <= 0 else flog[pos].term if pos < len(flog) else -1
             if theirs != mine and fhard.term == term:
                 # only then can the rule object (nextIndex > matchIndex is checked above, and a
                 # follower in another term gets no verdict): let it judge
-                progress(now, addr, term, peers[peer], match, new_next[peer], mine,
-                         fhard.term, theirs)
+                self.oracles.progress(self.env._now, addr, term, peers[peer], match,
+                                      new_next[peer], mine, fhard.term, theirs)
 
     def _progress_all(self, addr: str, old: raft.RaftState, new: raft.RaftState) -> None:
         """Every peer, in order (a new leader, or a violation to name)."""
