@@ -344,17 +344,21 @@ def _first_index_of_term(hard: HardState, index: int, term: int) -> int:
 
 
 def handle_append_reply(state: RaftState, msg: AppendEntriesReply, effects: Effects) -> RaftState:
-    if state.role != LEADER or msg.term != state.hard.term:
+    if state.role != LEADER:
+        return state
+    hard = state.hard
+    if msg.term != hard.term:
         return state
     peer = msg.follower
     if msg.success:
         return maybe_advance(state, peer, msg.match_index, effects)
-    next_index = max(_backup(state.hard, msg), state.match_index[peer] + 1)
-    if next_index >= state.next_index[peer]:
+    next_index = max(_backup(hard, msg), state.match_index[peer] + 1)
+    old_nexts = state.next_index
+    if next_index >= old_nexts[peer]:
         return state            # a stale rejection: what it asks for is already on its way
-    nexts = list(state.next_index)
+    nexts = list(old_nexts)
     nexts[peer] = next_index
-    _send_append(state, state.hard, peer, nexts, state.commit, effects)
+    _send_append(state, hard, peer, nexts, state.commit, effects)
     return _replace(state, next_index=tuple(nexts))
 
 
@@ -413,23 +417,24 @@ def maybe_advance(state: RaftState, peer: int, match: int, effects: Effects) -> 
 
     Replies can arrive late and out of order: one that tells nothing new changes nothing.
     """
-    if match <= state.match_index[peer]:
+    old_matches = state.match_index
+    if match <= old_matches[peer]:
         return state
-    matches = list(state.match_index)
+    matches = list(old_matches)
     nexts = list(state.next_index)
     matches[peer] = match
     if nexts[peer] <= match:                    # nextIndex = max(nextIndex, match + 1)
         nexts[peer] = match + 1
     hard = state.hard
+    old_commit = state.commit
     # A match at or below the commit index cannot move it: the majority index above the
     # commit index, if any, is unchanged (and was not committable). Skip the quorum count.
-    commit = state.commit if match <= state.commit else _commit_index(hard, state.commit,
-                                                                        matches)
-    if commit > state.commit:
+    commit = old_commit if match <= old_commit else _commit_index(hard, old_commit, matches)
+    if commit > old_commit:
         _append_applies(state.applied, commit, hard, effects)
     if nexts[peer] <= hard.log_start + len(hard.log) - 1:      # _last(hard)
         _send_append(state, hard, peer, nexts, commit, effects)
-    if commit > state.commit:
+    if commit > old_commit:
         return _replace(state, match_index=tuple(matches), next_index=tuple(nexts),
                        commit=commit, applied=commit)
     return _replace(state, match_index=tuple(matches), next_index=tuple(nexts))
