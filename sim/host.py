@@ -128,11 +128,14 @@ class Host:
         self._proposed = None                 # self._call, without its frame
         self._run(_Propose(command))
         got, self._proposed = self._proposed, None
+        buf = self._buffer                    # self._add, without its frame
         if got is None:
-            self._add((self._env._now, "propose", self.addr, command, None, None, None))
+            buf.append((self._env._now, "propose", self.addr, command, None, None, None))
         else:
-            self._add((self._env._now, "propose", self.addr, command, got.index, got.term,
-                       got.is_leader))
+            buf.append((self._env._now, "propose", self.addr, command, got.index, got.term,
+                        got.is_leader))
+        if len(buf) >= self._batch:
+            self.trace.flush()
         return got
 
     def defer(self, event: Event) -> None:

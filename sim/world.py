@@ -140,12 +140,14 @@ def _run(env: simpy.Environment, until: float | None) -> None:
         stop.callbacks.append(StopSimulation.callback)
     queue: list[Any] = env._queue
     event: Any
+    entry: tuple[Any, Any, Any, Any]       # typed: unpacked by position in the compiled build
     try:
         while True:
             try:
-                env._now, _, _, event = _POP(queue)
+                entry = _POP(queue)
             except IndexError:
                 raise EmptySchedule from None
+            env._now, _, _, event = entry
             if type(event) is tuple:       # a plain call: a stop inside it ends the run
                 event[0](*event[1])
                 continue
