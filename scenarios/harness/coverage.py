@@ -178,11 +178,29 @@ class Coverage:
         if kind is _Receive:
             msg = event.msg
             got = type(msg)                 # what a received message can reach, by its type
-            if got is _AppendEntries:
-                self._got_append(old, msg, new)
+            if got is _AppendEntries:       # (the two usual cases inline: one frame a step)
+                oh = old.hard
+                if msg.term >= oh.term:
+                    start = oh.log_start
+                    if msg.prev_index < start:
+                        self.hit("append-behind-snapshot")
+                    nh = new.hard
+                    if nh is not oh:
+                        ol, nl = oh.log, nh.log
+                        if nl is not ol and nh.log_start == start and _truncated(ol, nl):
+                            self.hit("follower-truncates-log")
             elif got is _AppendEntriesReply or got is _InstallSnapshotReply:
-                if old.role == LEADER:
-                    self._got_reply(old, msg, new)
+                if old.role == LEADER:      # a reply reached a leader
+                    old_match = old.match_index
+                    if msg.term < old.hard.term:
+                        self.hit("stale-reply-old-term")
+                    elif (got is _AppendEntriesReply and msg.success
+                          and msg.match_index < old_match[msg.follower]):
+                        self.hit("stale-success-reply")
+                    if new is not old:
+                        match = new.match_index
+                        if match is not old_match and new.role == LEADER:
+                            self._majority(new, match)
             elif got is _RequestVote:
                 self._got_vote_request(old, msg, new)
             elif got is _InstallSnapshot:
@@ -230,36 +248,7 @@ class Coverage:
         if first <= commit and hard.log[first - start].term < hard.term:
             self.hit("old-term-entry-committed")
 
-    # What a received message can reach, one method per message type (``_watch``).
-
-    def _got_append(self, old: Any, msg: Any, new: Any) -> None:
-        oh = old.hard
-        if msg.term < oh.term:
-            return
-        start = oh.log_start
-        if msg.prev_index < start:
-            self.hit("append-behind-snapshot")
-        if new is old:
-            return
-        nh = new.hard
-        if nh is oh:
-            return
-        ol, nl = oh.log, nh.log
-        if nl is not ol and nh.log_start == start and _truncated(ol, nl):
-            self.hit("follower-truncates-log")
-
-    def _got_reply(self, old: Any, msg: Any, new: Any) -> None:
-        """A reply reached a leader (``old.role`` is ``LEADER``)."""
-        old_match = old.match_index
-        if msg.term < old.hard.term:
-            self.hit("stale-reply-old-term")
-        elif (type(msg) is _AppendEntriesReply and msg.success
-              and msg.match_index < old_match[msg.follower]):
-            self.hit("stale-success-reply")
-        if new is not old:
-            match = new.match_index
-            if match is not old_match and new.role == LEADER:
-                self._majority(new, match)
+    # What a received message can reach (the rarer types; ``_watch`` has the usual two).
 
     def _got_vote_request(self, old: Any, msg: Any, new: Any) -> None:
         if msg.term >= old.hard.term:
