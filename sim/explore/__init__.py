@@ -12,8 +12,8 @@ that is not seeded.
 
 from sim.explore.fingerprint import Fingerprinter, encode_state
 from sim.explore.model import (
-    CRASHES, DROPS, DUPS, OPS, PARTITIONS, SPENT_NAMES, Bounds, BoundsError, Label, Model,
-    Step, XState, describe, successors, take,
+    CRASHES, DROPS, DUPS, OPS, OVERFLOWS, PARTITIONS, SPENT_NAMES, Bounds, BoundsError, Label,
+    Model, Step, XState, describe, successors, take,
 )
 from sim.explore.search import (
     CHANGES, READS, UNSEEN, STRATEGIES, Counterexample, Goal, Interrupted, Progress, Property, Result, Violation, explore,
@@ -23,7 +23,7 @@ from sim.explore.targets import TARGETS, kv_model, kv_op, raft_model
 
 __all__ = [
     "Bounds", "BoundsError", "Label", "Model", "Step", "XState", "describe", "successors",
-    "take", "OPS", "CRASHES", "DROPS", "DUPS", "PARTITIONS", "SPENT_NAMES",
+    "take", "OPS", "CRASHES", "DROPS", "DUPS", "PARTITIONS", "SPENT_NAMES", "OVERFLOWS",
     "Fingerprinter", "encode_state",
     "UNSEEN", "READS", "CHANGES", "STRATEGIES", "Counterexample", "Goal", "Interrupted", "Progress", "Property", "Result",
     "Violation", "explore", "walk", "TARGETS", "raft_model", "kv_model", "kv_op",
