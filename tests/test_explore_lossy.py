@@ -114,7 +114,7 @@ def test_a_send_onto_a_full_link_loses_its_oldest_message_and_says_which() -> No
                                                                 ("s0", "s2", 1)]
     line = describe(label)
     assert line.startswith("s0: timer election fires (link s0->s1 full: lost RequestVote(term=1")
-    assert "(link s0->s2 full: lost RequestVote(term=1" in line
+    assert "; link s0->s2 full: lost RequestVote(term=1" in line
 
 
 def test_overflow_is_validated() -> None:

@@ -528,8 +528,9 @@ def take(model: Model, state: XState, label: Label, bounds: Bounds,
 def describe(label: Label) -> str:
     """One readable line: who received what, which timer fired, which fault."""
     line = _describe(label)
-    for m in label.lost:
-        line += f" (link {m.src}->{m.dst} full: lost {_show(m.msg)})"
+    if label.lost:
+        line += " (" + "; ".join(f"link {m.src}->{m.dst} full: lost {_show(m.msg)}"
+                                 for m in label.lost) + ")"
     return line
 
 
