@@ -317,19 +317,47 @@ def successors(model: Model, state: XState, bounds: Bounds) -> Iterator[Found]:
     return _lossy(model, state, bounds)
 
 
+#: Steps that take at most one message off the wire and append what they send at its end.
+_APPENDS = {"deliver": 1, "fire": 0, "request": 0, "snapshot": 0, "dup": 0}
+
+
 def _lossy(model: Model, state: XState, bounds: Bounds) -> Iterator[Found]:
     k = bounds.per_link
+    pre = state.cluster.inflight
+    # from a wire within the bound, only the links of what a step appended can overflow
+    within = len(pre) <= k or not lose_oldest(pre, k)[1]
     for found in _transitions(model, state, bounds):
         after = found[5]
         inflight = after.cluster.inflight
-        if len(inflight) > k:
-            kept, lost = lose_oldest(inflight, k)
-            if lost:
-                label = msgspec.structs.replace(found[0], lost=lost)
-                after = XState(ClusterState(after.cluster.nodes, kept), after.spent,
-                               after.cut, after.ghost)
-                found = (label, found[1], found[2], found[3], found[4], after)
+        if len(inflight) <= k:
+            yield found
+            continue
+        label = found[0]
+        taken = _APPENDS.get(label.kind) if within and label.after < 0 else None
+        if taken is not None and not _overflows(inflight, len(pre) - taken, k):
+            yield found
+            continue
+        kept, lost = lose_oldest(inflight, k)
+        if lost:
+            after = XState(ClusterState(after.cluster.nodes, kept), after.spent, after.cut,
+                           after.ghost)
+            found = (msgspec.structs.replace(label, lost=lost), found[1], found[2], found[3],
+                     found[4], after)
         yield found
+
+
+def _overflows(inflight: tuple[InFlight, ...], base: int, k: int) -> bool:
+    """True when a message at ``base`` or after shares its link with more than ``k - 1``
+    others (the messages before ``base`` hold at most ``k`` on any link)."""
+    for i in range(base, len(inflight)):
+        src, dst = inflight[i][0], inflight[i][1]
+        n = 0
+        for o in inflight:
+            if o[1] == dst and o[0] == src:
+                n += 1
+        if n > k:
+            return True
+    return False
 
 
 def lose_oldest(inflight: tuple[InFlight, ...], k: int,
