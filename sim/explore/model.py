@@ -334,10 +334,14 @@ def _lossy(model: Model, state: XState, bounds: Bounds) -> Iterator[Found]:
             continue
         label = found[0]
         taken = _APPENDS.get(label.kind) if within and label.after < 0 else None
-        if taken is not None and not _overflows(inflight, len(pre) - taken, k):
-            yield found
-            continue
-        kept, lost = lose_oldest(inflight, k)
+        if taken is not None:
+            trimmed = _lose_appended(inflight, len(pre) - taken, k)
+            if trimmed is None:
+                yield found
+                continue
+            kept, lost = trimmed
+        else:
+            kept, lost = lose_oldest(inflight, k)
         if lost:
             after = XState(ClusterState(after.cluster.nodes, kept), after.spent, after.cut,
                            after.ghost)
@@ -346,18 +350,37 @@ def _lossy(model: Model, state: XState, bounds: Bounds) -> Iterator[Found]:
         yield found
 
 
-def _overflows(inflight: tuple[InFlight, ...], base: int, k: int) -> bool:
-    """True when a message at ``base`` or after shares its link with more than ``k - 1``
-    others (the messages before ``base`` hold at most ``k`` on any link)."""
+def _lose_appended(inflight: tuple[InFlight, ...], base: int, k: int,
+                   ) -> tuple[tuple[InFlight, ...], tuple[InFlight, ...]] | None:
+    """``lose_oldest(inflight, k)`` when the messages before ``base`` hold at most ``k`` on
+    any link (only the links of those from ``base`` on are counted), or None when no link
+    holds more than ``k``."""
+    over: dict[tuple[str, str], int] | None = None
     for i in range(base, len(inflight)):
         src, dst = inflight[i][0], inflight[i][1]
+        if over is not None and (src, dst) in over:
+            continue
         n = 0
         for o in inflight:
             if o[1] == dst and o[0] == src:
                 n += 1
         if n > k:
-            return True
-    return False
+            if over is None:
+                over = {}
+            over[(src, dst)] = n - k
+    if over is None:
+        return None
+    kept: list[InFlight] = []
+    lost: list[InFlight] = []
+    for m in inflight:
+        link = (m[0], m[1])
+        n = over.get(link)
+        if n:
+            over[link] = n - 1
+            lost.append(m)
+        else:
+            kept.append(m)
+    return tuple(kept), tuple(lost)
 
 
 def lose_oldest(inflight: tuple[InFlight, ...], k: int,
