@@ -5,6 +5,7 @@ and peak memory of the bounded configurations of docs/explorer.md.
     python3 bench/bench_explore.py --quick    # the rates only
     python3 bench/bench_explore.py --shardkv  # the sharded KV rows only
     python3 bench/bench_explore.py --figure8  # Figure 8 from the initial state (6+ minutes)
+    python3 bench/bench_explore.py --figure8 --real   # the real Raft, same bounds
 
 The rows: the rate (median of 3) without and with the Raft invariants, and with them under
 partial-order reduction (sleep sets), then the state-space size, time and peak memory for 3
@@ -24,7 +25,7 @@ no faults, in 3 min 22 s); the spec's state is not ours (ours holds every field 
 implementation: commit and applied indexes, next/match indexes, armed timers), so sizes are
 comparable only in order of magnitude.
 
-``--figure8`` (``--runs N``, default 1) runs the search that finds Figure 8 from the initial
+``--figure8`` (``--runs N``, default 1; ``--real``: raft.step instead) runs the search that finds Figure 8 from the initial
 state: a leader that commits an old-term entry by counting replicas (the planted step of
 tests/test_explore.py), 3 servers, terms <= 4, logs <= 1, 2 operations, one message per link
 with ``overflow="lose-oldest"``, depth 20, symmetry, the Raft invariants; the same search as
