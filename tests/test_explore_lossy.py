@@ -214,6 +214,18 @@ def test_bfs_finds_the_vote_bug_with_a_shortest_path_under_lossy_links() -> None
         walk(model, VOTE_LOSSY, [RaftSafety(model)], r.violation.labels)
 
 
+@pytest.mark.parametrize("strategy", ["dfs", "random"])
+def test_dfs_and_random_walks_take_the_same_lossy_transitions(strategy: str) -> None:
+    """DFS and seeded random walks go through ``successors`` too: they find the vote bug,
+    never see a link holding two messages, and their path is taken again by ``walk``."""
+    model = raft_model(3, vote_blind)
+    props = [RaftSafety(model), LinkLoad(1)]
+    r = explore(model, VOTE_LOSSY, props, strategy=strategy, walks=2000, seed=3)
+    assert r.violation is not None and r.violation.rule == "leader-completeness"
+    with pytest.raises(Violation, match="leads term"):
+        walk(model, VOTE_LOSSY, props, r.violation.labels)
+
+
 @pytest.mark.parametrize("step, bounds", [
     (None, LOSSY),
     (None, Bounds(max_term=2, max_log=1, per_link=2, depth=8, overflow="lose-oldest")),
