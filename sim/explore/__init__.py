@@ -1,7 +1,7 @@
 """The exhaustive explorer: a model checker over the same step functions the simulator runs.
 
 Built on the synchronous cluster (``sim.cluster``): ``model`` (global states, transitions,
-bounds), ``fingerprint`` (canonical fingerprints, symmetry reduction), ``search`` (BFS, DFS,
+bounds; ``links``: what a lossy link keeps), ``fingerprint`` (canonical fingerprints, symmetry reduction), ``search`` (BFS, DFS,
 random walks; properties and ``sometimes`` goals come from outside as objects), ``targets``
 (Raft, KV, a user's step function). ``raftsim explore`` (scenarios/cli/explore.py) wires the
 Raft invariants and the linearizability checker in. See docs/explorer.md.

@@ -19,6 +19,7 @@ import msgspec
 
 from protocols.core import Effects, Propose, Receive, Restart, TakeSnapshot
 from sim.cluster import Cluster, ClusterState, InFlight, Node
+from sim.explore.links import lose_appended, lose_oldest, run_of
 
 __all__ = [
     "Bounds", "Label", "XState", "Step", "Model", "successors", "take", "describe",
@@ -335,7 +336,7 @@ def _lossy(model: Model, state: XState, bounds: Bounds) -> Iterator[Found]:
         label = found[0]
         taken = _APPENDS.get(label.kind) if within and label.after < 0 else None
         if taken is not None:
-            trimmed = _lose_appended(inflight, len(pre) - taken, k)
+            trimmed = lose_appended(inflight, len(pre) - taken, k)
             if trimmed is None:
                 yield found
                 continue
@@ -348,63 +349,6 @@ def _lossy(model: Model, state: XState, bounds: Bounds) -> Iterator[Found]:
             found = (msgspec.structs.replace(label, lost=lost), found[1], found[2], found[3],
                      found[4], after)
         yield found
-
-
-def _lose_appended(inflight: tuple[InFlight, ...], base: int, k: int,
-                   ) -> tuple[tuple[InFlight, ...], tuple[InFlight, ...]] | None:
-    """``lose_oldest(inflight, k)`` when the messages before ``base`` hold at most ``k`` on
-    any link (only the links of those from ``base`` on are counted), or None when no link
-    holds more than ``k``."""
-    over: dict[tuple[str, str], int] | None = None
-    for i in range(base, len(inflight)):
-        src, dst = inflight[i][0], inflight[i][1]
-        if over is not None and (src, dst) in over:
-            continue
-        n = 0
-        for o in inflight:
-            if o[1] == dst and o[0] == src:
-                n += 1
-        if n > k:
-            if over is None:
-                over = {}
-            over[(src, dst)] = n - k
-    if over is None:
-        return None
-    kept: list[InFlight] = []
-    lost: list[InFlight] = []
-    for m in inflight:
-        link = (m[0], m[1])
-        n = over.get(link)
-        if n:
-            over[link] = n - 1
-            lost.append(m)
-        else:
-            kept.append(m)
-    return tuple(kept), tuple(lost)
-
-
-def lose_oldest(inflight: tuple[InFlight, ...], k: int,
-                ) -> tuple[tuple[InFlight, ...], tuple[InFlight, ...]]:
-    """``inflight`` with at most ``k`` messages per link, the newest (the wire is in sending
-    order), and the messages lost, oldest first."""
-    counts: dict[tuple[str, str], int] = {}
-    for m in inflight:
-        link = (m[0], m[1])
-        counts[link] = counts.get(link, 0) + 1
-    over = {link: n - k for link, n in counts.items() if n > k}
-    if not over:
-        return inflight, ()
-    kept: list[InFlight] = []
-    lost: list[InFlight] = []
-    for m in inflight:
-        link = (m[0], m[1])
-        n = over.get(link)
-        if n:
-            over[link] = n - 1
-            lost.append(m)
-        else:
-            kept.append(m)
-    return tuple(kept), tuple(lost)
 
 
 def _transitions(model: Model, state: XState, bounds: Bounds) -> Iterator[Found]:
@@ -475,7 +419,7 @@ def _later_copies(model: Model, state: XState, mid_step: bool) -> Iterator[Found
     if len(set(inflight)) == len(inflight):
         return
     for k, m in enumerate(inflight):
-        run = _run_of(inflight, k)
+        run = run_of(inflight, k)
         if run <= 0:
             continue
         up = _up(rules, cs, m.dst)
@@ -489,23 +433,6 @@ def _later_copies(model: Model, state: XState, mid_step: bool) -> Iterator[Found
                 yield (Label("deliver", m.dst, m.src, m.msg, after=n, copy=run), after_k,
                        m.dst, event, done,
                        XState(_cut_state(after_k, cut), _spend(spent, CRASHES), cut, ghost))
-
-
-def _run_of(inflight: tuple[InFlight, ...], k: int) -> int:
-    """The run of copies of ``inflight[k]`` on its link that ``k`` begins (0 for the oldest
-    copy's run), or -1 when ``k`` is not the first copy of its run."""
-    m = inflight[k]
-    run, copies, apart, first = -1, False, False, False
-    for j in range(k + 1):
-        o = inflight[j]
-        if o == m:
-            first = not copies or apart
-            if first:
-                run += 1
-            copies, apart = True, False
-        elif copies and o[0] == m[0] and o[1] == m[1]:
-            apart = True
-    return run if first else -1
 
 
 def _up(rules: Cluster, cs: ClusterState, addr: str) -> bool:
