@@ -10,7 +10,9 @@ Conventions the drivers rely on:
 - A timer kind names one timer per node; ``SetTimer`` re-arms it (cancelling a pending one). The
   driver draws the delay uniformly from ``[lo, hi]`` with the node's seeded stream; the explorer
   treats an armed timer as an enabled transition. Step functions never see randomness.
-- Values are msgspec frozen Structs: immutable, hashable, cheap to copy and to encode.
+- Values are msgspec frozen Structs: immutable, hashable, cheap to copy and to encode. Events,
+  effects and ``Durable`` are not tracked by the cyclic garbage collector (``gc=False``): a
+  frozen value cannot be part of a reference cycle, and a run makes millions of them.
 - A message type is a reply when its class says ``IS_REPLY = True`` (a ``ClassVar``); drivers
   ask ``is_reply(msg)`` (labrpc drops and delays replies apart from requests). Everything else
   on the wire is a request.
@@ -42,11 +44,11 @@ __all__ = [
 ]
 
 
-class Event(msgspec.Struct, frozen=True, tag=True):
+class Event(msgspec.Struct, frozen=True, tag=True, gc=False):
     """Base of everything a driver feeds into a step function."""
 
 
-class Effect(msgspec.Struct, frozen=True, tag=True):
+class Effect(msgspec.Struct, frozen=True, tag=True, gc=False):
     """Base of everything a step function asks its driver to do."""
 
 
@@ -57,7 +59,7 @@ Effects: TypeAlias = "list[Any]"
 StepFn: TypeAlias = "Callable[[Any, Any], tuple[Any, list[Any]]]"
 
 
-class Durable(msgspec.Struct, frozen=True):
+class Durable(msgspec.Struct, frozen=True, gc=False):
     """What a node persisted: its durable ``state`` and its latest ``snapshot`` (None if it
     never wrote one). Exactly this comes back in ``Restart`` after a crash."""
     state: Any

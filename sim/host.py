@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import hashlib
 from functools import partial
-from heapq import heappush
-from typing import Any, Callable
+from heapq import heappush as _heappush
+from typing import Any, Callable, Final
 
-from simpy.events import NORMAL
+from simpy.events import NORMAL as _NORMAL
 
 from protocols.core import (
     Apply, ApplySnapshot, CancelTimer, Event, Note, Persist, Propose, Proposed, Receive,
@@ -41,6 +41,11 @@ from sim.effects import perform_until_crash
 from sim.network import Network
 from sim.trace import Trace
 from sim.world import World
+
+# Final: C statics in the compiled build, where a plain module-level name is a dict lookup.
+NORMAL: Final = _NORMAL
+_PUSH: Final = _heappush
+_Propose: Final = Propose
 
 __all__ = ["Host", "Hook"]
 
@@ -121,13 +126,16 @@ class Host:
         if not self.up:
             return None
         self._proposed = None                 # self._call, without its frame
-        self._run(Propose(command))
+        self._run(_Propose(command))
         got, self._proposed = self._proposed, None
+        buf = self._buffer                    # self._add, without its frame
         if got is None:
-            self._add((self._env._now, "propose", self.addr, command, None, None, None))
+            buf.append((self._env._now, "propose", self.addr, command, None, None, None))
         else:
-            self._add((self._env._now, "propose", self.addr, command, got.index, got.term,
-                       got.is_leader))
+            buf.append((self._env._now, "propose", self.addr, command, got.index, got.term,
+                        got.is_leader))
+        if len(buf) >= self._batch:
+            self.trace.flush()
         return got
 
     def defer(self, event: Event) -> None:
@@ -199,7 +207,7 @@ class Host:
         gen = self._timer_gen = self._timer_gen + 1
         self._wakeup[kind] = (gen, deadline)
         # World.call_later(delay, self._fire, kind, gen) without its frame: a plain call
-        heappush(self._queue, (self._env._now + delay, NORMAL, next(self._eid),
+        _PUSH(self._queue, (self._env._now + delay, NORMAL, next(self._eid),
                                (self._fire_call, (kind, gen))))
 
     def _cancel_timer(self, effect: CancelTimer) -> None:

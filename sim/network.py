@@ -27,16 +27,21 @@ This module never reads a clock and draws randomness only from the world's ``net
 from __future__ import annotations
 
 import random
-from heapq import heappush
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from heapq import heappush as _heappush
+from typing import TYPE_CHECKING, Any, Final, Iterable, Sequence
 
 import msgspec
-from simpy.events import NORMAL
+from simpy.events import NORMAL as _NORMAL
 
 from protocols.core import Receive, Send, is_reply
 from sim.network_types import NetParams
 from sim.trace import Trace
 from sim.world import World
+
+# Final: C statics in the compiled build, where a plain module-level name is a dict lookup.
+NORMAL: Final = _NORMAL
+_PUSH: Final = _heappush
+_Receive: Final = Receive
 
 if TYPE_CHECKING:
     from sim.host import Host
@@ -178,13 +183,13 @@ class Network:
                 return
         if self._extras:
             delay = self._extra_fates(mid, src, dst, msg, size, reply, sh, dh, delay)
-        heappush(self._queue, (now + delay, NORMAL, next(self._eid), (
+        _PUSH(self._queue, (now + delay, NORMAL, next(self._eid), (
             self._arrive_call, (mid, src, dst, msg, size, reply, sh, sh.incarnation, dh,
                                 dh.incarnation))))
 
     def _lost(self, mid: int, src: str, dst: str, reason: str, delay: float) -> None:
         """The message is lost: its drop is recorded ``delay`` ms from now."""
-        heappush(self._queue, (self._env._now + delay, NORMAL, next(self._eid),
+        _PUSH(self._queue, (self._env._now + delay, NORMAL, next(self._eid),
                                (self._fail_call, (mid, src, dst, reason))))
 
     def _undeliverable(self, mid: int, src: str, dst: str, dh: "Host | None") -> None:
@@ -206,7 +211,7 @@ class Network:
         if p.duplicate and rng.random() < p.duplicate:
             self._append((self._env._now, "dup", mid, src, dst))
             copy_delay = delay + self._extra_delay()
-            heappush(self._queue, (self._env._now + copy_delay, NORMAL,
+            _PUSH(self._queue, (self._env._now + copy_delay, NORMAL,
                                    next(self._eid), (self._arrive_call, (
                                        mid, src, dst, msg, size, reply, sh, sh.incarnation,
                                        dh, dh.incarnation))))
@@ -235,7 +240,7 @@ class Network:
         buf.append((self._env._now, "deliver", mid, src, dst))
         if len(buf) >= self._batch:
             self._flush()
-        dh._run(Receive(src, msg))            # Host.receive, without its frame
+        dh._run(_Receive(src, msg))           # Host.receive, without its frame
 
     @staticmethod
     def _reason(sh: "Host", sinc: int, dh: "Host", dinc: int) -> str:

@@ -21,13 +21,18 @@ from __future__ import annotations
 import hashlib
 import random
 from heapq import heappop, heappush
-from typing import Any, Callable
+from typing import Any, Callable, Final
 
 import simpy
 from simpy.core import EmptySchedule, StopSimulation
 from simpy.events import NORMAL, URGENT, Event, EventPriority
 
 __all__ = ["World", "stream_seed"]
+
+# Final: C statics in the compiled build, where a plain module-level name is a dict lookup.
+_POP: Final = heappop
+_PUSH: Final = heappush
+_NORMAL: Final = NORMAL
 
 def stream_seed(seed: int, name: str) -> int:
     """The 64-bit seed of stream ``name`` in a run seeded with ``seed``."""
@@ -75,7 +80,7 @@ class World:
 
     def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> None:
         """Call ``fn(*args)`` after ``delay`` ms of virtual time (ties run in FIFO order)."""
-        heappush(self.queue, (self.env._now + delay, NORMAL, next(self.eid), (fn, args)))
+        _PUSH(self.queue, (self.env._now + delay, _NORMAL, next(self.eid), (fn, args)))
 
     def call_at(self, time: float, fn: Callable[..., Any], *args: Any) -> None:
         """Call ``fn(*args)`` at absolute virtual time ``time`` (not in the past)."""
@@ -135,12 +140,14 @@ def _run(env: simpy.Environment, until: float | None) -> None:
         stop.callbacks.append(StopSimulation.callback)
     queue: list[Any] = env._queue
     event: Any
+    entry: tuple[Any, Any, Any, Any]       # typed: unpacked by position in the compiled build
     try:
         while True:
             try:
-                env._now, _, _, event = heappop(queue)
+                entry = _POP(queue)
             except IndexError:
                 raise EmptySchedule from None
+            env._now, _, _, event = entry
             if type(event) is tuple:       # a plain call: a stop inside it ends the run
                 event[0](*event[1])
                 continue

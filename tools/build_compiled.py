@@ -48,6 +48,7 @@ MODULES = [
     "checkers/invariants/kv.py",
     "scenarios/harness/observe.py",
     "scenarios/harness/raft.py",
+    "scenarios/harness/coverage.py",
 ]
 
 MANIFEST = "raftsim_compiled.json"

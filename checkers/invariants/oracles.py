@@ -38,14 +38,14 @@ after it (``forget_below``).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Final, Sequence
 
 from .raft import InvariantViolation
 
 __all__ = ["RaftOracles", "HELD"]
 
 #: ``durable_term_at`` answer for an index inside the snapshot: held, and committed.
-HELD = -2
+HELD: Final = -2
 
 
 class RaftOracles:

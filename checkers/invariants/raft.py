@@ -37,11 +37,11 @@ requires the driver to report every leader and every append.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Final, Sequence
 
 __all__ = ["RaftInvariants", "InvariantViolation"]
 
-_UNKNOWN = object()  # command of an index known committed only through a snapshot
+_UNKNOWN: Final = object()  # command of an index known committed only through a snapshot
 
 
 class InvariantViolation(Exception):

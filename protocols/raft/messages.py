@@ -1,7 +1,8 @@
 """Raft's wire messages (extended paper, Figure 2 and §7) as immutable msgspec Structs.
 
 Owns the message shapes only; never does I/O. Peers are named by their position in the
-configuration's ``peers`` tuple. Replies carry ``IS_REPLY = True`` so drivers can apply
+configuration's ``peers`` tuple. Like every frozen value of ``protocols.core``, messages are
+not tracked by the cyclic garbage collector (``gc=False``): they cannot form a cycle. Replies carry ``IS_REPLY = True`` so drivers can apply
 reply-specific network faults (labrpc drops and delays replies separately from requests).
 """
 
@@ -17,27 +18,27 @@ __all__ = [
 ]
 
 
-class Entry(msgspec.Struct, frozen=True, array_like=True):
+class Entry(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """One log entry; its index is its position (the log is a persistent vector)."""
     term: int
     command: Any
 
 
-class RequestVote(msgspec.Struct, frozen=True, tag=True):
+class RequestVote(msgspec.Struct, frozen=True, tag=True, gc=False):
     term: int
     candidate: int
     last_log_index: int
     last_log_term: int
 
 
-class RequestVoteReply(msgspec.Struct, frozen=True, tag=True):
+class RequestVoteReply(msgspec.Struct, frozen=True, tag=True, gc=False):
     IS_REPLY: ClassVar[bool] = True
     term: int
     voter: int
     granted: bool
 
 
-class AppendEntries(msgspec.Struct, frozen=True, tag=True):
+class AppendEntries(msgspec.Struct, frozen=True, tag=True, gc=False):
     term: int
     leader: int
     prev_index: int
@@ -46,7 +47,7 @@ class AppendEntries(msgspec.Struct, frozen=True, tag=True):
     leader_commit: int
 
 
-class AppendEntriesReply(msgspec.Struct, frozen=True, tag=True):
+class AppendEntriesReply(msgspec.Struct, frozen=True, tag=True, gc=False):
     """``match_index`` is prev_index + len(entries) of the request when ``success``.
 
     On failure the fast-backup hints (§5.3, the lab's XTerm/XIndex/XLen): ``conflict_term`` is the
@@ -62,7 +63,7 @@ class AppendEntriesReply(msgspec.Struct, frozen=True, tag=True):
     conflict_index: int = 0
 
 
-class InstallSnapshot(msgspec.Struct, frozen=True, tag=True):
+class InstallSnapshot(msgspec.Struct, frozen=True, tag=True, gc=False):
     term: int
     leader: int
     last_index: int
@@ -70,7 +71,7 @@ class InstallSnapshot(msgspec.Struct, frozen=True, tag=True):
     data: bytes
 
 
-class InstallSnapshotReply(msgspec.Struct, frozen=True, tag=True):
+class InstallSnapshotReply(msgspec.Struct, frozen=True, tag=True, gc=False):
     IS_REPLY: ClassVar[bool] = True
     term: int
     follower: int

@@ -8,7 +8,7 @@ imports simpy: timers are ``SetTimer`` effects whose delays the driver draws, an
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Final, Sequence
 
 from msgspec.structs import replace
 
@@ -28,14 +28,29 @@ from .state import (
 
 __all__ = ["step", "ELECTION", "HEARTBEAT"]
 
-ELECTION = "election"
-HEARTBEAT = "heartbeat"
+ELECTION: Final = "election"
+HEARTBEAT: Final = "heartbeat"
+
+# In the compiled build (tools/build_compiled.py) every use of a module-level name is a lookup
+# in the module's dict unless the name is Final (then it is a C static): the hot paths below
+# use these Final aliases of what they import. The interpreter reads both kinds alike.
+_replace: Final = replace
+_Send: Final = Send
+_Persist: Final = Persist
+_SetTimer: Final = SetTimer
+_Apply: Final = Apply
+_Proposed: Final = Proposed
+_Restart: Final = Restart
+_RoleChanged: Final = RoleChanged
+_Entry: Final = Entry
+_AppendEntries: Final = AppendEntries
+_AppendEntriesReply: Final = AppendEntriesReply
 
 def step(state: RaftState, event: Any) -> tuple[RaftState, Effects]:
     """Apply one event. Effects come back in the order the driver must perform them."""
     effects: Effects = []
     handler = _EVENT_HANDLERS.get(type(event))
-    if handler is handle_receive:
+    if handler is _handle_receive:
         # handle_receive without its frame (a step per delivered message): the shared term
         # rule, then the message's own handler.
         msg = event.msg
@@ -52,23 +67,26 @@ def step(state: RaftState, event: Any) -> tuple[RaftState, Effects]:
         return state, [Note("ignored", type(event).__name__)]
     new = handler(state, event, effects)
     # A Restart only reads what is already durable: nothing to persist again.
-    return new, _finish(state, new, effects, type(event) is not Restart)
+    return new, _finish(state, new, effects, type(event) is not _Restart)
 
 
 def _finish(old: RaftState, new: RaftState, effects: Effects, persist: bool) -> Effects:
     """Prefix the observations and the Persist that every Send of this step depends on."""
     at = 0
-    if persist and (new.hard is not old.hard or new.snapshot is not old.snapshot):
-        # §5.1/Figure 2: term, vote and log reach stable storage before any reply or request.
-        snap = new.snapshot if new.snapshot is not old.snapshot else None
-        effects.insert(0, Persist(new.hard, snap))
-        at = 1
-    if new.role != old.role or new.hard.term != old.hard.term:
-        if ((old.role, new.role) not in ALLOWED_ROLE_TRANSITIONS
+    hard, old_hard = new.hard, old.hard             # each field read once (see _replace)
+    if persist:
+        snapshot, old_snapshot = new.snapshot, old.snapshot
+        if hard is not old_hard or snapshot is not old_snapshot:
+            # §5.1/Figure 2: term, vote and log reach stable storage before any reply or request.
+            effects.insert(0, _Persist(hard, snapshot if snapshot is not old_snapshot else None))
+            at = 1
+    role, old_role = new.role, old.role
+    if role != old_role or (hard is not old_hard and hard.term != old_hard.term):
+        if ((old_role, role) not in ALLOWED_ROLE_TRANSITIONS
                 and len(new.config.peers) > 1):   # alone, a follower wins its vote at once
-            raise AssertionError(f"illegal role change {ROLE_NAMES[old.role]} -> "
-                                 f"{ROLE_NAMES[new.role]}")
-        effects.insert(at, RoleChanged(ROLE_NAMES[new.role], new.hard.term))
+            raise AssertionError(f"illegal role change {ROLE_NAMES[old_role]} -> "
+                                 f"{ROLE_NAMES[role]}")
+        effects.insert(at, _RoleChanged(ROLE_NAMES[role], hard.term))
     return effects
 
 
@@ -99,7 +117,7 @@ def handle_timer(state: RaftState, event: TimerFired, effects: Effects) -> RaftS
         return become_candidate(state, effects)
     if event.kind == HEARTBEAT and state.role == LEADER:
         state = broadcast_append(state, effects)
-        effects.append(SetTimer(HEARTBEAT, state.config.heartbeat, state.config.heartbeat))
+        effects.append(_SetTimer(HEARTBEAT, state.config.heartbeat, state.config.heartbeat))
     return state
 
 
@@ -123,8 +141,8 @@ def become_follower(state: RaftState, term: int, leader: int) -> RaftState:
     """§5.1: a higher term always wins; the vote resets with the term."""
     hard = state.hard
     if term != hard.term:
-        hard = replace(hard, term=term, voted_for=-1)
-    return replace(state, hard=hard, role=FOLLOWER, leader=leader, votes=0,
+        hard = _replace(hard, term=term, voted_for=-1)
+    return _replace(state, hard=hard, role=FOLLOWER, leader=leader, votes=0,
                    next_index=(), match_index=())
 
 
@@ -148,14 +166,14 @@ def handle_propose(state: RaftState, event: Propose, effects: Effects) -> RaftSt
     """The lab's Start(): append to the leader's log and replicate; answer index/term/leader."""
     hard = state.hard
     if state.role != LEADER:
-        effects.append(Proposed(-1, hard.term, False))
+        effects.append(_Proposed(-1, hard.term, False))
         return state
-    hard = replace(hard, log=hard.log.append(Entry(hard.term, event.command)))
+    hard = _replace(hard, log=hard.log.append(_Entry(hard.term, event.command)))
     last = hard.log_start + len(hard.log) - 1          # _last(hard), without its frame
     me = state.config.me
     matches = list(state.match_index)
     matches[me] = last
-    effects.append(Proposed(last, hard.term, True))
+    effects.append(_Proposed(last, hard.term, True))
     # A proposal is sent at once only to idle peers (nothing unacknowledged on its way to
     # them: nextIndex == matchIndex + 1); a busy peer gets the new entries in one batch when
     # its reply arrives (or, if the in-flight message was lost, after the next heartbeat's
@@ -173,7 +191,7 @@ def handle_propose(state: RaftState, event: Propose, effects: Effects) -> RaftSt
     if index > commit:
         _append_applies(applied, index, hard, effects)
         commit = applied = index
-    return replace(state, hard=hard, match_index=tuple(matches), next_index=next_index,
+    return _replace(state, hard=hard, match_index=tuple(matches), next_index=next_index,
                    commit=commit, applied=applied)
 
 
@@ -247,41 +265,46 @@ def handle_append_entries(state: RaftState, msg: AppendEntries, effects: Effects
     """§5.3: accept entries only after the (prev_index, prev_term) consistency check."""
     config = state.config
     me = config.me
-    reply_to = config.peers[msg.leader]
-    if msg.term < state.hard.term:
-        effects.append(Send(reply_to, AppendEntriesReply(state.hard.term, me, False, 0)))
-        return state
-    if state.role != FOLLOWER or state.leader != msg.leader:
-        state = become_follower(state, msg.term, msg.leader)
-    effects.append(SetTimer(ELECTION, config.election_lo, config.election_hi))  # _election_timer
+    leader = msg.leader
+    reply_to = config.peers[leader]
+    term = msg.term
     hard = state.hard
-    prev, entries = msg.prev_index, msg.entries
-    if prev < hard.log_start:
-        prev, entries = _skip_compacted(hard, prev, entries)
+    if term < hard.term:
+        effects.append(_Send(reply_to, _AppendEntriesReply(hard.term, me, False, 0)))
+        return state
+    if state.role != FOLLOWER or state.leader != leader:
+        state = become_follower(state, term, leader)
+        hard = state.hard
+    effects.append(_SetTimer(ELECTION, config.election_lo, config.election_hi))  # _election_timer
+    sent_prev, sent = msg.prev_index, msg.entries
     log, start = hard.log, hard.log_start
+    prev, entries = sent_prev, sent
+    if prev < start:
+        prev, entries = _skip_compacted(hard, prev, entries)
     last = start + len(log) - 1
     if prev > last:
-        reject = AppendEntriesReply(hard.term, me, False, 0, -1, last + 1)
-        effects.append(Send(reply_to, reject))
+        reject = _AppendEntriesReply(hard.term, me, False, 0, -1, last + 1)
+        effects.append(_Send(reply_to, reject))
         return state
     my_prev_term = log[prev - start].term
-    prev_term = msg.prev_term if prev == msg.prev_index else my_prev_term
+    prev_term = msg.prev_term if prev == sent_prev else my_prev_term
     if my_prev_term != prev_term:
         first = _first_index_of_term(hard, prev, my_prev_term)
-        reject = AppendEntriesReply(hard.term, me, False, 0, my_prev_term, first)
-        effects.append(Send(reply_to, reject))
+        reject = _AppendEntriesReply(hard.term, me, False, 0, my_prev_term, first)
+        effects.append(_Send(reply_to, reject))
         return state
     if prev == last:            # the usual case: nothing to compare, append (or a heartbeat)
-        merged = replace(hard, log=log.extend(entries)) if entries else hard
+        merged = _replace(hard, log=log.extend(entries)) if entries else hard
     else:
         merged = _merge_entries(hard, prev, entries)
-    match = msg.prev_index + len(msg.entries)
-    commit = msg.leader_commit if msg.leader_commit < match else match    # min(), inline
+    match = sent_prev + len(sent)
+    leader_commit = msg.leader_commit
+    commit = leader_commit if leader_commit < match else match    # min(), inline
     if commit > state.commit:
         state = _apply_up_to(state, merged, commit, effects)    # one copy of the state
     elif merged is not hard:
-        state = replace(state, hard=merged)
-    effects.append(Send(reply_to, AppendEntriesReply(merged.term, me, True, match)))
+        state = _replace(state, hard=merged)
+    effects.append(_Send(reply_to, _AppendEntriesReply(merged.term, me, True, match)))
     return state
 
 
@@ -304,10 +327,10 @@ def _merge_entries(hard: HardState, prev: int, entries: tuple) -> HardState:
     for offset, entry in enumerate(entries):
         index = prev + 1 + offset
         if index > last:
-            return replace(hard, log=log.extend(entries[offset:]))
+            return _replace(hard, log=log.extend(entries[offset:]))
         if log[index - start].term != entry.term:
             log = log[:index - start].extend(entries[offset:])
-            return replace(hard, log=log)
+            return _replace(hard, log=log)
     return hard
 
 
@@ -321,18 +344,22 @@ def _first_index_of_term(hard: HardState, index: int, term: int) -> int:
 
 
 def handle_append_reply(state: RaftState, msg: AppendEntriesReply, effects: Effects) -> RaftState:
-    if state.role != LEADER or msg.term != state.hard.term:
+    if state.role != LEADER:
+        return state
+    hard = state.hard
+    if msg.term != hard.term:
         return state
     peer = msg.follower
     if msg.success:
         return maybe_advance(state, peer, msg.match_index, effects)
-    next_index = max(_backup(state.hard, msg), state.match_index[peer] + 1)
-    if next_index >= state.next_index[peer]:
+    next_index = max(_backup(hard, msg), state.match_index[peer] + 1)
+    old_nexts = state.next_index
+    if next_index >= old_nexts[peer]:
         return state            # a stale rejection: what it asks for is already on its way
-    nexts = list(state.next_index)
+    nexts = list(old_nexts)
     nexts[peer] = next_index
-    _send_append(state, state.hard, peer, nexts, state.commit, effects)
-    return replace(state, next_index=tuple(nexts))
+    _send_append(state, hard, peer, nexts, state.commit, effects)
+    return _replace(state, next_index=tuple(nexts))
 
 
 def _backup(hard: HardState, msg: AppendEntriesReply) -> int:
@@ -390,26 +417,27 @@ def maybe_advance(state: RaftState, peer: int, match: int, effects: Effects) -> 
 
     Replies can arrive late and out of order: one that tells nothing new changes nothing.
     """
-    if match <= state.match_index[peer]:
+    old_matches = state.match_index
+    if match <= old_matches[peer]:
         return state
-    matches = list(state.match_index)
+    matches = list(old_matches)
     nexts = list(state.next_index)
     matches[peer] = match
     if nexts[peer] <= match:                    # nextIndex = max(nextIndex, match + 1)
         nexts[peer] = match + 1
     hard = state.hard
+    old_commit = state.commit
     # A match at or below the commit index cannot move it: the majority index above the
     # commit index, if any, is unchanged (and was not committable). Skip the quorum count.
-    commit = state.commit if match <= state.commit else _commit_index(hard, state.commit,
-                                                                        matches)
-    if commit > state.commit:
+    commit = old_commit if match <= old_commit else _commit_index(hard, old_commit, matches)
+    if commit > old_commit:
         _append_applies(state.applied, commit, hard, effects)
     if nexts[peer] <= hard.log_start + len(hard.log) - 1:      # _last(hard)
         _send_append(state, hard, peer, nexts, commit, effects)
-    if commit > state.commit:
-        return replace(state, match_index=tuple(matches), next_index=tuple(nexts),
+    if commit > old_commit:
+        return _replace(state, match_index=tuple(matches), next_index=tuple(nexts),
                        commit=commit, applied=commit)
-    return replace(state, match_index=tuple(matches), next_index=tuple(nexts))
+    return _replace(state, match_index=tuple(matches), next_index=tuple(nexts))
 
 
 # ---------------------------------------------------------------- replication
@@ -448,7 +476,7 @@ def _send_append(state: RaftState, hard: HardState, peer: int, nexts: list[int],
     config = state.config
     next_index = nexts[peer]
     if next_index <= start:
-        effects.append(Send(config.peers[peer], InstallSnapshot(
+        effects.append(_Send(config.peers[peer], InstallSnapshot(
             hard.term, config.me, start, hard.log[0].term, state.snapshot)))
         # In flight now, like entries: the peer is busy until it answers, and a lost snapshot
         # shows up as a rejection of the next heartbeat, which backs nextIndex up again.
@@ -463,7 +491,7 @@ def _send_append(state: RaftState, hard: HardState, peer: int, nexts: list[int],
         entries = (log[pos],)
     else:
         entries = tuple(log[pos:pos + config.max_batch])
-    effects.append(Send(config.peers[peer], AppendEntries(
+    effects.append(_Send(config.peers[peer], _AppendEntries(
         hard.term, config.me, next_index - 1, log[pos - 1].term, entries, commit)))
     if entries:
         nexts[peer] = next_index + len(entries)
@@ -500,14 +528,14 @@ def _apply_up_to(state: RaftState, hard: HardState, commit: int,
                  effects: Effects) -> RaftState:
     """``apply_committed`` of the state with log ``hard`` and commit index ``commit``."""
     _append_applies(state.applied, commit, hard, effects)
-    return replace(state, hard=hard, commit=commit, applied=commit)
+    return _replace(state, hard=hard, commit=commit, applied=commit)
 
 
 def _append_applies(applied: int, commit: int, hard: HardState, effects: Effects) -> None:
     log, start = hard.log, hard.log_start
     for index in range(applied + 1, commit + 1):
         entry = log[index - start]
-        effects.append(Apply(index, entry.term, entry.command))
+        effects.append(_Apply(index, entry.term, entry.command))
 
 
 def _last(hard: HardState) -> int:
@@ -516,7 +544,7 @@ def _last(hard: HardState) -> int:
 
 Handler = Callable[[RaftState, Any, Effects], RaftState]
 
-_EVENT_HANDLERS: dict[type, Handler] = {
+_EVENT_HANDLERS: Final[dict[type, Handler]] = {
     Receive: handle_receive,
     TimerFired: handle_timer,
     Restart: handle_restart,
@@ -524,7 +552,7 @@ _EVENT_HANDLERS: dict[type, Handler] = {
     TakeSnapshot: handle_take_snapshot,
 }
 
-_MESSAGE_HANDLERS: dict[type, Handler] = {
+_MESSAGE_HANDLERS: Final[dict[type, Handler]] = {
     RequestVote: handle_request_vote,
     RequestVoteReply: handle_vote_reply,
     AppendEntries: handle_append_entries,
@@ -532,3 +560,5 @@ _MESSAGE_HANDLERS: dict[type, Handler] = {
     InstallSnapshot: handle_install_snapshot,
     InstallSnapshotReply: handle_snapshot_reply,
 }
+
+_handle_receive: Final = handle_receive     # see the Final aliases above

@@ -1,5 +1,6 @@
 """Raft node state, grouped by durability (as etcd does): what is persisted apart from what a
-crash loses. Every value is an immutable, hashable msgspec Struct; the log is a persistent vector
+crash loses. Every value is an immutable, hashable msgspec Struct (untracked by the cyclic garbage
+collector, ``gc=False``: a frozen value cannot be part of a cycle); the log is a persistent vector
 so an append shares structure with the previous state.
 
 Owns the state shapes and read-only accessors. Never does I/O, never reads a clock or randomness.
@@ -7,7 +8,7 @@ Owns the state shapes and read-only accessors. Never does I/O, never reads a clo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 from pyrsistent import pvector
@@ -21,7 +22,10 @@ __all__ = [
     "hard_state_size",
 ]
 
-FOLLOWER, CANDIDATE, LEADER = 0, 1, 2
+# Final: the compiled build (tools/build_compiled.py) inlines them where they are used.
+FOLLOWER: Final = 0
+CANDIDATE: Final = 1
+LEADER: Final = 2
 ROLE_NAMES = ("follower", "candidate", "leader")
 
 # Legal role changes (§5.2, Figure 4). Anything else is a bug in this package.
@@ -32,7 +36,7 @@ ALLOWED_ROLE_TRANSITIONS = frozenset({
 })
 
 
-class RaftConfig(msgspec.Struct, frozen=True):
+class RaftConfig(msgspec.Struct, frozen=True, gc=False):
     """Static facts about one peer. Times are virtual milliseconds.
 
     The election timeout is drawn by the driver from [election_lo, election_hi]; the lab
@@ -46,7 +50,7 @@ class RaftConfig(msgspec.Struct, frozen=True):
     max_batch: int = 64
 
 
-class HardState(msgspec.Struct, frozen=True):
+class HardState(msgspec.Struct, frozen=True, gc=False):
     """What Raft persists (Figure 2): term, vote and the log after the snapshot.
 
     ``log[0]`` is a sentinel standing for index ``log_start`` (the snapshot's last included index)
@@ -58,7 +62,7 @@ class HardState(msgspec.Struct, frozen=True):
     log_start: int = 0
 
 
-class RaftState(msgspec.Struct, frozen=True):
+class RaftState(msgspec.Struct, frozen=True, gc=False):
     """A whole peer. ``hard`` and ``snapshot`` survive crashes; the rest is volatile."""
     config: RaftConfig
     hard: HardState

@@ -9,25 +9,39 @@ and from there to ``RunResult.coverage`` (name -> count, sorted by name, determi
 clock, no hash order, no randomness). ``POINTS`` is the catalogue, with what each one means.
 
 Cheap by design: one extra call per step, a dispatch on the event's type (and on a received
-message's type, through a dict built once), and work only for the few events that can reach a
-point (replies at a leader, elections, restarts, crashes, log changes at a follower).
+message's type), and work only for the few events that can reach a point (replies at a
+leader, elections, restarts, crashes, log changes at a follower). Part of the optional
+compiled build (``tools/build_compiled.py``): hosts and networks are typed, so their
+attributes are read directly there.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Callable
+from typing import Any, Callable, Final
 
 from protocols import raft
 from protocols.core import Persist, Receive, Restart, Send, TimerFired
 from protocols.raft import (AppendEntries, AppendEntriesReply, InstallSnapshot,
                             InstallSnapshotReply, RequestVote)
+from sim.host import Host
+from sim.network import Network
 
 from scenarios.runner import RunContext
 
 __all__ = ["POINTS", "Coverage", "raft_of"]
 
-LEADER, CANDIDATE = raft.LEADER, raft.CANDIDATE
+LEADER: Final = raft.LEADER
+CANDIDATE: Final = raft.CANDIDATE
+# Final: C statics in the compiled build, where a plain module-level name is a dict lookup.
+_Receive: Final = Receive
+_Restart: Final = Restart
+_TimerFired: Final = TimerFired
+_AppendEntries: Final = AppendEntries
+_AppendEntriesReply: Final = AppendEntriesReply
+_InstallSnapshot: Final = InstallSnapshot
+_InstallSnapshotReply: Final = InstallSnapshotReply
+_RequestVote: Final = RequestVote
 
 #: Every point, with the situation it names (docs/campaigns.md lists them too).
 POINTS: dict[str, str] = {
@@ -107,7 +121,7 @@ class Coverage:
     def hit(self, name: str) -> None:
         self.counts[name] = self.counts.get(name, 0) + 1
 
-    def attach(self, net: Any) -> None:
+    def attach(self, net: Network) -> None:
         """Watch every host of ``net`` (servers and clients) not watched yet."""
         clients = set(net.clients)
         for addr in sorted(net.hosts):
@@ -122,20 +136,19 @@ class Coverage:
 
     # ------------------------------------------------------------ servers
 
-    def _wrap_server(self, host: Any, step: Callable[[Any, Any], tuple[Any, list]],
-                     net: Any) -> Callable[[Any, Any], tuple[Any, list]]:
+    def _wrap_server(self, host: Host, step: Callable[[Any, Any], tuple[Any, list]],
+                     net: Network) -> Callable[[Any, Any], tuple[Any, list]]:
         recent: deque[Any] = deque(maxlen=_RECENT)
-        watch = self._watch
         get: Callable[[Any], Any] | None = None    # the node's Raft state, found once
         bare = False                               # the node's state is its Raft state
 
         def covered(state: Any, event: Any) -> tuple[Any, list]:
             nonlocal get, bare
-            crash_after = getattr(host, "_crash_after", None)
+            crash_after = host._crash_after
             new, effects = step(state, event)
             if crash_after is not None:
                 self._crashed(crash_after, effects)
-            if type(event) is Receive and net.params.duplicate:   # only a duplicating net
+            if type(event) is _Receive and net.params.duplicate:   # only a duplicating net
                 msg = event.msg
                 for m in recent:
                     if m is msg:
@@ -144,12 +157,12 @@ class Coverage:
                 recent.append(msg)
             if state is not None and new is not None:
                 if bare:
-                    watch(state, event, new, net)
+                    self._watch(state, event, new, net)
                     return new, effects
                 if get is None:
                     get = _accessor(state)
                     bare = get is _same
-                watch(get(state), event, get(new), net)
+                self._watch(get(state), event, get(new), net)
             return new, effects
         return covered
 
@@ -160,62 +173,82 @@ class Coverage:
             if (any(type(e) is Persist for e in done) and any(type(e) is Send for e in lost)):
                 self.hit("crash-persisted-not-sent")
 
-    def _watch(self, old: Any, event: Any, new: Any, net: Any) -> None:
+    def _watch(self, old: Any, event: Any, new: Any, net: Network) -> None:
         kind = type(event)
-        if kind is Receive:
+        if kind is _Receive:
             msg = event.msg
-            seen = _RECEIVED.get(type(msg))
-            if seen is not None:
-                seen(self, old, msg, new)
+            got = type(msg)                 # what a received message can reach, by its type
+            if got is _AppendEntries:       # (the two usual cases inline: one frame a step)
+                oh = old.hard
+                if msg.term >= oh.term:
+                    start = oh.log_start
+                    if msg.prev_index < start:
+                        self.hit("append-behind-snapshot")
+                    nh = new.hard
+                    if nh is not oh:
+                        ol, nl = oh.log, nh.log
+                        if nl is not ol and nh.log_start == start and _truncated(ol, nl):
+                            self.hit("follower-truncates-log")
+            elif got is _AppendEntriesReply or got is _InstallSnapshotReply:
+                if old.role == LEADER:      # a reply reached a leader
+                    old_match = old.match_index
+                    if msg.term < old.hard.term:
+                        self.hit("stale-reply-old-term")
+                    elif (got is _AppendEntriesReply and msg.success
+                          and msg.match_index < old_match[msg.follower]):
+                        self.hit("stale-success-reply")
+                    if new is not old:
+                        match = new.match_index
+                        if match is not old_match and new.role == LEADER:
+                            self._majority(new, match)
+            elif got is _RequestVote:
+                self._got_vote_request(old, msg, new)
+            elif got is _InstallSnapshot:
+                self._got_snapshot(old, msg, new)
             if new is old:              # most messages change nothing: nothing more to see
                 return
-        elif kind is Restart:
+            role, old_role = new.role, old.role
+            if role != old_role:
+                self._role_changed(old_role, role, new, net)
+            elif role == LEADER and new.commit > old.commit:
+                self._leader_committed(old, new)
+            return                      # (a received snapshot is no compaction of one's own)
+        if kind is _Restart:
             if event.durable is not None:
                 if len(new.hard.log) > 1:
                     self.hit("reboot-with-log")
                 if new.hard.log_start > 0:
                     self.hit("reboot-with-snapshot")
-        elif kind is TimerFired:
+        elif kind is _TimerFired:
             if old.role == CANDIDATE and new.role == CANDIDATE:
                 self.hit("election-retry")
         if new is old:
             return
-        if new.role != old.role:
-            if new.role == LEADER:
-                self.hit("leader-elected")
-                if _partitioned(net, new.config.peers):
-                    self.hit("leader-elected-under-partition")
-            elif old.role == LEADER:
-                self.hit("leader-deposed")
-        if new.hard.log_start > old.hard.log_start and type(event) is not Receive:
+        role, old_role = new.role, old.role
+        if role != old_role:
+            self._role_changed(old_role, role, new, net)
+        if new.hard.log_start > old.hard.log_start:
             self.hit("log-compacted")
-        if new.role == LEADER and new.commit > old.commit and old.role == LEADER:
-            hard = new.hard
-            first = max(old.commit + 1, hard.log_start + 1)
-            if first <= new.commit and hard.log[first - hard.log_start].term < hard.term:
-                self.hit("old-term-entry-committed")
+        if role == LEADER and old_role == LEADER and new.commit > old.commit:
+            self._leader_committed(old, new)
 
-    # What a received message can reach, one method per message type (``_RECEIVED``).
+    def _role_changed(self, old_role: int, role: int, new: Any, net: Network) -> None:
+        if role == LEADER:
+            self.hit("leader-elected")
+            if _partitioned(net, new.config.peers):
+                self.hit("leader-elected-under-partition")
+        elif old_role == LEADER:
+            self.hit("leader-deposed")
 
-    def _got_append(self, old: Any, msg: Any, new: Any) -> None:
-        if msg.term < old.hard.term:
-            return
-        oh, nh = old.hard, new.hard
-        if msg.prev_index < oh.log_start:
-            self.hit("append-behind-snapshot")
-        if nh.log is not oh.log and nh.log_start == oh.log_start and _truncated(oh, nh):
-            self.hit("follower-truncates-log")
+    def _leader_committed(self, old: Any, new: Any) -> None:
+        """A leader's commit index moved: over an entry of an older term?"""
+        hard = new.hard
+        start, commit = hard.log_start, new.commit
+        first = max(old.commit + 1, start + 1)
+        if first <= commit and hard.log[first - start].term < hard.term:
+            self.hit("old-term-entry-committed")
 
-    def _got_reply(self, old: Any, msg: Any, new: Any) -> None:
-        if old.role != LEADER:
-            return
-        if msg.term < old.hard.term:
-            self.hit("stale-reply-old-term")
-        elif (type(msg) is AppendEntriesReply and msg.success
-              and msg.match_index < old.match_index[msg.follower]):
-            self.hit("stale-success-reply")
-        if new.role == LEADER and new.match_index is not old.match_index:
-            self._majority(new)
+    # What a received message can reach (the rarer types; ``_watch`` has the usual two).
 
     def _got_vote_request(self, old: Any, msg: Any, new: Any) -> None:
         if msg.term >= old.hard.term:
@@ -232,26 +265,26 @@ class Coverage:
         elif new.hard.log_start > old.hard.log_start:
             self.hit("snapshot-installed")
 
-    def _majority(self, state: Any) -> None:
-        """After a reply at a leader: an older-term entry on a majority, not committed; a
-        follower more than two batches behind."""
-        hard = state.hard
-        last = _last(hard)
-        me = state.config.me
-        matches = list(state.match_index)
-        matches[me] = last
+    def _majority(self, state: Any, match_index: Any) -> None:
+        """After a reply at a leader (``match_index``: its matchIndex): an older-term entry on
+        a majority, not committed; a follower more than two batches behind."""
+        hard, config = state.hard, state.config
+        start, log = hard.log_start, hard.log
+        last = start + len(log) - 1
+        matches = list(match_index)
+        matches[config.me] = last
         matches.sort()
         index = matches[(len(matches) - 1) // 2]      # held by a majority
-        if (state.commit < index <= last and index > hard.log_start
-                and hard.log[index - hard.log_start].term < hard.term):
+        if (state.commit < index <= last and index > start
+                and log[index - start].term < hard.term):
             self.hit("old-term-entry-on-majority")
-        if last - matches[0] > 2 * state.config.max_batch:
+        if last - matches[0] > 2 * config.max_batch:
             self.hit("follower-far-behind")
 
     # ------------------------------------------------------------ clients
 
-    def _wrap_client(self, host: Any, step: Callable[[Any, Any], tuple[Any, list]],
-                     net: Any) -> Callable[[Any, Any], tuple[Any, list]]:
+    def _wrap_client(self, host: Host, step: Callable[[Any, Any], tuple[Any, list]],
+                     net: Network) -> Callable[[Any, Any], tuple[Any, list]]:
         addr = host.addr
 
         def covered(state: Any, event: Any) -> tuple[Any, list]:
@@ -262,7 +295,7 @@ class Coverage:
             return new, effects
         return covered
 
-    def _client_sent(self, addr: str, effect: Any, net: Any) -> None:
+    def _client_sent(self, addr: str, effect: Any, net: Network) -> None:
         seq = getattr(effect.msg, "seq", None)
         if seq is None:
             return
@@ -275,24 +308,18 @@ class Coverage:
                     self.hit("client-retry-new-leader")
 
 
-_RECEIVED: dict[type, Callable[[Coverage, Any, Any, Any], None]] = {
-    AppendEntries: Coverage._got_append,
-    AppendEntriesReply: Coverage._got_reply,
-    InstallSnapshotReply: Coverage._got_reply,
-    RequestVote: Coverage._got_vote_request,
-    InstallSnapshot: Coverage._got_snapshot,
-}
 
 
-def _partitioned(net: Any, peers: tuple[str, ...]) -> bool:
+def _partitioned(net: Network, peers: tuple[str, ...]) -> bool:
     has = net.has_link
     return any(a != b and not has(a, b) for a in peers for b in peers)
 
 
-def _truncated(old: Any, new: Any) -> bool:
-    """Whether ``new``'s log (same start) dropped or replaced an entry of ``old``'s. A conflict
-    replaces a suffix, so by log matching the last position both hold tells."""
-    ol, nl = old.log, new.log
-    if len(nl) < len(ol):
+def _truncated(ol: Any, nl: Any) -> bool:
+    """Whether log ``nl`` dropped or replaced an entry of log ``ol`` (both from the same
+    start). A conflict replaces a suffix, so by log matching the last position both hold
+    tells."""
+    k = len(ol)
+    if len(nl) < k:
         return True
-    return nl[len(ol) - 1].term != ol[len(ol) - 1].term
+    return nl[k - 1].term != ol[k - 1].term

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from itertools import compress
 from operator import le, ne
-from typing import Any, Callable
+from typing import Any, Callable, Final
 
 from checkers.invariants.kv import KVReference
 from checkers.invariants.oracles import HELD, RaftOracles
@@ -30,12 +30,22 @@ from protocols.raft.messages import (
     AppendEntries, AppendEntriesReply, InstallSnapshot, InstallSnapshotReply, RequestVote,
     RequestVoteReply,
 )
+from sim.host import Host
 
 __all__ = ["RaftObserver"]
 
-_LEADER = raft.LEADER
+_LEADER: Final = raft.LEADER
 _KV_OP = kv_protocol.Op
 _CANDIDATE_OR_LEADER = ("candidate", "leader")
+# Final: C statics in the compiled build, where a plain module-level name is a dict lookup.
+_Receive: Final = Receive
+_Propose: Final = Propose
+_AppendEntries: Final = AppendEntries
+_AppendEntriesReply: Final = AppendEntriesReply
+_InstallSnapshotReply: Final = InstallSnapshotReply
+_le: Final = le
+_ne: Final = ne
+_compress: Final = compress
 
 
 def _identity(state: Any) -> Any:
@@ -78,7 +88,7 @@ class RaftObserver:
         invariants, env, oracles = self.invariants, self.env, self.oracles
         entry_appended, log_appended = invariants.entry_appended, invariants.log_appended
         commit_moved, applied_moved = oracles.commit_moved, oracles.applied_moved
-        progress, starts_moved = self._progress, self._log_start_moved
+        starts_moved = self._log_start_moved
         raft_of = None if self.raft_of is _identity else self.raft_of
         restart, leader, propose = Restart, _LEADER, Propose
         unjudged = self._unjudged
@@ -99,10 +109,12 @@ class RaftObserver:
                 if new_raft is old_raft:
                     return new, effects
             old_hard, new_hard = old_raft.hard, new_raft.hard
+            log: Any = None                 # new_hard's log and its start, once read
+            start = old_start = 0
             if new_hard is not old_hard:
-                start = new_hard.log_start
+                start, old_start = new_hard.log_start, old_hard.log_start
                 log, old_log = new_hard.log, old_hard.log
-                if log is not old_log and start == old_hard.log_start:
+                if log is not old_log and start == old_start:
                     k, n = len(old_log), len(log)
                     before = log[k - 1] if n >= k else None
                     if before is not None and before is old_log[k - 1]:
@@ -122,21 +134,21 @@ class RaftObserver:
                     elif first < n:
                         log_appended(env._now, addr, start + first,
                                      [(e.term, e.command) for e in log[first:]], before.term)
-                elif start != old_hard.log_start and type(event) is not restart:
+                elif start != old_start and type(event) is not restart:
                     starts_moved()
             if type(event) is restart:
                 if new_raft.role == leader:          # not judged here: judge all at its next
                     unjudged.add(addr)               # step (see below)
                 return new, effects                  # a new incarnation starts from its disk
-            if (new_raft.applied < old_raft.applied
-                    or new_hard.log_start < old_hard.log_start):
-                applied_moved(env._now, addr, old_raft.applied, new_raft.applied,
+            applied, old_applied = new_raft.applied, old_raft.applied
+            if applied < old_applied or start < old_start:     # (both 0 if the hard state
+                applied_moved(env._now, addr, old_applied, applied,   # is the same object)
                               old_hard.log_start, new_hard.log_start)
             commit, old_commit = new_raft.commit, old_raft.commit
             if commit != old_commit:
                 entries: Any
-                log = new_hard.log
-                start = new_hard.log_start
+                if log is None:
+                    log, start = new_hard.log, new_hard.log_start
                 last = start + len(log) - 1
                 first = (old_commit if old_commit > start else start) + 1
                 if first == commit <= last:          # one entry: index the vector
@@ -154,58 +166,61 @@ class RaftObserver:
                     entries = ()
                 if entries is not None:
                     commit_moved(env._now, addr, old_commit, commit, last, first, entries)
-            if new_raft.role == leader and (new_raft.match_index is not old_raft.match_index
-                                            or new_raft.next_index is not old_raft.next_index):
+            if new_raft.role != leader:
+                return new, effects
+            new_match, old_match = new_raft.match_index, old_raft.match_index
+            new_next = new_raft.next_index
+            if new_match is not old_match or new_next is not old_raft.next_index:
                 # A proposal that moved only the leader's own matchIndex and no nextIndex
                 # changes nothing the rule judges: every peer was judged at an earlier step
                 # (each step of a leader is, but the Restart that made one: ``unjudged``).
-                if not (new_raft.next_index is old_raft.next_index and type(event) is propose
+                if not (new_next is old_raft.next_index and type(event) is propose
                         and old_raft.role == leader and addr not in unjudged
-                        and _only_mine(new_raft.match_index, old_raft.match_index,
-                                       new_raft.config.me)):
+                        and _only_mine(new_match, old_match, new_raft.config.me)):
                     unjudged.discard(addr)
-                    progress(addr, old_raft, new_raft, event)
+                    self._progress(addr, old_raft, new_raft, event, new_match, old_match,
+                                   new_next)
             return new, effects
         return observed
 
-    def _progress(self, addr: str, old: raft.RaftState, new: raft.RaftState,
-                  event: Any) -> None:
+    def _progress(self, addr: str, old: raft.RaftState, new: raft.RaftState, event: Any,
+                  new_match: Any, old_match: Any, new_next: Any) -> None:
         """The leader's matchIndex / nextIndex for the peers whose values changed; the
         follower's disk is read only when its matchIndex moved. ``nextIndex > matchIndex`` is
         checked for every peer by a C loop (``map``); the event names the peer whose
         matchIndex a step usually moves (a reply's sender; the leader itself on a proposal),
-        and that guess is verified (the other positions compared) before it is used."""
-        new_match, new_next = new.match_index, new.next_index
+        and that guess is verified (the other positions compared) before it is used.
+        ``new_match``, ``old_match``, ``new_next``: the two states' matchIndex and the new
+        nextIndex, as the caller read them."""
         if old.role != _LEADER:
             self._progress_all(addr, old, new)
             return
-        me = new.config.me
+        config = new.config
+        me = config.me
         # nextIndex <= matchIndex anywhere but at the leader itself: the full loop raises,
         # naming the first such peer as before
-        if sum(map(le, new_next, new_match)) != (new_next[me] <= new_match[me]):
+        if sum(map(_le, new_next, new_match)) != (new_next[me] <= new_match[me]):
             self._progress_all(addr, old, new)
             return
-        old_match = old.match_index
         if new_match == old_match:
             return
         kind = type(event)
-        if kind is Receive:
+        if kind is _Receive:
             msg = event.msg
             kind = type(msg)
-            guess = (msg.follower if kind is AppendEntriesReply or kind is InstallSnapshotReply
+            guess = (msg.follower if kind is _AppendEntriesReply or kind is _InstallSnapshotReply
                      else -1)
         else:
-            guess = me if kind is Propose else -1
+            guess = me if kind is _Propose else -1
         if 0 <= guess < len(new_match) and _only_mine(new_match, old_match, guess):
             if guess == me:
                 return                            # only the leader's own entry moved
             changed: Any = (guess,)
         else:
-            moved = list(map(ne, new_match, old_match))
+            moved = list(map(_ne, new_match, old_match))
             moved[me] = False
-            changed = compress(range(len(moved)), moved)
-        peers, hard, now = new.config.peers, new.hard, self.env._now
-        progress, hosts = self.oracles.progress, self.hosts
+            changed = _compress(range(len(moved)), moved)
+        peers, hard, hosts = config.peers, new.hard, self.hosts
         term, log, start = hard.term, hard.log, hard.log_start
         for peer in changed:
             match = new_match[peer]
@@ -216,14 +231,14 @@ class RaftObserver:
             fhard = durable.state
             pos = match - start                   # _term_at, inlined
             mine = HELD if pos <= 0 else log[pos].term if pos < len(log) else -1
+            flog = fhard.log
             pos = match - fhard.log_start
-            theirs = (HELD if pos <= 0 else fhard.log[pos].term if pos < len(fhard.log)
-                      else -1)
+            theirs = HELD if pos <= 0 else flog[pos].term if pos < len(flog) else -1
             if theirs != mine and fhard.term == term:
                 # only then can the rule object (nextIndex > matchIndex is checked above, and a
                 # follower in another term gets no verdict): let it judge
-                progress(now, addr, term, peers[peer], match, new_next[peer], mine,
-                         fhard.term, theirs)
+                self.oracles.progress(self.env._now, addr, term, peers[peer], match,
+                                      new_next[peer], mine, fhard.term, theirs)
 
     def _progress_all(self, addr: str, old: raft.RaftState, new: raft.RaftState) -> None:
         """Every peer, in order (a new leader, or a violation to name)."""
@@ -307,13 +322,13 @@ class RaftObserver:
             self.kv.snapshot_installed(self.env.now, host.addr, effect.index,
                                        machine.data, machine.sessions)
 
-    def on_send(self, host: Any, effect: Any) -> None:
+    def on_send(self, host: Host, effect: Any) -> None:
         """Persist-before-send: what ``host`` sends must already be on its disk. The two
         messages of replication (AppendEntries and its success reply, nearly every message)
         are extracted here, without a further call; the rest through ``_SENT``."""
         msg = effect.msg
         kind = type(msg)
-        if kind is AppendEntriesReply:
+        if kind is _AppendEntriesReply:
             durable = host.disk.read()
             index = msg.match_index
             if durable is None or not msg.success or index <= 0:
@@ -335,7 +350,7 @@ class RaftObserver:
                 return                      # what sent_entry accepts without a change
             self._sent_entry(self.env._now, host.addr, effect.dst, "AppendEntriesReply(success)",
                              term, hard.term, index, own, disk)
-        elif kind is AppendEntries:
+        elif kind is _AppendEntries:
             durable = host.disk.read()
             entries = msg.entries
             if not entries or durable is None:
@@ -453,7 +468,7 @@ def _sent_term_only(o: RaftObserver, host: Any, dst: str, msg: Any, hard: Any) -
                    hard.term if hard is not None else 0)
 
 
-_SENT: dict[type, Callable[[RaftObserver, Any, str, Any, Any], None]] = {
+_SENT: Final[dict[type, Callable[[RaftObserver, Any, str, Any, Any], None]]] = {
     RequestVote: _sent_vote_request,
     RequestVoteReply: _sent_vote_reply,
     InstallSnapshot: _sent_term_only,

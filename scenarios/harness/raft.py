@@ -173,6 +173,16 @@ class RaftCluster:
         state = self.hosts[i].state
         return (state.hard.term, state.role == raft.LEADER) if state is not None else (0, False)
 
+    def first_leader(self) -> int:
+        """The first server, in index order, that is up and believes it leads; -1 if none
+        (the first ``i`` with ``up(i) and get_state(i)[1]``, without a tuple per server)."""
+        leader = raft.LEADER
+        for i, host in enumerate(self.hosts):
+            state = host.state
+            if host.up and state is not None and state.role == leader:
+                return i
+        return -1
+
     def start(self, i: int, command: Any) -> tuple[int, int, bool]:
         """Raft's Start on server ``i``: (index, term, is_leader)."""
         got = self.hosts[i].propose(command)

@@ -49,20 +49,21 @@ def random_raft(ctx: RunContext) -> Gen:
     Coverage.of(ctx).attach(c.net)
     rng = ctx.world.rng("workload")
     lo, hi = work.gap_ms
-    while ctx.now < duration:                  # a client proposing to whoever leads
-        for i in range(n):
-            if c.up(i) and c.get_state(i)[1]:
-                burst = (1 + rng.randrange(work.burst_max)
-                         if work.burst_p and rng.random() < work.burst_p else 1)
-                for _ in range(burst):
-                    c.start(i, rng.randrange(1 << 31))
-                break
-        yield ctx.sleep(lo + (hi - lo) * rng.random())
+    env = ctx.env
+    while env.now < duration:                  # a client proposing to whoever leads
+        i = c.first_leader()
+        if i >= 0:
+            burst = (1 + rng.randrange(work.burst_max)
+                     if work.burst_p and rng.random() < work.burst_p else 1)
+            for _ in range(burst):
+                c.start(i, rng.randrange(1 << 31))
+        yield env.timeout(lo + (hi - lo) * rng.random())
     try:                                       # liveness once the faults are over
         yield from c.one(rng.randrange(1 << 31), n, True)
     except ScenarioFailure as exc:
         raise ScenarioFailure(f"no progress after the faults stopped: {exc}",
                               kind="liveness") from None
-    leader = next((c.addrs[i] for i in range(n) if c.up(i) and c.get_state(i)[1]), None)
+    first = c.first_leader()
+    leader = c.addrs[first] if first >= 0 else None
     check_after_heal(ctx, c.observer, c.net, healed_at(schedule, duration / 2), leader)
     c.end()
