@@ -33,7 +33,7 @@ from sim.explore import (
 from sim.explore.por import describe_reduction
 from sim.explore.targets import config_changes
 
-__all__ = ["add_parser", "run", "build", "is_counterexample", "replay", "PROPERTIES"]
+__all__ = ["add_parser", "run", "build", "is_counterexample", "replay", "retake", "PROPERTIES"]
 
 #: Properties by name, and the targets each applies to.
 PROPERTIES = {"raft": ("raft", "kv"), "linearizability": ("kv", "shardkv"),
@@ -629,6 +629,26 @@ def read_counterexample(path: str) -> tuple[dict[str, Any], list[int], str]:
     config["bounds"] = {f: getattr(doc.config.bounds, f)
                         for f in doc.config.bounds.__struct_fields__}
     return config, doc.choices, doc.digest
+
+
+def retake(path: str) -> tuple[dict[str, Any], list[int], str, Model, Bounds, list[Any]]:
+    """The counterexample at ``path`` and what its configuration names: (config, choices,
+    digest, model, bounds, properties), its path taken again and its digest checked. Bad input
+    (one line naming the file) when the file is damaged or its path no longer gives its digest
+    (the code it was found on has changed): what ``raftsim report`` draws must be the path the
+    file records."""
+    config, choices, digest = read_counterexample(path)
+    model, bounds, properties, _ = build(config, origin=path)
+    try:
+        got, _ = _path_digest(model, bounds, choices)
+    except ValueError as exc:
+        raise BadInput(f"{path}: a damaged explorer counterexample ({exc})") from None
+    except BadInput as exc:
+        raise BadInput(f"{path}: {exc}") from None
+    if got != digest:
+        raise BadInput(f"{path}: the path diverged (digest {got} != recorded {digest}): "
+                       f"`raftsim replay {path}` says more")
+    return config, choices, digest, model, bounds, properties
 
 
 def replay(path: str, verbosity: int = 0, as_json: bool = False) -> int:

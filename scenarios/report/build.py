@@ -1,6 +1,8 @@
-"""From a trace file, a finished run or a campaign database to the HTML of its report.
+"""From a trace file, an explorer counterexample, a finished run or a campaign database to
+the HTML of its report.
 
-This module wires the parts: it reads the input (``sim.load_trace``, the campaign database),
+This module wires the parts: it reads the input (``sim.load_trace``, a counterexample taken
+again as trace records by ``explored.py``, the campaign database),
 takes the linearizability result of the run's history (the run's own ``CheckResult`` when there
 is one, else the checker run once over the history the trace holds, with the run's budget),
 computes the views and renders them. Errors the user can fix are ``BadInput`` (one line).
@@ -15,15 +17,20 @@ import msgspec
 from scenarios.errors import BadInput
 from scenarios.report.views import Window, WindowError, malformed, run_view
 
-__all__ = ["trace_report", "result_report", "campaign_report", "history_check"]
+__all__ = ["trace_report", "counterexample_report", "result_report", "campaign_report",
+           "history_check"]
 
 
 def trace_report(path: str, window: Window | None = None) -> str:
-    """The HTML report of the run recorded in the trace file ``path``."""
+    """The HTML report of the run recorded in the trace file ``path`` (or of the path an
+    explorer counterexample records: ``counterexample_report``)."""
+    from scenarios.cli.explore import is_counterexample
     from sim import TraceError, load_trace
     compressed = _compression(path)
     if compressed is not None:
         raise BadInput(f"{path}: {compressed}-compressed, not a trace: decompress it first")
+    if is_counterexample(path):
+        return counterexample_report(path, window)
     try:
         loaded = load_trace(path)
     except TraceError as exc:
@@ -31,10 +38,6 @@ def trace_report(path: str, window: Window | None = None) -> str:
             if _is_history(path):
                 raise BadInput(f"{path}: a client history, not a trace: `raftsim check "
                                f"{path} --html OUT` draws its linearizability view") from None
-            from scenarios.cli.explore import is_counterexample
-            if is_counterexample(path):
-                raise BadInput(f"{path}: an explorer counterexample, not a trace: `raftsim "
-                               f"replay {path}` replays it step by step") from None
             raise BadInput(f"{path}: neither a trace nor a campaign database (line 1: "
                            f"{exc.what})") from None
         where = f"{exc.path}:{exc.line}" if exc.line > 0 else exc.path
@@ -46,6 +49,28 @@ def trace_report(path: str, window: Window | None = None) -> str:
         raise BadInput(f"{path}:{bad[0] + 2}: {bad[1]}")         # line 1 is the header
     return _render(loaded.header, loaded.records, loaded.digest, window,
                    history_check(loaded.records))
+
+
+def counterexample_report(path: str, window: Window | None = None) -> str:
+    """The HTML report of the path the explorer counterexample ``path`` records, taken again
+    (bad input if the file is damaged or its path no longer gives its digest) and drawn as a
+    run, one step per virtual millisecond; the failure links to the violating step."""
+    from scenarios.report.explored import STEP_MS, counterexample_records
+    from scenarios.report.html import render_run
+    run = counterexample_records(path)
+    check = history_check(run.records)
+    try:
+        view = run_view(run.header, run.records, run.digest, window, check)
+    except WindowError as exc:
+        raise BadInput(str(exc)) from None
+    view["meta"]["note"] = run.header["note"]
+    if run.violation_step is not None:
+        view["meta"]["step"] = run.violation_step
+        if view["focus"] is None:         # not a client's operation: the step that broke it
+            t = run.violation_step * STEP_MS
+            view["focus"] = {"client": run.violation_node, "call": t - STEP_MS, "return": t,
+                             "partition": None}
+    return render_run(view)
 
 
 #: The first bytes of compressed files, and the compression's name.

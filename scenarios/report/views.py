@@ -142,8 +142,9 @@ def run_view(header: dict[str, Any], records: Sequence[list], digest: str,
     }
     if check is not None:
         from checkers.linearizability.report import build_view
-        view["linearizability"] = build_view(check, title=f"history of {meta['scenario']} "
-                                             f"seed {meta['seed']}")
+        seed = "" if meta["seed"] is None else f" seed {meta['seed']}"
+        view["linearizability"] = build_view(check, title=f"history of {meta['scenario']}"
+                                             f"{seed}")
         view["focus"] = failure_focus(check)
     return view
 

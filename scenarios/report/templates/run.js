@@ -413,14 +413,16 @@ function draw(D) {
       document.getElementById('sequence').scrollIntoView();
     });
   });
-  on('focus-link', function () {
+  function showFocus() {     // the failing operation (or explorer step), in the diagram
     var f = D.focus;
     if (!f) return;
     highlight = f;
     var w = focusWindow(f);
     setWindow(w[0], w[1]);
     document.getElementById('sequence').scrollIntoView();
-  });
+  }
+  on('focus-link', showFocus);
+  on('step-link', showFocus);
   if (D.focus) highlight = D.focus;
   var resizeTimer = null;
   window.addEventListener('resize', function () { clearTimeout(resizeTimer); resizeTimer = setTimeout(drawAll, 150); });
