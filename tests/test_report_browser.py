@@ -320,3 +320,22 @@ def test_a_big_failing_run_opens_on_its_failing_operation(browser, tmp_path):
     assert "messages drawn" in browser.execute_script(
         "return document.getElementById('win-note').textContent")
     assert_no_errors(browser)
+
+
+def test_an_explorer_counterexample(browser, tmp_path):
+    """The vote bug's counterexample (10 steps, one per virtual ms) drawn as a run: its
+    arrows and role marks are there, and the failure's link zooms onto the violating step and
+    outlines it on s1's lane."""
+    cex, page = tmp_path / "cex.json", tmp_path / "cex.html"
+    assert main(["explore", "raft", "--step", "test_explore:vote_blind", "--max-term", "2",
+                 "--max-log", "1", "--per-link", "2", "--symmetry", "--trace", str(cex)]) == 1
+    assert main(["report", str(cex), "--html", str(page)]) == 0
+    open_page(browser, page)
+    assert count(browser, "#msc line.msg") == 14                # 14 sent: 7 delivered
+    assert count(browser, "#msc line.msg.lost") == 7            # sent, still in flight
+    assert count(browser, "#msc text.role") >= 6
+    click(browser, "step-link")
+    assert count(browser, "#msc-focus") == 1
+    assert value(browser, "win-from") <= 0.009 and value(browser, "win-to") >= 0.01
+    assert_not_blank(browser, "msc")
+    assert_no_errors(browser)

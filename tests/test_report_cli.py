@@ -140,7 +140,7 @@ def _bad(args: list[str], capsys, needle: str) -> None:
     (gzip.compress(b'{"format":"raftsim-trace","version":1}\n', mtime=0),
      "bad.jsonl: gzip-compressed, not a trace: decompress it first"),
     (b'{\n "choices": [\n  0\n ],\n "format": "raftsim-explore-counterexample/1"\n}\n',
-     "an explorer counterexample, not a trace: `raftsim replay "),
+     "bad.jsonl: a damaged explorer counterexample (Object missing required field `config`)"),
 ])
 def test_not_a_trace(tmp_path, capsys, content, needle):
     bad = tmp_path / "bad.jsonl"
