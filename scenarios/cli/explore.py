@@ -2,8 +2,8 @@
 
 Exit 1 on a violation (printed as the shortest path found, and written with ``--trace`` as a
 counterexample that ``raftsim explore --replay FILE`` and ``raftsim replay FILE`` take again,
-checking its digest), 0 when the search ended without one (saying which bounds it hit), 2 on
-bad input.
+checking its digest, and that ``raftsim report FILE --html OUT`` draws), 0 when the search
+ended without one (saying which bounds it hit), 2 on bad input.
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
-"""``raftsim report TRACE|DB --html OUT``: one self-contained HTML page about a run or a campaign.
+"""``raftsim report TRACE|CX|DB --html OUT``: one self-contained HTML page about a run or a
+campaign.
 
 A trace file gives the run report (message-sequence diagram, client operations, latency and
-throughput, linearizability, per-node counts), restricted to ``--from``/``--to`` when given; a
-campaign database (SQLite) gives the campaign report. The output is checked before any work and
-written atomically: bad input (a file that is neither, a window outside the run, an output that
-cannot be written) is one line and exit 2, and leaves no file behind.
+throughput, linearizability, per-node counts), restricted to ``--from``/``--to`` when given; an
+explorer counterexample gives the same page of the path it records (one step per virtual
+millisecond, ``scenarios/report/explored.py``); a campaign database (SQLite) gives the campaign
+report. The output is checked before any work and written atomically: bad input (a file that
+is none of these, a window outside the run, an output that cannot be written) is one line and
+exit 2, and leaves no file behind.
 """
 
 from __future__ import annotations
@@ -25,11 +28,14 @@ _TIME = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(ms|s)?\s*")
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("report", help="write an HTML report of a trace or a campaign database",
+    p = sub.add_parser("report", help="write an HTML report of a trace, a counterexample or "
+                       "a campaign database",
                        description="Write one self-contained HTML page: the report of the run "
-                       "a trace records, or of the campaign a database holds.")
-    p.add_argument("input", metavar="TRACE|DB", help="a trace (raftsim run --trace) or a "
-                   "campaign database (raftsim campaign --db)")
+                       "a trace records, of the path an explorer counterexample records (one "
+                       "step per virtual millisecond), or of the campaign a database holds.")
+    p.add_argument("input", metavar="TRACE|CX|DB", help="a trace (raftsim run --trace), an "
+                   "explorer counterexample (raftsim explore --trace) or a campaign database "
+                   "(raftsim campaign --db)")
     p.add_argument("--html", required=True, metavar="OUT", help="the HTML file to write")
     add_window(p)
     p.set_defaults(func=run)

@@ -24,13 +24,14 @@ __all__ = ["trace_report", "counterexample_report", "result_report", "campaign_r
 def trace_report(path: str, window: Window | None = None) -> str:
     """The HTML report of the run recorded in the trace file ``path`` (or of the path an
     explorer counterexample records: ``counterexample_report``)."""
-    from scenarios.cli.explore import is_counterexample
     from sim import TraceError, load_trace
     compressed = _compression(path)
     if compressed is not None:
         raise BadInput(f"{path}: {compressed}-compressed, not a trace: decompress it first")
-    if is_counterexample(path):
-        return counterexample_report(path, window)
+    if not _starts_as_trace(path):
+        from scenarios.cli.explore import is_counterexample
+        if is_counterexample(path):
+            return counterexample_report(path, window)
     try:
         loaded = load_trace(path)
     except TraceError as exc:
@@ -86,6 +87,19 @@ def _compression(path: str) -> str | None:
     except OSError:
         return None                      # load_trace says why it cannot be read
     return next((name for magic, name in _MAGIC if head.startswith(magic)), None)
+
+
+def _starts_as_trace(path: str) -> bool:
+    """Whether the file starts with a trace's header (no need to ask the explorer's code,
+    slow to import, whether it is one of its counterexamples)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(_TRACE_START)) == _TRACE_START
+    except OSError:
+        return False
+
+
+_TRACE_START = b'{"format":"raftsim-trace"'
 
 
 def _is_history(path: str) -> bool:
