@@ -160,6 +160,42 @@ def test_a_damaged_counterexample_is_one_line_and_no_file(vote_bug: str, tmp_pat
     assert sorted(os.listdir(tmp_path)) == ["bad.json"]
 
 
+def test_a_full_link_and_a_mid_step_crash_as_records(tmp_path: Any) -> None:
+    """Under --overflow lose-oldest a second election pushes the first RequestVotes off their
+    full links: drops "link full" of the first two ids. A crash inside a step (after one
+    effect) is the step's delivery, a Crash fault and the node down; its restart brings it
+    back as a follower; every message stays accounted for."""
+    config: dict[str, Any] = {
+        "target": "raft", "nodes": 3, "clients": 0, "step": None, "properties": None,
+        "bounds": {"max_term": 3, "max_log": 1, "crashes": 1, "per_link": 1,
+                   "overflow": "lose-oldest"}}
+    model, bounds, _, _ = build(config)
+    config["bounds"] = {f: getattr(bounds, f) for f in bounds.__struct_fields__}
+    wanted = [lambda l: l.kind == "fire" and l.addr == "s0" and l.after < 0,
+              lambda l: l.kind == "fire" and l.addr == "s0" and l.after < 0,
+              lambda l: l.kind == "deliver" and l.addr == "s1" and l.after == 1,
+              lambda l: l.kind == "restart" and l.addr == "s1",
+              lambda l: l.kind == "deliver" and l.addr == "s2" and l.after < 0]
+    state, labels = model.initial(), []
+    for want in wanted:
+        found = next(o for o in successors(model, state, bounds) if want(o[0]))
+        labels.append(found[0])
+        state = found[5]
+    path = str(tmp_path / "lossy.json")
+    write_counterexample(path, config, model, bounds,
+                         Counterexample("none", "a path", tuple(labels)))
+    run = counterexample_records(path)
+    states = states_along(path)
+    assert_messages_accounted(run.records, states[-1])
+    assert_roles_match(run.records, states, model.raft_of, model.servers, model.cluster.addrs)
+    at = {t: [r[1:] for r in run.records if r[0] == t] for t in (2.0, 3.0, 4.0)}
+    assert ["drop", 0, "s0", "s1", "link full"] in at[2.0]
+    assert ["drop", 1, "s0", "s2", "link full"] in at[2.0]
+    assert at[3.0][0] == ["fault", {"mid_step_after": 1, "node": "s1", "type": "Crash"}]
+    assert ["deliver", 2, "s0", "s1"] in at[3.0] and ["crash", "s1", 0, 0] in at[3.0]
+    assert ["restart", "s1", 1, False] in at[4.0] and ["role", "s1", "follower", 2] in at[4.0]
+
+
 # ---------------------------------------------------------------- KV: a path with faults
 
 def kv_path(path: str, plan: dict[int, str], steps: int) -> None:
