@@ -4,6 +4,8 @@ and peak memory of the bounded configurations of docs/explorer.md.
     python3 bench/bench_explore.py            # every configuration (minutes)
     python3 bench/bench_explore.py --quick    # the rates only
     python3 bench/bench_explore.py --shardkv  # the sharded KV rows only
+    python3 bench/bench_explore.py --figure8  # Figure 8 from the initial state (6+ minutes)
+    python3 bench/bench_explore.py --figure8 --real   # the real Raft, same bounds
 
 The rows: the rate (median of 3) without and with the Raft invariants, and with them under
 partial-order reduction (sleep sets), then the state-space size, time and peak memory for 3
@@ -22,6 +24,15 @@ about 32,000 distinct states/s (6,425,257 distinct states for 3 servers, terms <
 no faults, in 3 min 22 s); the spec's state is not ours (ours holds every field of the
 implementation: commit and applied indexes, next/match indexes, armed timers), so sizes are
 comparable only in order of magnitude.
+
+``--figure8`` (``--runs N``, default 1; ``--real``: raft.step instead) runs the search that finds Figure 8 from the initial
+state: a leader that commits an old-term entry by counting replicas (the planted step of
+tests/test_explore.py), 3 servers, terms <= 4, logs <= 1, 2 operations, one message per link
+with ``overflow="lose-oldest"``, depth 20, symmetry, the Raft invariants; the same search as
+``raftsim explore raft --step ... --max-term 4 --max-log 1 --ops 2 --per-link 1 --overflow
+lose-oldest --depth 20 --symmetry --states 20000000``. It prints the distinct and generated
+states, the CPU seconds, distinct/s and the peak RSS of each run, their medians, and the
+violation with its length (leader-completeness at 20 steps).
 """
 
 from __future__ import annotations
@@ -87,11 +98,59 @@ def one(bounds: dict, symmetry: bool, properties: bool, por: bool, states: int,
             "violation": None if r.violation is None else r.violation.rule}
 
 
+#: Figure 8 from the initial state under lose-oldest (bounds as ``raftsim explore`` takes them).
+FIGURE_8 = dict(max_term=4, max_log=1, ops=2, per_link=1, depth=20, states=20_000_000,
+                overflow="lose-oldest")
+
+
+def figure8(real: bool = False) -> dict:
+    """One search of ``FIGURE_8`` with the planted step (``real``: with raft.step)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from scenarios.explore import RaftSafety
+    from sim.explore import Bounds, explore, raft_model
+    from test_explore import old_term_commit
+    model = raft_model(3, None if real else old_term_commit)
+    c0 = time.process_time()
+    r = explore(model, Bounds(**FIGURE_8), [RaftSafety(model)], symmetry=True)
+    cpu = time.process_time() - c0
+    return {"distinct": r.distinct, "generated": r.generated, "cpu": cpu,
+            "rate": r.distinct / cpu, "peak_mb": resource.getrusage(
+                resource.RUSAGE_SELF).ru_maxrss / 1024, "bounds_hit": r.bounds_hit,
+            "violation": None if r.violation is None else
+            [r.violation.rule, len(r.violation.labels)]}
+
+
+def main_figure8() -> None:
+    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 1
+    real = "--real" in sys.argv
+    outs = []
+    for n in range(runs):
+        p = subprocess.run([sys.executable, __file__, "--one-figure8"] +
+                           (["--real"] if real else []),
+                           capture_output=True, text=True, check=True)
+        o = json.loads(p.stdout)
+        outs.append(o)
+        print(f"figure 8{' (real raft)' if real else ''}, run {n + 1}: {o['distinct']:,} "
+              f"distinct, {o['generated']:,} generated, {o['cpu']:.1f} s CPU, "
+              f"{o['rate']:,.0f} distinct/s, peak RSS {o['peak_mb']:.0f} MB; bounds hit: "
+              f"{', '.join(o['bounds_hit']) or 'none'}; violation: {o['violation']}",
+              flush=True)
+    print(f"median of {runs}: {statistics.median(o['cpu'] for o in outs):.1f} s CPU, "
+          f"{statistics.median(o['rate'] for o in outs):,.0f} distinct/s, peak RSS "
+          f"{statistics.median(o['peak_mb'] for o in outs):.0f} MB")
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
     states = 1_000_000
     if len(sys.argv) > 1 and sys.argv[1] == "--one":
         print(json.dumps(one(*json.loads(sys.argv[2]))))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--one-figure8":
+        print(json.dumps(figure8("--real" in sys.argv)))
+        return
+    if "--figure8" in sys.argv:
+        main_figure8()
         return
     rows = [(r, False) for r in (CONFIGS[:3] if quick else CONFIGS)]
     rows += [(r, True) for r in SHARDKV[:1 if quick else 2]]

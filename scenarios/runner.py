@@ -171,7 +171,11 @@ class RunContext:
         now = self.world.env._now
         self.history.append({"t": now, "process": client, "type": type, "f": f, "key": key,
                              "value": value})
-        self.trace.add((now, "history", client, type, [f, key, value]))
+        trace = self.trace                      # trace.add, without its call
+        buffer = trace.buffer
+        buffer.append((now, "history", client, type, [f, key, value]))
+        if len(buffer) >= trace.batch:
+            trace.flush()
 
     def record_drawn(self, **sections: Any) -> None:
         """Record what the run drew from its seed (or took from params), as JSON-ready data by

@@ -65,6 +65,7 @@ FLAGS: dict[str, list[str | None]] = {
     "--dups": ["-1", "0", "1", "21"],
     "--partitions": ["-1", "0", "1", "11"],
     "--per-link": ["-1", "0", "1", "2", "11"],
+    "--overflow": ["stop", "lose-oldest", "lose-newest", ""],
     "--progress": ["-1", "0", "0.5", "x"],
     "--snapshots": [None], "--symmetry": [None], "--compare-symmetry": [None],
     "--keep-sent": [None], "--no-mid-step": [None], "--json": [None], "--por": [None],

@@ -199,3 +199,38 @@ def test_forced_format_and_model(tmp_path: Path) -> None:
     assert load_history(path, format="porcupine-kv", model="kv").model.name == "kv"
     expect_error(path, 1, "'f'", model="cas-register")
     expect_error(path, 1, "INFO", format="jepsen")
+
+
+def _event(**changes: object) -> dict[str, object]:
+    event: dict[str, object] = {"t": 2.0, "process": "c0", "type": "invoke", "f": "get",
+                                "key": "k", "value": None}
+    event.update(changes)
+    return event
+
+
+@pytest.mark.parametrize("bad, fragment", [
+    (_event(t=math.nan), "a finite number 't'"),
+    (_event(t=math.inf), "a finite number 't'"),
+    (_event(t=True), "a finite number 't'"),
+    (_event(t="2"), "a finite number 't'"),
+    (_event(t=10 ** 400), "a finite number 't'"),
+    (_event(t=0.5), "'t' >= 1.0"),
+    (_event(process=True), "a string or integer 'process'"),
+    (_event(process=1.5), "a string or integer 'process'"),
+    (_event(type="done"), "'type' to be one of"),
+    (_event(f=1), "a string 'f'"),
+])
+def test_in_memory_events_are_checked_like_lines(bad: dict[str, object], fragment: str) -> None:
+    """history_from_events refuses what a history file's reader refuses, naming the event."""
+    events = [_event(t=1.0, type="invoke"), _event(t=1.0, type="ok", value=""), bad]
+    with pytest.raises(HistoryError) as caught:
+        history_from_events(events, kv_model, source="mem")
+    assert str(caught.value).startswith("mem:3: expected "), str(caught.value)
+    assert fragment in str(caught.value)
+
+
+def test_in_memory_events_of_other_plain_types_are_accepted() -> None:
+    """Integer times and processes are as good as floats and strings (the slow path)."""
+    events = [_event(t=1, process=7), _event(t=2, process=7, type="ok", value="")]
+    ops = history_from_events(events, kv_model)
+    assert [(op.client_id, op.call, op.return_) for op in ops] == [(7, 1, 2)]

@@ -356,20 +356,31 @@ def history_from_events(events: Iterable[Mapping[str, Any]], model: Model,
                         source: str = "<events>") -> list[Operation]:
     """Operations of an in-memory event list (the shape our JSONL lines have, without header)."""
     numbered, last_t = [], float("-inf")
+    get = dict.get
     for number, event in enumerate(events, start=1):
         if type(event) is not dict:     # read only: a plain dict needs no copy
             event = dict(event)
-        last_t = _check_event(source, number, event, last_t)
+        # The usual event passes _check_event's tests as written here (a finite float time
+        # in order, a string process, a known type, a string f); anything else goes
+        # through _check_event itself, which says what is wrong.
+        t = get(event, "t")
+        if (t.__class__ is float and last_t <= t and t - t == 0.0
+                and get(event, "process").__class__ is str and get(event, "type") in _TYPES
+                and get(event, "f").__class__ is str):
+            last_t = t
+        else:
+            last_t = _check_event(source, number, event, last_t)
         numbered.append((number, event))
     return _operations(source, numbered, model)
 
 
 def _operations(path: str, events: list[tuple[int, dict[str, Any]]], model: Model) -> list[Operation]:
-    ops = []
+    ops: list[Operation] = []
+    add, decode, operation = ops.append, model.decode, Operation   # looked up once
     for (line, invoke), completion in _pairs(path, events):
         complete = None if completion is None else completion[1]
         try:
-            decoded = model.decode(invoke, complete)
+            decoded = decode(invoke, complete)
         except DecodeError as err:
             at = completion[0] if completion is not None and err.event is complete else line
             raise HistoryError(path, at, err.expected) from None
@@ -377,7 +388,7 @@ def _operations(path: str, events: list[tuple[int, dict[str, Any]]], model: Mode
             continue
         inp, out = decoded
         end = INFINITY if out is UNKNOWN else complete["t"]  # type: ignore[index]
-        ops.append(Operation(invoke["process"], inp, invoke["t"], out, end))
+        add(operation(invoke["process"], inp, invoke["t"], out, end))
     return ops
 
 

@@ -8,6 +8,7 @@ partitions its history by key (an absent key is the single key ``None``), and ac
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Hashable, Mapping, NamedTuple
 
 from .model import UNKNOWN, DecodeError, Model, partition_by_key
@@ -185,15 +186,28 @@ def _kv_step(state: str, inp: KvInput, out: Any) -> tuple[bool, str]:
 
 
 def _kv_decode(invoke: Event, complete: Event | None) -> tuple[KvInput, Any] | None:
-    f, key = invoke.get("f"), _key_of(invoke)
+    f = invoke.get("f")
+    key = invoke.get("key")
+    if key.__class__ is not str:            # a string key is itself; anything else: _key_of
+        key = _key_of(invoke)
     if f == "get":
         if complete is None:
-            return KvInput("get", key), UNKNOWN  # read-only: the checker drops it
-        return KvInput("get", key), _field(complete, "value", str, "a string value read by get")
-    if f in ("put", "append"):
-        value = _field(invoke, "value", str, f"a string value for {f}")
-        return KvInput(f, key, value), (UNKNOWN if complete is None else None)
+            return _kv_input(("get", key, None)), UNKNOWN  # read-only: the checker drops it
+        value = complete.get("value")
+        if value.__class__ is not str:
+            value = _field(complete, "value", str, "a string value read by get")
+        return _kv_input(("get", key, None)), value
+    if f == "put" or f == "append":
+        value = invoke.get("value")
+        if value.__class__ is not str:
+            value = _field(invoke, "value", str, f"a string value for {f}")
+        return _kv_input((f, key, value)), (UNKNOWN if complete is None else None)
     raise DecodeError("'f' to be get, put or append for the kv model")
+
+
+#: ``KvInput(op, key, value)`` without the Python frame of its generated ``__new__`` (which
+#: does exactly this): a history of many operations decodes each one.
+_kv_input = partial(tuple.__new__, KvInput)
 
 
 kv_model: Model = Model(

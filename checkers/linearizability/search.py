@@ -97,7 +97,7 @@ def _dfs(step: Callable[[Any, Any, Any], tuple[bool, Any]], init: Any, ops: tupl
     n = len(ops)
     nxt, prv, rank = _link(ops, kinds)
     advance = nxt if forward else prv  # the order in which a window's known calls are tried
-    bits, lookup = [1 << i for i in range(n)], failed.get
+    bits, lookup, remember = [1 << i for i in range(n)], failed.get, failed.setdefault
     head, tail, maybe_head, maybe_tail, dead = 2 * n, 2 * n + 1, 2 * n + 2, 2 * n + 3, 2 * n + 4
     stack: list[tuple[int, Any, int, int, int]] = []  # (entry, state, known, maybe, bound) before
     state, known, maybe, limit, countdown = init, 0, 0, math.inf, _SLICE
@@ -138,8 +138,10 @@ def _dfs(step: Callable[[Any, Any, Any], tuple[bool, Any]], init: Any, ops: tupl
                         ret = entry + n
                         before, after = prv[ret], nxt[ret]
                         nxt[before], prv[after] = after, before
-                        if ret == bound:
-                            bound = _next_return(nxt, ret, n)
+                        if ret == bound:  # the next return entry bounds the window
+                            bound = nxt[ret]
+                            while bound < n:
+                                bound = nxt[bound]
                             if bound == tail:  # every known op is placed: the rest never happened
                                 yield SearchResult(LINEARIZABLE, ops, tuple(f[0] for f in stack),
                                                    (), failed.entries)
@@ -161,9 +163,10 @@ def _dfs(step: Callable[[Any, Any, Any], tuple[bool, Any]], init: Any, ops: tupl
                 _record_partial(partials, stack, bound - n)
             while True:
                 key = (known, state)
-                if lookup(key) is None:  # the usual case: a configuration failed for the first time
-                    failed[key] = maybe
-                else:
+                # The usual case: a configuration failed for the first time (one look-up).
+                # Otherwise it failed before with other unknown ops placed (an equal set is
+                # the same object here, or _remember_failure keeps it as it is).
+                if remember(key, maybe) is not maybe:
                     _remember_failure(failed, key, maybe)
                 if not stack:
                     yield SearchResult(ILLEGAL, ops, (), tuple(partials), failed.entries)

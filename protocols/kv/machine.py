@@ -7,10 +7,10 @@ never imports simpy, and knows nothing of Raft, leaders or replies.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import msgspec
-from msgspec.structs import replace
+from msgspec.structs import astuple, replace
 
 from ..fmap import FrozenMap
 from .machine_types import KVMachine, _Snapshot
@@ -62,7 +62,15 @@ def _record(machine: KVMachine, op: Op) -> KVMachine:
     return replace(machine, sessions=machine.sessions.set(op.client, op.seq))
 
 
-_store = dict.__setitem__      # into a map this call made and nobody else holds yet
+_store: Final = dict.__setitem__   # into a map this call made and nobody else holds yet
+# Final: C statics in the compiled build, where a plain module-level name is a dict lookup.
+_Op: Final = Op
+_FrozenMap: Final = FrozenMap
+_KVMachine: Final = KVMachine
+_astuple: Final = astuple
+_GET: Final = GET
+_PUT: Final = PUT
+_APPEND: Final = APPEND
 
 
 def apply_all(machine: KVMachine, ops: list[Any]) -> tuple[KVMachine, list[str]] | None:
@@ -70,35 +78,37 @@ def apply_all(machine: KVMachine, ops: list[Any]) -> tuple[KVMachine, list[str]]
     them is not an ``Op``. The data and the sessions are copied at most once each, however
     many operations (a follower applies the commits it learns of together), and a batch of
     duplicates changes nothing."""
-    data, sessions = machine.data, machine.sessions
+    # Typed as dicts (FrozenMap is one): compiled, a read is a dict look-up, not a method call.
+    data: dict[str, str] = machine.data
+    sessions: dict[str, int] = machine.sessions
     fresh_data = fresh_sessions = False
     results: list[str] = []
     for op in ops:
-        if type(op) is not Op:
+        if type(op) is not _Op:
             return None
-        client, seq, kind, key = op.client, op.seq, op.op, op.key
+        client, seq, kind, key, operand = _astuple(op)    # one call, not five attributes
         if seq <= sessions.get(client, 0):              # a duplicate: a Get still reads
-            results.append(data.get(key, "") if kind == GET else "")
+            results.append(data.get(key, "") if kind == _GET else "")
             continue
-        if kind == GET:
+        if kind == _GET:
             results.append(data.get(key, ""))
         else:
-            if kind == PUT:
-                value = op.value
-            elif kind == APPEND:
-                value = data.get(key, "") + op.value
+            if kind == _PUT:
+                value = operand
+            elif kind == _APPEND:
+                value = data.get(key, "") + operand
             else:
                 raise ValueError(f"unknown KV operation {kind!r}")
             if not fresh_data:
-                data, fresh_data = FrozenMap(data), True
+                data, fresh_data = _FrozenMap(data), True
             _store(data, key, value)
             results.append("")
         if not fresh_sessions:
-            sessions, fresh_sessions = FrozenMap(sessions), True
+            sessions, fresh_sessions = _FrozenMap(sessions), True
         _store(sessions, client, seq)
     if not fresh_sessions:              # only duplicates: nothing changed
         return machine, results
-    return KVMachine(data, sessions), results
+    return _KVMachine(data, sessions), results
 
 
 # ---------------------------------------------------------------- snapshots

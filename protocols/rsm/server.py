@@ -11,11 +11,12 @@ the ``Service``. Never does I/O, never reads a clock or randomness, never import
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Final
 
 from msgspec.structs import replace
 
 from .. import raft
+from ..raft.node import step as raft_step   # not through the package: a direct call compiled
 from ..core import (
     Apply, ApplySnapshot, Effects, Note, Propose, Proposed, Receive, Restart, RoleChanged, Send,
     TakeSnapshot, TimerFired,
@@ -27,7 +28,17 @@ from .state import _NO_PENDING, Pending, RSMConfig, RSMState
 __all__ = ["RSMConfig", "RSMState", "Pending", "server_config", "init", "step", "is_leader",
            "current_term"]
 
-_LEADER = raft.ROLE_NAMES[raft.LEADER]
+# In the compiled build (tools/build_compiled.py) a module-level name is a lookup in the
+# module's dict unless it is Final (a C static): the hot paths use these Final names.
+_LEADER: Final = raft.ROLE_NAMES[raft.LEADER]
+_RAFT_MESSAGES: Final = frozenset(raft.RAFT_MESSAGES)
+_replace: Final = replace
+_Apply: Final = Apply
+_ApplySnapshot: Final = ApplySnapshot
+_RoleChanged: Final = RoleChanged
+_Receive: Final = Receive
+_Send: Final = Send
+_FrozenMap: Final = FrozenMap
 
 
 def server_config(me: int, peers: tuple[str, ...], maxraftstate: int = -1) -> RSMConfig:
@@ -51,10 +62,20 @@ def current_term(state: RSMState) -> int:
 
 def step(service: Service, state: RSMState, event: Any) -> tuple[RSMState, Effects]:
     """Apply one event. Effects come back in the order the driver must perform them."""
-    handler = _EVENT_HANDLERS.get(type(event))
-    if handler is None:
-        return state, [Note("ignored", type(event).__name__)]
     out: Effects = []
+    kind = type(event)
+    if kind is _Receive:                # nearly every event: called directly, no table
+        if type(event.msg) in _RAFT_MESSAGES:
+            # Raft's own message (nearly every one): handle_receive and drive_raft without
+            # their frames
+            raft_state, effects = raft_step(state.raft, event)
+            if raft_state is not state.raft:
+                state = _replace(state, raft=raft_state)
+            return absorb(service, state, effects, out), out
+        return handle_receive(service, state, event, out), out
+    handler = _EVENT_HANDLERS.get(kind)
+    if handler is None:
+        return state, [Note("ignored", kind.__name__)]
     return handler(service, state, event, out), out
 
 
@@ -63,7 +84,10 @@ def step(service: Service, state: RSMState, event: Any) -> tuple[RSMState, Effec
 def handle_receive(service: Service, state: RSMState, event: Receive,
                    out: Effects) -> RSMState:
     msg = event.msg
-    if type(msg) is service.request:
+    kind = type(msg)
+    if kind in _RAFT_MESSAGES:          # nearly every message: Raft's, no service field read
+        return drive_raft(service, state, event, out)
+    if kind is service.request:
         return handle_request(service, state, event.src, msg, out)
     if type(msg) is service.reply:
         out.append(Note("ignored message", service.reply.__name__))
@@ -75,14 +99,16 @@ def handle_restart(service: Service, state: RSMState, event: Restart,
                    out: Effects) -> RSMState:
     """Reboot: the machine and every pending reply died with the process. The machine comes
     back from Raft's ApplySnapshot and the replay of committed entries."""
-    state = replace(state, machine=service.empty(), applied=0, pending=_NO_PENDING)
+    state = _replace(state, machine=service.empty(), applied=0, pending=_NO_PENDING)
     return drive_raft(service, state, event, out)
 
 
 def drive_raft(service: Service, state: RSMState, event: Any, out: Effects) -> RSMState:
     """Feed ``event`` to Raft and consume what it hands to the service."""
-    raft_state, effects = raft.step(state.raft, event)
-    return absorb(service, replace(state, raft=raft_state), effects, out)
+    raft_state, effects = raft_step(state.raft, event)
+    if raft_state is not state.raft:    # unchanged: the state stays the same object
+        state = _replace(state, raft=raft_state)
+    return absorb(service, state, effects, out)
 
 
 def handle_request(service: Service, state: RSMState, src: str, msg: Any,
@@ -98,14 +124,14 @@ def handle_request(service: Service, state: RSMState, src: str, msg: Any,
     assert identity is not None, f"{service.name}: a request's command names no operation"
     client, seq = identity
     if not raft.is_leader(state.raft):
-        out.append(Send(src, service.refuse(seq)))
+        out.append(_Send(src, service.refuse(seq)))
         return state
-    raft_state, effects = raft.step(state.raft, Propose(command))
+    raft_state, effects = raft_step(state.raft, Propose(command))
     proposed = next(e for e in effects if type(e) is Proposed)
     # Remember the reply before absorbing: a one-node cluster commits inside this very step.
     state = remember_pending(service, state, proposed.index,
                              Pending(src, client, seq, proposed.term), out)
-    return absorb(service, replace(state, raft=raft_state), effects, out)
+    return absorb(service, _replace(state, raft=raft_state), effects, out)
 
 
 def propose(service: Service, state: RSMState, command: Any, out: Effects) -> RSMState:
@@ -114,16 +140,16 @@ def propose(service: Service, state: RSMState, command: Any, out: Effects) -> RS
     if not raft.is_leader(state.raft):
         out.append(Note("not leader", type(command).__name__))
         return state
-    raft_state, effects = raft.step(state.raft, Propose(command))
-    return absorb(service, replace(state, raft=raft_state), effects, out)
+    raft_state, effects = raft_step(state.raft, Propose(command))
+    return absorb(service, _replace(state, raft=raft_state), effects, out)
 
 
 def remember_pending(service: Service, state: RSMState, index: int, waiting: Pending,
                      out: Effects) -> RSMState:
     old = state.pending.get(index)
     if old is not None:   # cannot happen while leadership lasts; answer rather than forget
-        out.append(Send(old.addr, service.refuse(old.seq)))
-    return replace(state, pending=state.pending.set(index, waiting))
+        out.append(_Send(old.addr, service.refuse(old.seq)))
+    return _replace(state, pending=state.pending.set(index, waiting))
 
 
 # ---------------------------------------------------------------- Raft's output
@@ -138,7 +164,7 @@ def absorb(service: Service, state: RSMState, effects: Effects, out: Effects) ->
     run: list[Apply] | None = None
     for effect in effects:
         kind = type(effect)
-        if kind is Apply:
+        if kind is _Apply:
             if run is None:
                 run = [effect]
             else:
@@ -148,9 +174,9 @@ def absorb(service: Service, state: RSMState, effects: Effects, out: Effects) ->
             state = apply_entries(service, state, run, out)
             run = None
         out.append(effect)
-        if kind is ApplySnapshot:
+        if kind is _ApplySnapshot:
             state = handle_apply_snapshot(service, state, effect, out)
-        elif kind is RoleChanged and effect.role != _LEADER:
+        elif kind is _RoleChanged and effect.role != _LEADER:
             state = fail_pending(service, state, out)
     if run is not None:
         state = apply_entries(service, state, run, out)
@@ -180,10 +206,10 @@ def apply_entries(service: Service, state: RSMState, applies: list[Apply],
             state = handle_apply(service, state, effect, identity(effect.command), out)
         return state
     machine, results = batch
-    pending = state.pending
+    pending: dict[int, Any] = state.pending     # a FrozenMap: dict reads when compiled
     if not pending:                     # a follower, or a leader nobody waits on
         out.extend(applies)
-        return replace(state, machine=machine, applied=applied)
+        return _replace(state, machine=machine, applied=applied)
     owed = None                         # pending without the replies sent: one copy
     for effect, result in zip(applies, results):
         out.append(effect)
@@ -192,9 +218,9 @@ def apply_entries(service: Service, state: RSMState, applies: list[Apply],
             out.append(_reply(service, waiting, effect, service.identity(effect.command),
                               result))
             if owed is None:
-                owed = FrozenMap(pending)
+                owed = _FrozenMap(pending)
             dict.__delitem__(owed, effect.index)
-    return replace(state, machine=machine, applied=applied,
+    return _replace(state, machine=machine, applied=applied,
                    pending=pending if owed is None else owed)
 
 
@@ -211,7 +237,7 @@ def handle_apply(service: Service, state: RSMState, effect: Apply,
         out.extend(notes)
     else:
         out.append(Note(f"not a {service.name} op", effect.index))
-    state = replace(state, machine=machine, applied=effect.index)
+    state = _replace(state, machine=machine, applied=effect.index)
     return maybe_reply(service, state, effect, identity, result, out)
 
 
@@ -223,7 +249,7 @@ def maybe_reply(service: Service, state: RSMState, effect: Apply,
     if waiting is None:
         return state
     out.append(_reply(service, waiting, effect, identity, result))
-    return replace(state, pending=state.pending.without(effect.index))
+    return _replace(state, pending=state.pending.without(effect.index))
 
 
 def _reply(service: Service, waiting: Any, effect: Apply, identity: tuple[str, int] | None,
@@ -231,23 +257,23 @@ def _reply(service: Service, waiting: Any, effect: Apply, identity: tuple[str, i
     """The answer to ``waiting`` if ``effect`` is the entry it proposed, in its term; else a
     refusal (another leader overwrote it)."""
     ours = identity == (waiting.client, waiting.seq) and effect.term == waiting.term
-    return Send(waiting.addr, service.answer(waiting.seq, result) if ours
+    return _Send(waiting.addr, service.answer(waiting.seq, result) if ours
                 else service.refuse(waiting.seq))
 
 
 def handle_apply_snapshot(service: Service, state: RSMState, effect: ApplySnapshot,
                           out: Effects) -> RSMState:
     """Replace the machine; replies owed at or below the snapshot can no longer be matched."""
-    state = replace(state, machine=service.decode(effect.data), applied=effect.index)
+    state = _replace(state, machine=service.decode(effect.data), applied=effect.index)
     covered = sorted(i for i in state.pending if i <= effect.index)
     if not covered:
         return state
     pending = state.pending
     for index in covered:
         waiting = pending[index]
-        out.append(Send(waiting.addr, service.refuse(waiting.seq)))
+        out.append(_Send(waiting.addr, service.refuse(waiting.seq)))
         pending = pending.without(index)
-    return replace(state, pending=pending)
+    return _replace(state, pending=pending)
 
 
 def fail_pending(service: Service, state: RSMState, out: Effects) -> RSMState:
@@ -257,8 +283,8 @@ def fail_pending(service: Service, state: RSMState, out: Effects) -> RSMState:
         return state
     for index in sorted(state.pending):
         waiting = state.pending[index]
-        out.append(Send(waiting.addr, service.refuse(waiting.seq)))
-    return replace(state, pending=_NO_PENDING)
+        out.append(_Send(waiting.addr, service.refuse(waiting.seq)))
+    return _replace(state, pending=_NO_PENDING)
 
 
 def maybe_snapshot(service: Service, state: RSMState, out: Effects) -> RSMState:
@@ -271,9 +297,9 @@ def maybe_snapshot(service: Service, state: RSMState, out: Effects) -> RSMState:
     if raft.persisted_size(state.raft) < limit:
         return state
     event = TakeSnapshot(state.applied, service.encode(state.machine))
-    raft_state, effects = raft.step(state.raft, event)
+    raft_state, effects = raft_step(state.raft, event)
     out.extend(effects)
-    return replace(state, raft=raft_state)
+    return _replace(state, raft=raft_state)
 
 
 Handler = Callable[[Service, RSMState, Any, Effects], RSMState]

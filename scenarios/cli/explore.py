@@ -112,6 +112,11 @@ def add_parser(sub: Any) -> None:
                        help=f"{help_text} (default {getattr(defaults, attr)}{special})")
     b.add_argument("--no-mid-step", action="store_true",
                    help="crashes only between steps, never between two effects of one")
+    b.add_argument("--overflow", metavar="{stop,lose-oldest}", default=None,
+                   help="what a send onto a link holding --per-link messages does: stop "
+                        "(default; the state is judged but not expanded) or lose-oldest (the "
+                        "link's oldest message is lost, as a lossy network may: reaches deep "
+                        "schedules within a small --per-link)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--trace", metavar="FILE", help="write a counterexample here")
     p.add_argument("--replay", metavar="FILE", help="take a written counterexample again")
@@ -137,11 +142,13 @@ def _bounds(args: argparse.Namespace) -> Bounds:
                 **_TARGET_BOUNDS.get(args.target, {})}
     given = {f: defaults[f] if getattr(args, f) is None else getattr(args, f)
              for f in _BOUND_NAMES}
+    overflow = "stop" if args.overflow is None else args.overflow
     try:
-        return Bounds(**given, mid_step=not args.no_mid_step,
-                      snapshots=args.snapshots).validate()
+        return Bounds(**given, mid_step=not args.no_mid_step, snapshots=args.snapshots,
+                      overflow=overflow).validate()
     except BoundsError as exc:
-        raise BadInput(f"--{exc.bound.replace('_', '-')} {exc.value}: {exc.why}") from None
+        value = repr(exc.value) if isinstance(exc.value, str) else exc.value
+        raise BadInput(f"--{exc.bound.replace('_', '-')} {value}: {exc.why}") from None
 
 
 def load_step(spec: str, who: str = "--step", base: str = "") -> Any:
@@ -430,7 +437,7 @@ def _header(config: dict[str, Any], strategy: str, symmetry: bool, por: bool = F
         what += ", sent messages outlive a crash"
     shown = ", ".join(f"{k.replace('_', '-')} {v:,}" if isinstance(v, int) and
                       not isinstance(v, bool) else f"{k.replace('_', '-')} {v}"
-                      for k, v in b.items())
+                      for k, v in b.items() if k != "overflow" or v != "stop")
     reduction = ", sleep sets on" if por else ""
     return (f"exploring {config['target']} ({what}) by {strategy}, symmetry "
             f"{'on' if symmetry else 'off'}{reduction}\nbounds: {shown}")
@@ -531,7 +538,8 @@ def _path_digest(model: Model, bounds: Bounds, choices: Sequence[int]) -> tuple[
     enabled."""
     h = hashlib.blake2b(digest_size=16)
     state = model.initial()
-    h.update(encode_state(state, model.deep_encoding))
+    ordered = bounds.overflow != "stop"        # the order within a link counts then
+    h.update(encode_state(state, model.deep_encoding, ordered))
     steps: list[str] = []
     for k in choices:
         options = list(successors(model, state, bounds))
@@ -539,7 +547,7 @@ def _path_digest(model: Model, bounds: Bounds, choices: Sequence[int]) -> tuple[
             raise ValueError(f"step {len(steps) + 1}: transition {k} is not enabled")
         label, _, _, _, _, state = options[k]
         steps.append(describe(label))
-        h.update(encode_state(state, model.deep_encoding))
+        h.update(encode_state(state, model.deep_encoding, ordered))
     return h.hexdigest(), steps
 
 

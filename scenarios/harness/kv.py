@@ -10,6 +10,7 @@ test are here too (``generic_test``, ``speed_test``): the 4A and 4B suites both 
 
 from __future__ import annotations
 
+import re
 from typing import Any, Generator, Sequence
 
 from protocols import kv
@@ -132,14 +133,22 @@ def check_kv_history(ctx: RunContext) -> None:
 
 
 def check_appends(clerk_index: int, value: str, count: int) -> None:
-    """Every "x c j y" for j < count appears exactly once and in order (checkClntAppends)."""
+    """Every "x c j y" for j < count appears exactly once and in order (checkClntAppends).
+
+    One pass over ``value`` instead of a find and an rfind per element (quadratic in the
+    number of appends): every occurrence of any "x c J y" is found, since two cannot overlap
+    (an "x" only starts one), and each element is looked up in them."""
+    where: dict[str, list[int]] = {}
+    for m in re.finditer(re.escape(f"x {clerk_index} ") + "[0-9]+ y", value):
+        where.setdefault(m.group(), []).append(m.start())
     last = -1
     for j in range(count):
         wanted = f"x {clerk_index} {j} y"
-        off = value.find(wanted)
-        if off < 0:
+        at = where.get(wanted)
+        if at is None:
             raise ScenarioFailure(f"{clerk_index} missing element {wanted!r} in Append result")
-        if value.rfind(wanted) != off:
+        off = at[0]
+        if len(at) > 1:
             raise ScenarioFailure(f"duplicate element {wanted!r} in Append result")
         if off <= last:
             raise ScenarioFailure(f"wrong order for element {wanted!r} in Append result")

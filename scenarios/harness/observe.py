@@ -20,6 +20,8 @@ from itertools import compress
 from operator import le, ne
 from typing import Any, Callable, Final
 
+from msgspec.structs import astuple
+
 from checkers.invariants.kv import KVReference
 from checkers.invariants.oracles import HELD, RaftOracles
 from checkers.invariants.raft import RaftInvariants
@@ -310,10 +312,11 @@ class RaftObserver:
                                      snapshot_index=start)
 
     def on_apply(self, host: Any, effect: Any) -> None:
-        self.invariants.applied(self.env._now, host.addr, effect.index, effect.term,
-                                effect.command)
-        if self.kv is not None:
-            self._kv_apply(host, effect)
+        index, term, command = astuple(effect)
+        now, addr = self.env._now, host.addr
+        self.invariants.applied(now, addr, index, term, command)
+        if self.kv is not None and type(command) is _KV_OP:
+            self._kv_apply(now, addr, host.state, index, command)
 
     def on_apply_snapshot(self, host: Any, effect: Any) -> None:
         self.invariants.snapshot_applied(self.env.now, host.addr, effect.index, effect.term)
@@ -377,30 +380,30 @@ class RaftObserver:
 
     # KV: the reference fold -----------------------------------------------------------------
 
-    def _kv_apply(self, host: Any, effect: Any) -> None:
-        op = effect.command
-        if type(op) is not _KV_OP:
-            return
-        kv, addr, now = self.kv, host.addr, self.env._now
+    def _kv_apply(self, now: float, addr: str, state: Any, index: int, op: Any) -> None:
+        """``addr`` applied KV command ``op`` at ``index``; ``state`` is its state after the
+        step. Fields are read once each (a Struct's attribute is a generic lookup in compiled
+        code)."""
+        kv = self.kv
         assert kv is not None
-        kv.applied(now, addr, effect.index, op.client, op.seq, op.op, op.key, op.value)
-        state = host.state
+        client, seq, kind, key, value = astuple(op)      # one call, not five attributes
+        kv.applied(now, addr, index, client, seq, kind, key, value)
         touched = self._touched.get(addr)
-        if effect.index != state.applied:            # more applies follow in this step
+        if index != state.applied:                   # more applies follow in this step
             if touched is None:
                 touched = self._touched[addr] = []
-            touched.append((op.key, op.client))
+            touched.append((key, client))
             return
         machine = state.machine
-        data, sessions = machine.data, machine.sessions
+        data: dict[str, str] = machine.data          # FrozenMaps: dict reads when compiled
+        sessions: dict[str, int] = machine.sessions
         if touched:
-            for key, client in touched:
-                kv.check_key(now, addr, key, data.get(key, ""), client, sessions.get(client, 0))
+            for k, c in touched:
+                kv.check_key(now, addr, k, data.get(k, ""), c, sessions.get(c, 0))
             touched.clear()
-        key, client = op.key, op.client
         kv.check_key(now, addr, key, data.get(key, ""), client, sessions.get(client, 0))
-        if state.raft.hard.log_start == effect.index:   # the step ended with a snapshot here
-            kv.snapshot_taken(addr, effect.index)
+        if state.raft.hard.log_start == index:       # the step ended with a snapshot here
+            kv.snapshot_taken(addr, index)
 
 
 # ---------------------------------------------------------------- extraction: protocol -> plain

@@ -10,6 +10,7 @@ the sharding invariants (checkers/invariants/shards.py) watch every group's obse
 from __future__ import annotations
 
 from functools import partial
+from operator import attrgetter
 from typing import Any, Callable, Generator, Sequence
 
 from checkers.invariants.shards import ShardInvariants
@@ -66,7 +67,7 @@ class ShardKVCluster:
         return init
 
     def _make_group(self, peers: tuple[str, ...], step: Any, init: Callable[[int], Any],
-                    raft_of: Callable[[Any], Any] = lambda s: s.raft) -> None:
+                    raft_of: Callable[[Any], Any] = attrgetter("raft")) -> None:
         o = RaftObserver(self.env, raft_of=raft_of)
         for i, addr in enumerate(peers):
             host = Host(self.world, addr, o.wrap(addr, step), partial(init, i),

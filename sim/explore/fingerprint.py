@@ -29,7 +29,7 @@ from pyrsistent import PVector
 from sim.cluster import ClusterState
 from sim.explore.model import Model, XState
 
-__all__ = ["Fingerprinter", "encode_state"]
+__all__ = ["Fingerprinter", "encode_state", "link_ranks"]
 
 
 def _enc_hook(value: Any) -> Any:
@@ -59,17 +59,34 @@ def _canon(value: Any) -> Any:
     return value
 
 
-def encode_state(state: XState, deep: bool = False) -> bytes:
+def encode_state(state: XState, deep: bool = False, ordered: bool = False) -> bytes:
     """The canonical encoding of ``state``: messages in flight sorted by their encoding; with
-    ``deep``, maps with keys of any type sorted too (slower)."""
+    ``deep``, maps with keys of any type sorted too (slower); with ``ordered``, each message
+    with its rank on its link (the order within a link counts, across links not)."""
+    ranks = link_ranks(state.cluster.inflight) if ordered else None
     if deep:
         state = XState(ClusterState(_canon(state.cluster.nodes),
                                     tuple(_canon(m) for m in state.cluster.inflight)),
                        state.spent, state.cut, _canon(state.ghost))
     cs = state.cluster
-    wire = sorted(map(_encode, cs.inflight)) if len(cs.inflight) > 1 else \
-        [_encode(m) for m in cs.inflight]
+    if ranks is not None:
+        wire = sorted(_encode((m, r)) for m, r in zip(cs.inflight, ranks))
+    else:
+        wire = sorted(map(_encode, cs.inflight)) if len(cs.inflight) > 1 else \
+            [_encode(m) for m in cs.inflight]
     return _encode((cs.nodes, wire, state.spent, state.cut, state.ghost))
+
+
+def link_ranks(inflight: tuple[Any, ...]) -> list[int]:
+    """The rank of each message among those on its link (0: the oldest)."""
+    seen: dict[tuple[str, str], int] = {}
+    ranks = []
+    for m in inflight:
+        link = (m[0], m[1])
+        r = seen.get(link, 0)
+        seen[link] = r + 1
+        ranks.append(r)
+    return ranks
 
 
 def _digest(data: bytes) -> int:
@@ -92,11 +109,17 @@ class Fingerprinter:
     a few messages, and the search meets the same parts again and again. Under symmetry the
     digest of a part is remembered per renaming, when the model renames one node and one
     message at a time (``Model.permute_node`` and ``permute_message``); otherwise the whole
-    state is renamed and encoded again."""
+    state is renamed and encoded again.
+
+    ``ordered`` (for ``overflow="lose-oldest"``, where the order of a link decides which of
+    its messages is lost next): a message's part is the message with its rank on its link, so
+    two wires with the same messages in another order on one link differ, while the order
+    across links still does not count. A renaming keeps every link's order, so ranks are the
+    same in every renamed state."""
 
     def __init__(self, model: Model, symmetry: bool = False,
                  permute_ghost: Callable[[tuple[Any, ...], dict[str, str]], tuple[Any, ...]]
-                 | None = None) -> None:
+                 | None = None, ordered: bool = False) -> None:
         if symmetry and (model.permute is None or model.symmetry_key is None):
             raise ValueError(f"target {model.name} has no symmetry reduction")
         self.model = model
@@ -112,6 +135,9 @@ class Fingerprinter:
         self._keys: dict[Any, bytes] = {}         # node -> its encoded symmetry key
         self._orders: dict[tuple[bytes, ...], list[tuple[int, ...]]] = {}
         self._fast = model.permute_node is not None and model.permute_message is not None
+        self.ordered = ordered
+        if ordered:
+            self._sum = self._sum_ordered         # type: ignore[method-assign]
 
     @property
     def function(self) -> Callable[[XState], int]:
@@ -167,6 +193,27 @@ class Fingerprinter:
         total += d if d is not None else self._part(rest, ("r",) + rest)
         return total & _MASK
 
+    def _sum_ordered(self, state: XState) -> int:
+        """``_sum`` with each message's part keyed by its rank on its link too."""
+        parts = self._parts
+        total = 0
+        for i, node in enumerate(state.cluster.nodes):
+            at: Any = (i, node)
+            d = parts.get(at)
+            total += d if d is not None else self._part(at, at)
+        inflight = state.cluster.inflight
+        if len(inflight) > 1:
+            pairs: Any = zip(inflight, link_ranks(inflight))
+        else:
+            pairs = ((m, 0) for m in inflight)
+        for mr in pairs:
+            d = parts.get(mr)
+            total += d if d is not None else self._part(mr, ("m",) + mr)
+        rest = (state.spent, state.cut, state.ghost)
+        d = parts.get(rest)
+        total += d if d is not None else self._part(rest, ("r",) + rest)
+        return total & _MASK
+
     def _sum_renamed(self, state: XState, perm: tuple[int, ...]) -> int:
         if perm == tuple(range(len(perm))):
             return self._sum(state)
@@ -182,11 +229,19 @@ class Fingerprinter:
                 where = i if k is None else at[perm[k]]
                 d = self._part(key, (where, model.permute_node(node, perm)))
             total += d
-        for m in state.cluster.inflight:
-            key = (m, perm)
-            d = parts.get(key)
-            total += d if d is not None else self._part(key, ("m", model.permute_message(m,
-                                                                                         perm)))
+        inflight = state.cluster.inflight
+        if self.ordered:
+            for m, r in zip(inflight, link_ranks(inflight)):
+                key = ((m, r), perm)
+                d = parts.get(key)
+                total += d if d is not None else self._part(
+                    key, ("m", model.permute_message(m, perm), r))
+        else:
+            for m in inflight:
+                key = (m, perm)
+                d = parts.get(key)
+                total += d if d is not None else self._part(
+                    key, ("m", model.permute_message(m, perm)))
         key = (state.spent, state.cut, state.ghost, perm)
         d = parts.get(key)
         if d is None:

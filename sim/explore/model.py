@@ -17,12 +17,14 @@ from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import msgspec
 
-from protocols.core import Effects, Propose, Restart, TakeSnapshot
+from protocols.core import Effects, Propose, Receive, Restart, TakeSnapshot
 from sim.cluster import Cluster, ClusterState, InFlight, Node
+from sim.explore.links import lose_appended, lose_oldest, run_of
 
 __all__ = [
     "Bounds", "Label", "XState", "Step", "Model", "successors", "take", "describe",
     "OPS", "CRASHES", "DROPS", "DUPS", "PARTITIONS", "SPENT_NAMES", "BoundsError",
+    "OVERFLOWS", "lose_oldest",
 ]
 
 _UNSEEN: Any = object()      # not in a memo
@@ -30,13 +32,18 @@ _UNSEEN: Any = object()      # not in a memo
 #: Positions in ``XState.spent``.
 OPS, CRASHES, DROPS, DUPS, PARTITIONS = range(5)
 SPENT_NAMES = ("ops", "crashes", "drops", "duplicates", "partitions")
+#: What a send onto a link that already holds ``per_link`` messages does (``Bounds.overflow``):
+#: ``stop``, the state is judged but not expanded; ``lose-oldest``, the oldest message on the
+#: link is lost (a lossy network: the link keeps its newest ``per_link`` messages).
+OVERFLOWS = ("stop", "lose-oldest")
 
 
 class BoundsError(ValueError):
     """Bounds that are negative or absurd (the command line reports it as bad input):
     ``bound`` names the field, ``value`` is its value and ``why`` says what is wrong."""
 
-    def __init__(self, message: str, bound: str = "", value: int = 0, why: str = "") -> None:
+    def __init__(self, message: str, bound: str = "", value: int | str = 0,
+                 why: str = "") -> None:
         super().__init__(message)
         self.bound, self.value, self.why = bound, value, why
 
@@ -48,7 +55,10 @@ class Bounds(msgspec.Struct, frozen=True):
     ``max_term``, ``max_log`` and ``per_link`` are state constraints (a state beyond one is
     checked but not expanded, as TLC's constraints); ``depth`` bounds the path length and
     ``states`` the distinct states kept (a memory budget). ``mid_step`` lets a crash land between
-    two effects of a step (each such crash spends one of ``crashes``).
+    two effects of a step (each such crash spends one of ``crashes``). ``overflow`` (one of
+    ``OVERFLOWS``) says what a send onto a full link does: ``stop`` makes ``per_link`` a state
+    constraint like the others; ``lose-oldest`` keeps the newest ``per_link`` messages of every
+    link, losing the oldest (the step says which, ``Label.lost``), so no state breaks it.
     """
     max_term: int = 2
     max_log: int = 2
@@ -62,6 +72,7 @@ class Bounds(msgspec.Struct, frozen=True):
     states: int = 2_000_000
     mid_step: bool = True
     snapshots: bool = False
+    overflow: str = "stop"
 
     def validate(self) -> "Bounds":
         """Self, or ``BoundsError`` naming the first bound that is negative or absurd."""
@@ -80,7 +91,16 @@ class Bounds(msgspec.Struct, frozen=True):
             if getattr(self, name) < 1:
                 raise BoundsError(f"bound {name} must be at least 1", name,
                                   getattr(self, name), "must be at least 1")
+        if self.overflow not in OVERFLOWS:
+            raise BoundsError(f"bound overflow={self.overflow!r} is unknown (known: "
+                              f"{', '.join(OVERFLOWS)})", "overflow", self.overflow,
+                              f"unknown (known: {', '.join(OVERFLOWS)})")
         return self
+
+    @property
+    def lossy(self) -> bool:
+        """True when a send onto a full link loses the link's oldest message."""
+        return self.overflow == "lose-oldest"
 
 
 class Label(msgspec.Struct, frozen=True, array_like=True):
@@ -89,7 +109,11 @@ class Label(msgspec.Struct, frozen=True, array_like=True):
     kinds: ``deliver`` (``src`` -> ``addr`` of ``msg``), ``fire`` (timer ``what`` of ``addr``),
     ``request`` (``event`` stepped at ``addr``), ``snapshot``, ``drop``, ``dup``, ``crash``,
     ``restart``, ``partition`` (isolate ``addr``), ``heal``. ``after`` >= 0: the node crashed
-    after that many effects of the step (a mid-step crash).
+    after that many effects of the step (a mid-step crash). ``lost``: under
+    ``overflow="lose-oldest"``, the messages the step's sends pushed off full links (oldest
+    first). ``copy`` > 0: under the same rule, the delivery takes not the oldest of identical
+    copies of ``msg`` on its link but the first of its ``copy``-th run (copies apart from the
+    oldest by another message: taking it leaves the link in another order).
     """
     kind: str
     addr: str = ""
@@ -98,6 +122,8 @@ class Label(msgspec.Struct, frozen=True, array_like=True):
     what: str = ""
     event: Any = None
     after: int = -1
+    lost: tuple[InFlight, ...] = ()
+    copy: int = 0
 
 
 class XState(msgspec.Struct, frozen=True, cache_hash=True):
@@ -221,8 +247,8 @@ class Model:
                     return broken
         inflight = state.cluster.inflight
         per_link = bounds.per_link
-        if len(inflight) <= per_link:
-            return None
+        if len(inflight) <= per_link or bounds.overflow != "stop":
+            return None       # (a lossy link never holds more: ``successors`` trims it)
         if pre is not None:
             fresh = len(inflight) - len(pre.cluster.inflight) + 1
             if fresh <= 0:
@@ -274,12 +300,58 @@ def _cut(inflight: tuple[InFlight, ...], cut: str) -> tuple[InFlight, ...]:
     return tuple(m for m in inflight if m.src != cut and m.dst != cut)
 
 
-def successors(model: Model, state: XState, bounds: Bounds,
-               ) -> Iterator[tuple[Label, ClusterState, str | None, Any, Effects, XState]]:
+Found = tuple[Label, ClusterState, str | None, Any, Effects, XState]
+
+
+def successors(model: Model, state: XState, bounds: Bounds) -> Iterator[Found]:
     """Every transition enabled in ``state``, in a fixed order: deliveries, timers, client
     requests, snapshots, then faults within budget (drop, duplicate, crash, mid-step crashes,
     restart, partition, heal). Yields ``(label, cluster_after, addr, event, effects, after)``
-    where ``after`` carries the new cluster and budgets (its ghost is the old one)."""
+    where ``after`` carries the new cluster and budgets (its ghost is the old one).
+
+    Under ``bounds.overflow == "lose-oldest"`` every link of ``after`` keeps its newest
+    ``per_link`` messages: a send onto a full link loses the oldest one (``label.lost`` names
+    them; ``cluster_after`` is the cluster before the loss). Every search, replay and judge
+    takes its transitions from here, so all of them see the same rule."""
+    if bounds.overflow == "stop":
+        return _transitions(model, state, bounds)
+    return _lossy(model, state, bounds)
+
+
+#: Steps that take at most one message off the wire and append what they send at its end.
+_APPENDS = {"deliver": 1, "fire": 0, "request": 0, "snapshot": 0, "dup": 0}
+
+
+def _lossy(model: Model, state: XState, bounds: Bounds) -> Iterator[Found]:
+    k = bounds.per_link
+    pre = state.cluster.inflight
+    # from a wire within the bound, only the links of what a step appended can overflow
+    within = len(pre) <= k or not lose_oldest(pre, k)[1]
+    for found in _transitions(model, state, bounds):
+        after = found[5]
+        inflight = after.cluster.inflight
+        if len(inflight) <= k:
+            yield found
+            continue
+        label = found[0]
+        taken = _APPENDS.get(label.kind) if within and label.after < 0 else None
+        if taken is not None:
+            trimmed = lose_appended(inflight, len(pre) - taken, k)
+            if trimmed is None:
+                yield found
+                continue
+            kept, lost = trimmed
+        else:
+            kept, lost = lose_oldest(inflight, k)
+        if lost:
+            after = XState(ClusterState(after.cluster.nodes, kept), after.spent, after.cut,
+                           after.ghost)
+            found = (msgspec.structs.replace(label, lost=lost), found[1], found[2], found[3],
+                     found[4], after)
+        yield found
+
+
+def _transitions(model: Model, state: XState, bounds: Bounds) -> Iterator[Found]:
     rules = model.cluster
     cs = state.cluster
     spent, cut = state.spent, state.cut
@@ -299,6 +371,8 @@ def successors(model: Model, state: XState, bounds: Bounds,
                 yield (Label("deliver", m.dst, m.src, m.msg, after=n), after_k, m.dst, event,
                        done, XState(_cut_state(after_k, cut), _spend(spent, CRASHES), cut,
                                     ghost))
+    if bounds.per_link > 1 and bounds.overflow != "stop" and len(cs.inflight) > 1:
+        yield from _later_copies(model, state, mid_step)
     for addr, kind, event, after, effects in rules.firings(cs):
         yield (Label("fire", addr, what=kind), after, addr, event, effects,
                XState(_cut_state(after, cut) if cut else after, spent, cut, ghost))
@@ -334,6 +408,38 @@ def successors(model: Model, state: XState, bounds: Bounds,
     yield from _faults(model, state, bounds)
 
 
+def _later_copies(model: Model, state: XState, mid_step: bool) -> Iterator[Found]:
+    """Deliveries of a later copy of a message that leave its link in another order than
+    taking the oldest copy does (another message lies between the two): they matter when the
+    order of a link decides which message it loses next. ``Label.copy`` is the run of copies
+    taken (a run: copies with no other message of the link between them; the oldest copy's
+    run is 0, taken by the plain delivery); with mid-step crashes too."""
+    rules, cs = model.cluster, state.cluster
+    inflight, spent, cut, ghost = cs.inflight, state.spent, state.cut, state.ghost
+    if len(set(inflight)) == len(inflight):
+        return
+    for k, m in enumerate(inflight):
+        run = run_of(inflight, k)
+        if run <= 0:
+            continue
+        up = _up(rules, cs, m.dst)
+        event = Receive(m.src, m.msg) if up else None
+        after, effects = rules.deliver(cs, k)
+        yield (Label("deliver", m.dst, m.src, m.msg, copy=run), after, m.dst if up else None,
+               event, effects, XState(_cut_state(after, cut), spent, cut, ghost))
+        if mid_step and up and m.dst in model.servers:
+            for n in range(1, len(effects)):
+                after_k, done = rules.deliver(cs, k, crash_after=n)
+                yield (Label("deliver", m.dst, m.src, m.msg, after=n, copy=run), after_k,
+                       m.dst, event, done,
+                       XState(_cut_state(after_k, cut), _spend(spent, CRASHES), cut, ghost))
+
+
+def _up(rules: Cluster, cs: ClusterState, addr: str) -> bool:
+    i = rules.index.get(addr)
+    return i is not None and cs.nodes[i].up
+
+
 def _cut_state(cs: ClusterState, cut: str) -> ClusterState:
     if not cut or not cs.inflight:
         return cs
@@ -345,6 +451,9 @@ def _faults(model: Model, state: XState, bounds: Bounds,
             ) -> Iterator[tuple[Label, ClusterState, str | None, Any, Effects, XState]]:
     rules = model.cluster
     cs, spent, cut, ghost = state.cluster, state.spent, state.cut, state.ghost
+    # under lose-oldest a duplicate needs room on its link: one that pushed the oldest
+    # message off would be a loss that spends no --drops
+    lossy = bounds.overflow != "stop"
     if spent[DROPS] < bounds.drops or spent[DUPS] < bounds.dups:
         seen: set[InFlight] = set()
         for k, m in enumerate(cs.inflight):
@@ -355,7 +464,8 @@ def _faults(model: Model, state: XState, bounds: Bounds,
                 after = rules.drop(cs, k)
                 yield (Label("drop", m.dst, m.src, m.msg), after, None, None, [],
                        XState(after, _spend(spent, DROPS), cut, ghost))
-            if spent[DUPS] < bounds.dups:
+            if spent[DUPS] < bounds.dups and not (lossy and _full(cs.inflight, m,
+                                                                    bounds.per_link)):
                 after = rules.duplicate(cs, k)
                 yield (Label("dup", m.dst, m.src, m.msg), after, None, None, [],
                        XState(after, _spend(spent, DUPS), cut, ghost))
@@ -378,6 +488,11 @@ def _faults(model: Model, state: XState, bounds: Bounds,
         yield (Label("heal", cut), cs, None, None, [], XState(cs, spent, "", ghost))
 
 
+def _full(inflight: tuple[InFlight, ...], m: InFlight, per_link: int) -> bool:
+    """True when the link of ``m`` holds ``per_link`` messages."""
+    return sum(1 for o in inflight if o[0] == m[0] and o[1] == m[1]) >= per_link
+
+
 def take(model: Model, state: XState, label: Label, bounds: Bounds,
          ) -> tuple[Label, ClusterState, str | None, Any, Effects, XState]:
     """The transition ``label`` from ``state`` (how a recorded path is taken again);
@@ -390,10 +505,19 @@ def take(model: Model, state: XState, label: Label, bounds: Bounds,
 
 def describe(label: Label) -> str:
     """One readable line: who received what, which timer fired, which fault."""
+    line = _describe(label)
+    if label.lost:
+        line += " (" + "; ".join(f"link {m.src}->{m.dst} full: lost {_show(m.msg)}"
+                                 for m in label.lost) + ")"
+    return line
+
+
+def _describe(label: Label) -> str:
     kind = label.kind
     crash = f", crashing after {label.after} of its effects" if label.after >= 0 else ""
     if kind == "deliver":
-        return f"{label.addr} receives {_show(label.msg)} from {label.src}{crash}"
+        which = f" (later copy {label.copy})" if label.copy else ""
+        return f"{label.addr} receives {_show(label.msg)}{which} from {label.src}{crash}"
     if kind == "fire":
         return f"{label.addr}: timer {label.what} fires{crash}"
     if kind == "request":

@@ -26,7 +26,11 @@ Dependent (never both in a sleep set's bargain):
   first would put more messages on the link than ``--per-link`` allows (``u`` first is then a
   dead end, ``v`` first not). The bound is judged in the state where ``u`` would be left
   asleep after ``v``: with ``--per-link 1`` such pairs are always dependent (``v``'s message
-  is on the link), with more room they commute until the link is full.
+  is on the link), with more room they commute until the link is full;
+- under ``--overflow lose-oldest``, two steps that both send on one link (the order they
+  send in decides which message a full link loses, and which is the oldest next), and a
+  step that sends on a link and a delivery from that link (the send may lose the very
+  message the delivery takes, or another one when the delivery came first).
 
 A state's sleep set is the intersection of those it is reached with from the previous level
 (all of them are known before the level is expanded); later arrivals, by longer paths, add
@@ -67,21 +71,36 @@ class Move(NamedTuple):
     sends: tuple[tuple[tuple[str, str], int], ...]     # (link, messages sent on it)
 
 
-def independent(a: Move, b: Move, links: dict[tuple[str, str], int], per_link: int) -> bool:
+def independent(a: Move, b: Move, links: dict[tuple[str, str], int], per_link: int,
+                lossy: bool = False) -> bool:
     """True when ``a`` may sleep after ``b`` is taken from a state with ``links`` messages in
     flight per link: the two commute, neither disables the other nor changes what a property
     makes of the other, and ``a`` taken first stays within ``per_link`` whenever ``b`` taken
-    first does (see the module's rules)."""
+    first does; with ``lossy`` (``overflow="lose-oldest"``), neither sends on a link the other
+    sends on or takes from (see the module's rules)."""
     if not a.node or not b.node or a.node == b.node:
         return False
     if a.seen + b.seen > READS + READS or (a.request and b.request):
         return False       # one changes what the other's verdict reads (or both spend an op)
+    if lossy:
+        return not _shares_link(a, b) and not _shares_link(b, a)
     link = b.takes
     if link is not None:
         for sent_on, count in a.sends:
             if sent_on == link and links.get(link, 0) + count > per_link:
                 return False
     return True
+
+
+def _shares_link(a: Move, b: Move) -> bool:
+    """True when ``a`` sends on a link ``b`` sends on or takes from."""
+    for sent_on, _ in a.sends:
+        if sent_on == b.takes:
+            return True
+        for other, _ in b.sends:
+            if sent_on == other:
+                return True
+    return False
 
 
 def move_of(state: XState, step: Step, seen: int) -> Move:
@@ -94,7 +113,9 @@ def move_of(state: XState, step: Step, seen: int) -> Move:
     if label.kind == "deliver":
         takes = (label.src, label.addr)
         before -= 1
-    sent = step.post.cluster.inflight[before:]
+    # what the step sent is at the end of the wire, less what it pushed off full links
+    # (under lose-oldest; one survives on each link it sent on)
+    sent = step.post.cluster.inflight[before - len(label.lost):]
     counts: dict[tuple[str, str], int] = {}
     for m in sent:
         counts[(m.src, m.dst)] = counts.get((m.src, m.dst), 0) + 1
@@ -105,14 +126,20 @@ def _renamed(move: Move, model: Model, perm: tuple[int, ...],
              names: dict[str, str]) -> Move | None:
     """``move`` with the servers renamed (None when the model cannot rename a message)."""
     label = move.label
+    lost = label.lost
+    if lost:
+        if model.permute_message is None:
+            return None
+        lost = tuple(model.permute_message(m, perm) for m in lost)
     if label.kind == "deliver":
         if model.permute_message is None:
             return None
         m = model.permute_message(InFlight(label.src, label.addr, label.msg), perm)
-        label = Label("deliver", m.dst, m.src, m.msg, label.what, label.event, label.after)
+        label = Label("deliver", m.dst, m.src, m.msg, label.what, label.event, label.after,
+                      lost, label.copy)
     else:
         label = Label(label.kind, names.get(label.addr, label.addr), label.src, label.msg,
-                      label.what, label.event, label.after)
+                      label.what, label.event, label.after, lost, label.copy)
     takes = move.takes
     if takes is not None:
         takes = (names.get(takes[0], takes[0]), names.get(takes[1], takes[1]))
@@ -135,7 +162,7 @@ def bfs(search: "_Search") -> "Result":
     """Breadth-first search with sleep sets: the states of the plain search, at the same
     depths, with fewer transitions taken (``search.pruned`` counts those skipped)."""
     model, bounds = search.model, search.bounds
-    per_link = bounds.per_link
+    per_link, lossy = bounds.per_link, bounds.lossy
     canonical = search.fingerprint.canonical
     servers = model.servers
     start = search.initial()
@@ -187,12 +214,12 @@ def bfs(search: "_Search") -> "Result":
                 parents.append((me, label))
                 depths.append(depth + 1)
                 perms.append(perm)
-                sleeps[node] = _sleep_after(move, sleep.values(), done, links, per_link)
+                sleeps[node] = _sleep_after(move, sleep.values(), done, links, per_link, lossy)
                 search.max_depth = max(search.max_depth, depth + 1)
                 queue.append((after, depth + 1, node))
             elif node in sleeps and depths[node] == depth + 1 and sleeps[node]:
                 # reached again from the same level: only what both arrivals let sleep does
-                mine = _sleep_after(move, sleep.values(), done, links, per_link)
+                mine = _sleep_after(move, sleep.values(), done, links, per_link, lossy)
                 if perms[node] != perm:
                     mine = _rename_sleep(mine, model, servers, perm, perms[node])
                 stored = sleeps[node]
@@ -203,7 +230,8 @@ def bfs(search: "_Search") -> "Result":
 
 
 def _sleep_after(move: Move, sleeping: Iterable[Move], done: list[Move],
-                 links: dict[tuple[str, str], int], per_link: int) -> dict[Label, Move]:
+                 links: dict[tuple[str, str], int], per_link: int,
+                 lossy: bool = False) -> dict[Label, Move]:
     """The sleep set of the state ``move`` leads to: what slept here or was taken before it,
     if ``independent`` lets it sleep after ``move`` (its rules, inlined: the hot path)."""
     node = move.node
@@ -216,7 +244,10 @@ def _sleep_after(move: Move, sleeping: Iterable[Move], done: list[Move],
         for m in group:
             if not m.node or m.node == node or m.seen > room or (request and m.request):
                 continue
-            if link is not None and m.sends and not independent(m, move, links, per_link):
+            if lossy:
+                if (m.sends or move.sends) and not independent(m, move, links, per_link, True):
+                    continue
+            elif link is not None and m.sends and not independent(m, move, links, per_link):
                 continue
             out[m.label] = m
     return out

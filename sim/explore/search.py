@@ -125,7 +125,10 @@ class _Search:
         self.properties = tuple(properties)
         self.goals = list(goals)
         self.reached: dict[str, int | None] = {g.name: None for g in goals}
-        self.fingerprint = Fingerprinter(model, symmetry, self._rename_ghost)
+        # under lose-oldest the order within a link decides what is lost next (with room
+        # for one message per link there is no order to tell)
+        self.fingerprint = Fingerprinter(model, symmetry, self._rename_ghost,
+                                         ordered=bounds.lossy and bounds.per_link > 1)
         self.symmetry = symmetry
         self.progress = progress
         self.every = every
