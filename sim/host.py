@@ -89,7 +89,6 @@ class Host:
         self._proposed: Any = None
         self._add = self.trace.add
         self._buffer, self._batch = self.trace.buffer, self.trace.batch
-        self._env = world.env
         self._queue, self._eid = world.queue, world.eid
         self._fire_call = self._fire
         send: Callable[[Send], None] = partial(network.transmit, self)  # no wrapper frame
@@ -118,7 +117,7 @@ class Host:
             return None
         if self._busy:
             raise self._reentered()
-        self._add((self._env._now, "input", self.addr, event))
+        self._add((self.world._now, "input", self.addr, event))
         return self._call(event)
 
     def propose(self, command: Any) -> Proposed | None:
@@ -130,9 +129,9 @@ class Host:
         got, self._proposed = self._proposed, None
         buf = self._buffer                    # self._add, without its frame
         if got is None:
-            buf.append((self._env._now, "propose", self.addr, command, None, None, None))
+            buf.append((self.world._now, "propose", self.addr, command, None, None, None))
         else:
-            buf.append((self._env._now, "propose", self.addr, command, got.index, got.term,
+            buf.append((self.world._now, "propose", self.addr, command, got.index, got.term,
                         got.is_leader))
         if len(buf) >= self._batch:
             self.trace.flush()
@@ -197,7 +196,7 @@ class Host:
         delay = lo + (effect.hi - lo) * self.rng.random()
         if delay < 0:
             raise ValueError(f"{self.addr}: {effect!r} gives a negative delay")
-        deadline = self._env._now + delay
+        deadline = self.world._now + delay
         self._armed[kind] = deadline
         pending = self._wakeup.get(kind)
         if pending is None or pending[1] > deadline:
@@ -207,7 +206,7 @@ class Host:
         gen = self._timer_gen = self._timer_gen + 1
         self._wakeup[kind] = (gen, deadline)
         # World.call_later(delay, self._fire, kind, gen) without its frame: a plain call
-        _PUSH(self._queue, (self._env._now + delay, NORMAL, next(self._eid),
+        _PUSH(self._queue, (self.world._now + delay, NORMAL, next(self._eid),
                                (self._fire_call, (kind, gen))))
 
     def _cancel_timer(self, effect: CancelTimer) -> None:
@@ -221,7 +220,7 @@ class Host:
         deadline = self._armed.get(kind)
         if deadline is None:
             return  # cancelled
-        now = self._env._now
+        now = self.world._now
         if deadline > now:
             self._queue_wakeup(kind, deadline - now, deadline)   # re-armed for later
             return
@@ -237,7 +236,7 @@ class Host:
 
     def _apply(self, effect: Apply) -> None:
         buf = self._buffer                    # self._add, without its frame
-        buf.append((self._env._now, "apply", self.addr, effect.index, effect.term,
+        buf.append((self.world._now, "apply", self.addr, effect.index, effect.term,
                     effect.command))
         if len(buf) >= self._batch:
             self.trace.flush()
@@ -247,7 +246,7 @@ class Host:
     def _snapshot(self, effect: ApplySnapshot) -> None:
         data = effect.data
         digest = hashlib.blake2b(data, digest_size=8).hexdigest()
-        self._add((self._env._now, "snapshot", self.addr, effect.index, effect.term, len(data),
+        self._add((self.world._now, "snapshot", self.addr, effect.index, effect.term, len(data),
                    digest))
         if self.on_apply_snapshot is not None:
             self.on_apply_snapshot(self, effect)
@@ -256,12 +255,12 @@ class Host:
         self._proposed = effect
 
     def _role(self, effect: RoleChanged) -> None:
-        self._add((self._env._now, "role", self.addr, effect.role, effect.term))
+        self._add((self.world._now, "role", self.addr, effect.role, effect.term))
         if self.on_role is not None:
             self.on_role(self, effect)
 
     def _note(self, effect: Note) -> None:
-        self._add((self._env._now, "note", self.addr, effect.what, effect.detail))
+        self._add((self.world._now, "note", self.addr, effect.what, effect.detail))
         if self.on_note is not None:
             self.on_note(self, effect)
 
@@ -279,7 +278,7 @@ class Host:
         self.up = True
         self.state = self.init_state()
         durable = self.disk.read()
-        self._add((self._env._now, "restart", self.addr, self.incarnation, durable is None))
+        self._add((self.world._now, "restart", self.addr, self.incarnation, durable is None))
         if self.on_boot is not None:
             self.on_boot(self)
         self._run(Restart(durable))
@@ -303,7 +302,7 @@ class Host:
         self._crash(lost=0)
 
     def _crash(self, lost: int) -> None:
-        self._add((self._env._now, "crash", self.addr, self.incarnation, lost))
+        self._add((self.world._now, "crash", self.addr, self.incarnation, lost))
         self.up = False
         self.incarnation += 1
         self.state = None

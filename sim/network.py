@@ -93,7 +93,6 @@ class Network:
         self._rng: random.Random = world.rng("net")
         self._size = msgspec.msgpack.Encoder().encode
         self._reply_types: dict[type, bool] = {}
-        self._env = world.env
         self._queue = world.queue          # pushed onto as ``env.schedule`` does: hot path
         self._eid = world.eid
         self._append = trace.append   # send records: the arrival or drop that follows flushes
@@ -120,6 +119,8 @@ class Network:
         self._reliable = params.reliable
         self._reliable_delay = params.reliable_delay
         self._extras = bool(params.long_reordering or params.reorder or params.duplicate)
+        #: Whether messages may be delivered twice (``params.duplicate > 0``), read per step.
+        self.duplicating = bool(params.duplicate)
 
     def attach(self, host: "Host", server: bool = True) -> None:
         """Add ``host`` to the topology, linked both ways to every attached address (and to
@@ -165,7 +166,7 @@ class Network:
         if not reply:
             self.total_bytes += size
         mid = self._next_id = self._next_id + 1
-        now = self._env._now                                    # env.now without its call
+        now = self.world._now                                    # env.now without its call
         self._append((now, "send", mid, src, dst, msg))
         dh = self.hosts.get(dst)
         if dh is None or not dh.up or dst not in self._succ[src]:
@@ -189,7 +190,7 @@ class Network:
 
     def _lost(self, mid: int, src: str, dst: str, reason: str, delay: float) -> None:
         """The message is lost: its drop is recorded ``delay`` ms from now."""
-        _PUSH(self._queue, (self._env._now + delay, NORMAL, next(self._eid),
+        _PUSH(self._queue, (self.world._now + delay, NORMAL, next(self._eid),
                                (self._fail_call, (mid, src, dst, reason))))
 
     def _undeliverable(self, mid: int, src: str, dst: str, dh: "Host | None") -> None:
@@ -209,9 +210,9 @@ class Network:
         if p.reorder and rng.random() < p.reorder:
             delay += self._extra_delay()
         if p.duplicate and rng.random() < p.duplicate:
-            self._append((self._env._now, "dup", mid, src, dst))
+            self._append((self.world._now, "dup", mid, src, dst))
             copy_delay = delay + self._extra_delay()
-            _PUSH(self._queue, (self._env._now + copy_delay, NORMAL,
+            _PUSH(self._queue, (self.world._now + copy_delay, NORMAL,
                                    next(self._eid), (self._arrive_call, (
                                        mid, src, dst, msg, size, reply, sh, sh.incarnation,
                                        dh, dh.incarnation))))
@@ -237,7 +238,7 @@ class Network:
         else:
             st.rpcs += 1
         buf = self._buffer                    # trace.add, without its frame
-        buf.append((self._env._now, "deliver", mid, src, dst))
+        buf.append((self.world._now, "deliver", mid, src, dst))
         if len(buf) >= self._batch:
             self._flush()
         dh._run(_Receive(src, msg))           # Host.receive, without its frame
@@ -252,7 +253,7 @@ class Network:
 
     def _fail(self, mid: int, src: str, dst: str, reason: str) -> None:
         self.dropped += 1
-        self._add((self._env._now, "drop", mid, src, dst, reason))
+        self._add((self.world._now, "drop", mid, src, dst, reason))
 
     # ------------------------------------------------------------ statistics
 

@@ -51,6 +51,10 @@ class World:
     def __init__(self, seed: int) -> None:
         self.seed = int(seed)
         self.env = simpy.Environment(initial_time=0.0)
+        #: ``env._now``, kept equal to it by ``run`` (the only code that advances time): an
+        #: attribute of this class, read natively by the compiled build's hosts and network,
+        #: where ``env._now`` is a generic attribute lookup on SimPy's environment.
+        self._now: Any = self.env._now
         self._streams: dict[str, random.Random] = {}
         self._schedule = self.env.schedule
         #: SimPy's event queue and its tie-breaking counter: hot paths push a plain call
@@ -80,7 +84,7 @@ class World:
 
     def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> None:
         """Call ``fn(*args)`` after ``delay`` ms of virtual time (ties run in FIFO order)."""
-        _PUSH(self.queue, (self.env._now + delay, _NORMAL, next(self.eid), (fn, args)))
+        _PUSH(self.queue, (self._now + delay, _NORMAL, next(self.eid), (fn, args)))
 
     def call_at(self, time: float, fn: Callable[..., Any], *args: Any) -> None:
         """Call ``fn(*args)`` at absolute virtual time ``time`` (not in the past)."""
@@ -107,7 +111,7 @@ class World:
             return None
         self._running = True
         try:
-            _run(self.env, until)
+            _run(self, self.env, until)
         finally:
             self._running = False
         return self.stop_reason     # None unless stopped (a narrowed ``self.stopped`` misleads mypyc)
@@ -128,7 +132,7 @@ class World:
         return f"World(seed={self.seed}, now={self.env.now})"
 
 
-def _run(env: simpy.Environment, until: float | None) -> None:
+def _run(world: World, env: simpy.Environment, until: float | None) -> None:
     """``env.run(until)`` for a number or None, with ``env.step`` inlined (SimPy 4's code),
     and plain calls ``(fn, args)`` called as ``fn(*args)``."""
     if until is not None:
@@ -147,7 +151,8 @@ def _run(env: simpy.Environment, until: float | None) -> None:
                 entry = _POP(queue)
             except IndexError:
                 raise EmptySchedule from None
-            env._now, _, _, event = entry
+            now, _, _, event = entry
+            env._now = world._now = now
             if type(event) is tuple:       # a plain call: a stop inside it ends the run
                 event[0](*event[1])
                 continue

@@ -148,7 +148,7 @@ class Coverage:
             new, effects = step(state, event)
             if crash_after is not None:
                 self._crashed(crash_after, effects)
-            if type(event) is _Receive and net.params.duplicate:   # only a duplicating net
+            if type(event) is _Receive and net.duplicating:   # only a duplicating net
                 msg = event.msg
                 for m in recent:
                     if m is msg:

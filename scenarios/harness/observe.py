@@ -70,7 +70,7 @@ class RaftObserver:
         self.invariants = invariants or RaftInvariants()
         self.oracles = RaftOracles()
         self.kv = KVReference() if kv else None
-        self.hosts: dict[str, Any] = {}          # addr -> Host (followers' disks, for matchIndex)
+        self.hosts: dict[str, Host] = {}         # addr -> Host (followers' disks, for matchIndex)
         self.elections: list[tuple[float, str, str, int]] = []   # (t, node, role, term)
         self._touched: dict[str, list[tuple[str, str]]] = {}    # addr -> [(key, client)]
         self.forgotten = 0                       # records below this index are dropped

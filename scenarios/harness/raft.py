@@ -94,7 +94,7 @@ class RaftCluster:
         i = self._server[host.addr]
         index, command = effect.index, effect.command
         # the observer's on_apply, without its frame (bare Raft: no KV fold)
-        self._applied(self.env._now, host.addr, index, effect.term, command)
+        self._applied(self.world._now, host.addr, index, effect.term, command)
         first = self._first
         if index < len(first):
             if index in self._mixed or first[index] != command:
