@@ -31,6 +31,7 @@ from sim.explore import (
     Violation, describe, encode_state, explore, raft_model, successors,
 )
 from sim.explore.por import describe_reduction
+from sim.explore.search import MEMORY_SHARE
 from sim.explore.targets import config_changes
 
 __all__ = ["add_parser", "run", "build", "is_counterexample", "replay", "retake", "PROPERTIES"]
@@ -459,6 +460,11 @@ def _budget_stopped(r: Result) -> bool:
     return "states" in r.bounds_hit and r.strategy != "random"
 
 
+def _memory_stopped(r: Result) -> bool:
+    """True if the search stopped at the memory limit (random walks only stop counting)."""
+    return "memory" in r.bounds_hit and r.strategy != "random"
+
+
 #: The bounds that, once hit, may keep a goal out of reach, and the option that raises each.
 _RAISE = {"max-log": "--max-log", "max-term": "--max-term", "per-link": "--per-link",
           "depth": "--depth", "states": "--states"}
@@ -490,7 +496,7 @@ def _report(results: list[Result], written: str | None, config: dict[str, Any],
     if v is None:
         if r.complete:
             print("no violation: every state within the bounds was explored")
-        elif _budget_stopped(r):              # not "within the bounds": only part was seen
+        elif _budget_stopped(r) or _memory_stopped(r):    # not "within the bounds"
             print(f"no violation among the {r.distinct:,} distinct states explored; bounds "
                   f"hit: {', '.join(r.bounds_hit)}")
         else:
@@ -498,6 +504,10 @@ def _report(results: list[Result], written: str | None, config: dict[str, Any],
         if _budget_stopped(r):
             print(f"stopped at the state budget (--states {config['bounds']['states']:,}): "
                   f"the search is incomplete")
+        if _memory_stopped(r):
+            print(f"stopped at the memory limit ({MEMORY_SHARE:.0%} of the memory the machine "
+                  f"had free when the search started) before the state budget: the search is "
+                  f"incomplete (lower the bounds or --states, or take --strategy random)")
         missed = [name for name, depth in r.goals.items() if depth is None]
         raising = [_RAISE[b] for b in r.bounds_hit if b in _RAISE]
         if missed and raising:
@@ -522,7 +532,8 @@ def _as_json(config: dict[str, Any], strategy: str, results: list[Result],
                   "depth": x.depth, "seconds": round(x.seconds, 3), "pruned": x.pruned}
                  for x in results],
         "goals": r.goals, "bounds_hit": list(r.bounds_hit), "complete": r.complete,
-        "stopped_at_state_budget": _budget_stopped(r), "violation": None}
+        "stopped_at_state_budget": _budget_stopped(r),
+        "stopped_at_memory_limit": _memory_stopped(r), "violation": None}
     if r.violation is not None:
         out["violation"] = {"rule": r.violation.rule, "detail": r.violation.detail,
                             "steps": [describe(label) for label in r.violation.labels],

@@ -207,8 +207,9 @@ def bfs(search: "_Search") -> "Result":
             key, perm = canonical(after)
             node = seen.get(key)
             if node is None:
-                if len(seen) >= bounds.states:
-                    search.hit.add("states")
+                stop = search.full(len(seen))
+                if stop is not None:
+                    search.hit.add(stop)
                     return search.result("bfs", len(seen), None, False, len(queue) + 1)
                 seen[key] = node = len(parents)
                 parents.append((me, label))

@@ -13,6 +13,7 @@ Deterministic: the order of transitions is fixed by the model, random walks draw
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections import deque
@@ -23,10 +24,53 @@ from sim.explore.model import Bounds, Label, Model, Step, XState, describe, succ
 
 __all__ = [
     "UNSEEN", "READS", "CHANGES", "Property", "Goal", "Violation", "Counterexample", "Progress", "Result", "Interrupted",
-    "explore", "walk", "STRATEGIES",
+    "explore", "walk", "STRATEGIES", "memory_limit", "resident",
 ]
 
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
 STRATEGIES = ("bfs", "dfs", "random")
+
+#: New distinct states between two looks at the process's resident memory.
+MEMORY_EVERY = 1 << 14
+#: The share of the memory the machine could still give when a search starts that it may take.
+MEMORY_SHARE = 0.85
+
+
+def resident() -> int | None:
+    """The process's resident memory in bytes (``/proc/self/statm``), or None without /proc."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def memory_limit() -> int | None:
+    """The resident memory a search starting now may grow to: what it holds plus
+    ``MEMORY_SHARE`` of what the machine could still give it (``MemAvailable``, and the
+    cgroup's ``memory.max`` less its use when lower); None where that cannot be read."""
+    held = resident()
+    free: list[int] = []
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            for line in f:
+                if line.startswith(b"MemAvailable:"):
+                    free.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max", "rb") as f:
+            cap = f.read().strip()
+        with open("/sys/fs/cgroup/memory.current", "rb") as f:
+            used = int(f.read())
+        if cap != b"max":
+            free.append(max(0, int(cap) - used))
+    except (OSError, ValueError):
+        pass
+    if held is None or not free:
+        return None
+    return held + int(MEMORY_SHARE * min(free))
 #: How a property observes a step (``Property.observes``).
 UNSEEN, READS, CHANGES = 0, 1, 2
 _WHOLE = frozenset(("crash", "restart"))      # transitions whose successor is judged whole
@@ -138,6 +182,9 @@ class _Search:
         self.hit: set[str] = set()
         self.start: XState | None = None
         self.seen: Sized = ()                # the states kept so far (their count: distinct)
+        self.memory: int | None = None       # the resident bytes the search may grow to
+        self.next_look = min(MEMORY_EVERY, bounds.states)
+        self.over_memory = False
         self.t0 = time.perf_counter()      # wall time: progress and rates reported only
         self.next_report = self.t0 + every
         found = [getattr(p, "observes", None) for p in self.properties]
@@ -236,6 +283,24 @@ class _Search:
                 self.reached[goal.name] = depth
                 self.goals.remove(goal)
 
+    def full(self, distinct: int) -> str | None:
+        """Before keeping a new state when ``distinct`` are kept: ``"states"`` at the state
+        budget, ``"memory"`` when the process holds more than its memory limit (looked at
+        every ``MEMORY_EVERY`` new states), else None."""
+        if distinct < self.next_look:
+            return None
+        if self.over_memory:
+            return "memory"         # random walks go on past it: it stays stopped
+        if distinct >= self.bounds.states:
+            return "states"
+        self.next_look = min(distinct + MEMORY_EVERY, self.bounds.states)
+        if self.memory is not None:
+            held = resident()
+            if held is not None and held > self.memory:
+                self.over_memory, self.next_look = True, 0
+                return "memory"
+        return None
+
     def tick(self, distinct: int, depth: int, queue: int) -> None:
         if self.progress is None:
             return
@@ -267,7 +332,8 @@ def explore(model: Model, bounds: Bounds, properties: Sequence[Property] = (),
             goals: Sequence[Goal] = (), strategy: str = "bfs", symmetry: bool = False,
             seed: int = 0, walks: int = 1000,
             progress: Callable[[Progress], None] | None = None, every: float = 10.0,
-            start: XState | None = None, por: bool = False) -> Result:
+            start: XState | None = None, por: bool = False, memory: int | None = None,
+            ) -> Result:
     """Search ``model`` within ``bounds`` and judge ``properties`` on every transition.
 
     ``bfs`` explores level by level and stops at the first violation, whose path is then a
@@ -276,13 +342,17 @@ def explore(model: Model, bounds: Bounds, properties: Sequence[Property] = (),
     ``every`` seconds and once at the end. ``start`` (from ``walk``) searches from that state
     instead of the initial one: depths and paths then count from it. ``por`` (BFS only):
     partial-order reduction by sleep sets (``sim.explore.por``): the same states at the same
-    depths, fewer transitions taken (``Result.pruned`` counts those skipped)."""
+    depths, fewer transitions taken (``Result.pruned`` counts those skipped). The search
+    stops, as at the state budget (``"memory"`` in ``bounds_hit``), when the process holds
+    more than ``memory`` resident bytes (default ``memory_limit()``, what the machine can
+    give when it starts), so it never runs the machine out of memory."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}")
     if por and strategy != "bfs":
         raise ValueError(f"partial-order reduction applies to bfs only (not {strategy})")
     search = _Search(model, bounds, properties, goals, symmetry, progress, every)
     search.start = start
+    search.memory = memory_limit() if memory is None else memory
     try:
         if strategy == "bfs" and por:
             from sim.explore import por as reduction
@@ -351,9 +421,10 @@ def _bfs(search: _Search) -> Result:
             key = fp(after)
             if key in seen:
                 continue
-            if len(seen) >= bounds.states:
+            stop = search.full(len(seen))
+            if stop is not None:
                 budget_hit = True
-                search.hit.add("states")
+                search.hit.add(stop)
                 break
             seen[key] = len(parents)
             parents.append((me, label))
@@ -390,8 +461,9 @@ def _dfs(search: _Search) -> Result:
             old = seen.get(key)
             if old is not None and old <= depth + 1:
                 continue     # seen at this depth or shallower: nothing new below it
-            if old is None and len(seen) >= bounds.states:
-                search.hit.add("states")
+            stop = search.full(len(seen)) if old is None else None
+            if stop is not None:
+                search.hit.add(stop)
                 return search.result("dfs", len(seen), None, False, len(stack) + 1)
             seen[key] = depth + 1
             search.max_depth = max(search.max_depth, depth + 1)
@@ -428,10 +500,11 @@ def _random(search: _Search, seed: int, walks: int) -> Result:
             label, state = options[rng.randrange(len(options))]
             path = path + (label,)
             search.max_depth = max(search.max_depth, depth + 1)
-            if len(seen) < bounds.states:
+            stop = search.full(len(seen))
+            if stop is None:
                 seen.add(fp(state))
             else:
-                search.hit.add("states")
+                search.hit.add(stop)
             search.tick(len(seen), depth, 0)
     search.hit.add("walks")        # every walk taken (not when interrupted before)
     return search.result("random", len(seen), None, False)
