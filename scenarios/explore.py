@@ -400,15 +400,19 @@ GOALS: dict[str, Goal] = {g.name: g for g in (
 )}
 
 
-def raft_goals(snapshots: bool, crashes: bool, clients: bool = False) -> Sequence[Goal]:
-    """The goals that can be reached under the given options."""
-    names = ["leader-term-2", "commit", "commit-then-leader-change"]
-    if clients:
-        names.append("op-completed")
-    if snapshots:
-        names.append("snapshot-installed")
-    if crashes:
-        names.append("op-after-crash")
+def raft_goals(snapshots: bool, crashes: bool, clients: bool = False, ops: bool = True
+               ) -> Sequence[Goal]:
+    """The goals that can be reached under the given options (without operations, only an
+    election: nothing is committed, applied, snapshotted or completed)."""
+    names = ["leader-term-2"]
+    if ops:
+        names += ["commit", "commit-then-leader-change"]
+        if clients:
+            names.append("op-completed")
+        if snapshots:
+            names.append("snapshot-installed")
+        if crashes:
+            names.append("op-after-crash")
     return [GOALS[n] for n in names]
 
 

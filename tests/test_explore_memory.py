@@ -77,3 +77,87 @@ def test_the_command_line_says_the_search_stopped_at_the_memory_limit(
     doc: dict[str, Any] = json.loads(out)
     assert doc["stopped_at_memory_limit"] is True and doc["stopped_at_state_budget"] is False
     assert not doc["complete"]
+
+
+# ---------------------------------------------------------------- command-line edges
+
+VOTEBUG = '''from msgspec.structs import replace
+from protocols import raft
+from protocols.core import Receive
+
+def step(state, event):
+    if type(event) is Receive and type(event.msg) is raft.RequestVote:
+        event = Receive(event.src, replace(event.msg, last_log_term=10**6))
+    return raft.step(state, event)
+'''
+VOTE_ARGS = ("--max-term", "2", "--max-log", "1", "--per-link", "2", "--symmetry")
+
+
+def test_a_counterexample_is_known_by_its_head_whatever_its_length(tmp_path: Any) -> None:
+    """The format comes first in the file; a file written with sorted keys (the format after
+    a long path) is recognised too, by `raftsim replay` and `raftsim report`."""
+    from scenarios.cli.explore import FORMAT, is_counterexample
+    deep = tmp_path.joinpath(*[c * 200 for c in "abcdefghijklmnopqrs"])   # past 4 KiB
+    deep.mkdir(parents=True)
+    (deep / "votebug.py").write_text(VOTEBUG)
+    cx = tmp_path / "cx.json"
+    code, out = cli("explore", "raft", "--step", f"{deep}/votebug.py:step", *VOTE_ARGS,
+                    "--trace", str(cx))
+    assert code == 1, out
+    text = cx.read_text()
+    assert text.startswith('{\n "format": "%s"' % FORMAT) and is_counterexample(str(cx))
+    doc = json.loads(text)
+    old = tmp_path / "old.json"                 # as files were written before: sorted keys
+    old.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    assert old.read_text().index(FORMAT) > 4096
+    assert is_counterexample(str(old))
+    code, out = cli("replay", str(old))
+    assert code == 1 and "digest matches" in out, out
+    trace = tmp_path / "t.jsonl"
+    assert cli("run", "InitialElection3A", "--seed", "1", "--trace", str(trace))[0] == 0
+    assert not is_counterexample(str(trace))
+
+
+def test_an_unwritable_trace_is_bad_input_after_the_steps(tmp_path: Any,
+                                                          capsys: Any) -> None:
+    (tmp_path / "votebug.py").write_text(VOTEBUG)
+    target = tmp_path / "ro" / "cx.json"
+    target.parent.mkdir()
+    import builtins
+    real_open = builtins.open
+
+    def refusing(file: Any, mode: str = "r", *a: Any, **kw: Any) -> Any:
+        if str(file) == str(target) and "w" in mode:
+            raise PermissionError(13, "Permission denied")
+        return real_open(file, mode, *a, **kw)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(builtins, "open", refusing)
+        code = main(["explore", "raft", "--step", f"{tmp_path}/votebug.py:step", *VOTE_ARGS,
+                     "--trace", str(target)])
+    out, err = capsys.readouterr()
+    assert code == 2 and "shortest counterexample (" in out, out
+    assert err.strip().count("\n") == 0 and "cannot write it (Permission denied)" in err, err
+    assert not target.exists()
+
+
+def test_compare_symmetry_says_when_the_first_run_was_cut_short() -> None:
+    code, out = cli("explore", "raft", "--compare-symmetry", "--states", "300")
+    assert code == 0
+    assert "the search without symmetry was cut short (states)" in out, out
+    code, out = cli("explore", "raft", "--compare-symmetry", "--states", "300", "--json")
+    assert json.loads(out)["stopped_at_state_budget"] is True
+
+
+def test_random_walks_say_that_the_budget_only_stopped_the_count() -> None:
+    code, out = cli("explore", "raft", "--strategy", "random", "--walks", "20", "--states",
+                    "50")
+    assert code == 0 and "only the count of distinct states stopped" in out, out
+
+
+@pytest.mark.parametrize("target", ["raft", "kv"])
+def test_without_operations_only_an_election_is_a_goal(target: str) -> None:
+    code, out = cli("explore", target, "--ops", "0", "--max-term", "1", "--max-log", "1",
+                    "--crashes", "1", "--json")
+    assert code == 0
+    assert list(json.loads(out)["goals"]) == ["leader-term-2"]

@@ -72,7 +72,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--snapshots", action="store_true",
                    help="servers may snapshot what they applied (InstallSnapshot then flows)")
     p.add_argument("--step", metavar="MODULE:NAME",
-                   help="run this step function instead of raft.step (raft target)")
+                   help="run this step function instead of raft.step (raft target): NAME in "
+                        "an importable MODULE, or in a file FILE.py:NAME")
     p.add_argument("--strategy", choices=STRATEGIES, default="bfs",
                    help="bfs: breadth first, the shortest counterexample (default); dfs: depth "
                         "first to --depth; random: --walks random walks from --seed")
@@ -288,7 +289,8 @@ def _build(config: dict[str, Any], origin: str | None
         goals = shardkv_goals(model, bounds.crashes > 0, shard_options["changes"],
                               bounds.ops > 0)
     else:
-        goals = list(raft_goals(bounds.snapshots, bounds.crashes > 0, bool(model.clients)))
+        goals = list(raft_goals(bounds.snapshots, bounds.crashes > 0, bool(model.clients),
+                                bounds.ops > 0))
     return model, bounds, properties, goals
 
 
@@ -412,8 +414,12 @@ def run(args: argparse.Namespace) -> int:
 
     result = results[-1]
     written = None
+    unwritten: BadInput | None = None
     if result.violation is not None and args.trace:
-        written = write_counterexample(args.trace, config, model, bounds, result.violation)
+        try:
+            written = write_counterexample(args.trace, config, model, bounds, result.violation)
+        except BadInput as exc:        # said after the steps, which are printed all the same
+            unwritten = exc
     if args.json:
         print(json.dumps(_as_json(config, args.strategy, results, written, args.por),
                          sort_keys=True))
@@ -421,6 +427,8 @@ def run(args: argparse.Namespace) -> int:
         _report(results, written, config, por=args.por)
         if args.trace and result.violation is None:
             print(f"no counterexample to write: {args.trace} left as it was")
+    if unwritten is not None:
+        raise unwritten
     return EXIT_FAIL if result.violation is not None else EXIT_OK
 
 
@@ -480,6 +488,12 @@ def _report(results: list[Result], written: str | None, config: dict[str, Any],
         if r.pruned or por:          # with --por, even "0 skipped" is news
             print(f"  {describe_reduction(r.pruned, r.generated)}")
     r = results[-1]
+    cut = [x for x in results if _budget_stopped(x) or _memory_stopped(x)]
+    if cut and r.violation is None and not interrupted and cut[0] is not r:
+        # --compare-symmetry: the first run was cut short, so its count is a lower bound
+        why = ", ".join(b for b in cut[0].bounds_hit if b in ("states", "memory"))
+        print(f"the search without symmetry was cut short ({why}): its "
+              f"{cut[0].distinct:,} distinct states are a lower bound")
     if r.goals:
         # a violation ends the search: goals are those of the steps judged up to it
         print("sometimes goals (so far):" if interrupted else "sometimes goals:"
@@ -501,6 +515,9 @@ def _report(results: list[Result], written: str | None, config: dict[str, Any],
                   f"hit: {', '.join(r.bounds_hit)}")
         else:
             print(f"no violation within the bounds; bounds hit: {', '.join(r.bounds_hit)}")
+        if r.strategy == "random" and {"states", "memory"} & set(r.bounds_hit):
+            print("(random walks go on past --states and the memory limit: only the count of "
+                  "distinct states stopped)")
         if _budget_stopped(r):
             print(f"stopped at the state budget (--states {config['bounds']['states']:,}): "
                   f"the search is incomplete")
@@ -532,8 +549,9 @@ def _as_json(config: dict[str, Any], strategy: str, results: list[Result],
                   "depth": x.depth, "seconds": round(x.seconds, 3), "pruned": x.pruned}
                  for x in results],
         "goals": r.goals, "bounds_hit": list(r.bounds_hit), "complete": r.complete,
-        "stopped_at_state_budget": _budget_stopped(r),
-        "stopped_at_memory_limit": _memory_stopped(r), "violation": None}
+        "stopped_at_state_budget": any(_budget_stopped(x) for x in results),
+        "stopped_at_memory_limit": any(_memory_stopped(x) for x in results),
+        "violation": None}
     if r.violation is not None:
         out["violation"] = {"rule": r.violation.rule, "detail": r.violation.detail,
                             "steps": [describe(label) for label in r.violation.labels],
@@ -579,11 +597,17 @@ def write_counterexample(path: str, config: dict[str, Any], model: Model, bounds
         # a step file is recorded relative to the counterexample (replay finds it from there)
         where = os.path.relpath(os.path.abspath(module), os.path.dirname(os.path.abspath(path)))
         config = {**config, "step": f"{where}:{name}"}
-    doc = {"format": FORMAT, "config": config, "rule": violation.rule,
-           "detail": violation.detail, "choices": choices, "steps": steps, "digest": digest}
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=1, sort_keys=True)
-        f.write("\n")
+    rest = {"config": config, "rule": violation.rule, "detail": violation.detail,
+            "choices": choices, "steps": steps, "digest": digest}
+    # the format first (the rest in sorted order), so a reader knows the file by its head
+    doc = {"format": FORMAT, **json.loads(json.dumps(rest, sort_keys=True))}
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=1)
+            f.write("\n")
+    except OSError as exc:
+        raise BadInput(f"--trace {path}: cannot write it ({exc.strerror or exc}); the "
+                       f"counterexample's steps are printed above") from None
     return path
 
 
@@ -592,9 +616,21 @@ def is_counterexample(path: str) -> bool:
     try:
         with open(path, encoding="utf-8") as f:
             head = f.read(4096)
+            if not head.lstrip().startswith("{"):
+                return False
+            if FORMAT in head:
+                return True
+            if head.lstrip().partition("\n")[0].strip() != "{":
+                return False              # a one-line JSON object first (a trace's header)
+            # an indented object whose "format" comes late (files written with sorted keys)
+            tail = head[-64:]
+            while chunk := f.read(1 << 20):
+                if FORMAT in tail + chunk:
+                    return True
+                tail = chunk[-64:]
     except (OSError, ValueError):         # unreadable, or not UTF-8 text: not one of ours
         return False
-    return FORMAT in head and head.lstrip().startswith("{")
+    return False
 
 
 class _Config(msgspec.Struct, forbid_unknown_fields=True):

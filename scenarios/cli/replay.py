@@ -23,7 +23,8 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("replay", help="re-run a trace file and compare digests")
-    p.add_argument("file", help="a trace written by `raftsim run --trace`")
+    p.add_argument("file", help="a trace written by `raftsim run --trace`, or a "
+                                "counterexample written by `raftsim explore --trace`")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object (verdict, digests, first difference, figures)")
     add_verbosity(p)
