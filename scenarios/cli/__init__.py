@@ -12,6 +12,7 @@ new module here and one line in ``COMMANDS``.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
 from typing import Sequence
@@ -44,7 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code (bad input is reported here, as one line)."""
     argv = [*(sys.argv[1:] if argv is None else argv)]   # (``list`` is the command module here)
     try:
-        args = build_parser(argv[0] if argv and argv[0] in COMMANDS else None).parse_args(argv)
+        parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
+        args, extra = parser.parse_known_args(argv)
+        if extra:         # said by the command's own parser: its usage, its --help
+            sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+            sub.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
         code: int = args.func(args)
         return code
     except BadInput as exc:
