@@ -173,6 +173,14 @@ def load_step(spec: str, who: str = "--step", base: str = "") -> Any:
         else:
             loaded = importlib.import_module(module)
         fn = getattr(loaded, name)
+    except ModuleNotFoundError as exc:
+        hint = ""
+        if not module.endswith(".py") and exc.name == module.split(".")[0]:
+            as_file = module.replace(".", os.sep) + ".py"
+            hint = (f" (a file? name it {as_file}:{name}; a module must be importable: on "
+                    f"PYTHONPATH)" if os.path.isfile(os.path.join(base, as_file)) else
+                    " (a module must be importable: on PYTHONPATH; a file is FILE.py:NAME)")
+        raise BadInput(f"{who} {spec!r}: {exc}{hint}") from None
     except (ImportError, AttributeError, SyntaxError) as exc:
         raise BadInput(f"{who} {spec!r}: {exc}") from None
     except (Exception, SystemExit) as exc:       # the module's own code failed at import

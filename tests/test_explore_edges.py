@@ -1,5 +1,7 @@
-"""The explorer's memory limit: a search stops, as at its state budget, before the process
-holds more than the machine can give it (never an out-of-memory kill)."""
+"""Edges of the explorer: its memory limit (a search stops, as at its state budget, before
+the process holds more than the machine can give it: never an out-of-memory kill), and the
+command line's less travelled paths (long counterexample files, unwritable outputs, cut-short
+comparisons, budgets of random walks, searches without operations, step names)."""
 
 from __future__ import annotations
 
@@ -161,3 +163,15 @@ def test_without_operations_only_an_election_is_a_goal(target: str) -> None:
                     "--crashes", "1", "--json")
     assert code == 0
     assert list(json.loads(out)["goals"]) == ["leader-term-2"]
+
+
+def test_a_step_module_that_is_a_file_here_gets_a_hint(tmp_path: Any,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "votebug.py").write_text(VOTEBUG)
+    monkeypatch.chdir(tmp_path)
+    for spec, hint in (("votebug:step", "a file? name it votebug.py:step"),
+                       ("nowhere:step", "a file is FILE.py:NAME")):
+        err = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            code = main(["explore", "raft", "--step", spec])
+        assert code == 2 and hint in err.getvalue() and err.getvalue().count("\n") == 1
