@@ -17,7 +17,7 @@ Observers never draw randomness and never write to the trace.
 from __future__ import annotations
 
 from itertools import compress
-from operator import le, ne
+from operator import attrgetter, le, ne
 from typing import Any, Callable, Final
 
 from msgspec.structs import astuple
@@ -34,10 +34,10 @@ from protocols.raft.messages import (
 )
 from sim.host import Host
 
-__all__ = ["RaftObserver"]
+__all__ = ["RaftObserver", "raft_field"]
 
 _LEADER: Final = raft.LEADER
-_KV_OP = kv_protocol.Op
+_KV_OP: Final = kv_protocol.Op
 _CANDIDATE_OR_LEADER = ("candidate", "leader")
 # Final: C statics in the compiled build, where a plain module-level name is a dict lookup.
 _Receive: Final = Receive
@@ -52,6 +52,11 @@ _compress: Final = compress
 
 def _identity(state: Any) -> Any:
     return state
+
+
+#: ``raft_of`` for a service whose state holds its Raft state in the field ``raft``: the
+#: observer then reads the field itself (an attribute read, not a call, twice per step).
+raft_field: Final = attrgetter("raft")
 
 
 #: Forget per-index records only in chunks of at least this many indexes (a list's prefix is
@@ -75,6 +80,7 @@ class RaftObserver:
         self._touched: dict[str, list[tuple[str, str]]] = {}    # addr -> [(key, client)]
         self.forgotten = 0                       # records below this index are dropped
         self._bare = raft_of is _identity        # the node's state is its Raft state
+        self._field = raft_of is raft_field      # ... or its field ``raft``
         self._unjudged: set[str] = set()         # leaders made by a Restart, not judged yet
         self._sent, self._sent_entry = self.oracles.sent, self.oracles.sent_entry
         self._sent_terms = self.oracles.sent_term
@@ -92,6 +98,7 @@ class RaftObserver:
         commit_moved, applied_moved = oracles.commit_moved, oracles.applied_moved
         starts_moved = self._log_start_moved
         raft_of = None if self.raft_of is _identity else self.raft_of
+        field = self.raft_of is raft_field      # the Raft state is ``state.raft``
         restart, leader, propose = Restart, _LEADER, Propose
         unjudged = self._unjudged
         # The records the rules keep (lists mutated in place, never replaced): an observation
@@ -106,6 +113,10 @@ class RaftObserver:
                 return new, effects
             if raft_of is None:
                 old_raft, new_raft = state, new
+            elif field:
+                old_raft, new_raft = state.raft, new.raft
+                if new_raft is old_raft:
+                    return new, effects
             else:
                 old_raft, new_raft = raft_of(state), raft_of(new)
                 if new_raft is old_raft:
@@ -171,12 +182,12 @@ class RaftObserver:
             if new_raft.role != leader:
                 return new, effects
             new_match, old_match = new_raft.match_index, old_raft.match_index
-            new_next = new_raft.next_index
-            if new_match is not old_match or new_next is not old_raft.next_index:
+            new_next, old_next = new_raft.next_index, old_raft.next_index
+            if new_match is not old_match or new_next is not old_next:
                 # A proposal that moved only the leader's own matchIndex and no nextIndex
                 # changes nothing the rule judges: every peer was judged at an earlier step
                 # (each step of a leader is, but the Restart that made one: ``unjudged``).
-                if not (new_next is old_raft.next_index and type(event) is propose
+                if not (new_next is old_next and type(event) is propose
                         and old_raft.role == leader and addr not in unjudged
                         and _only_mine(new_match, old_match, new_raft.config.me)):
                     unjudged.discard(addr)
@@ -340,7 +351,8 @@ class RaftObserver:
                 return
             hard = durable.state
             state = host.state
-            mine = (state if self._bare else self.raft_of(state)).hard
+            mine = (state if self._bare else state.raft if self._field
+                    else self.raft_of(state)).hard
             log = mine.log
             pos = index - mine.log_start
             own = log[pos].term if 0 < pos < len(log) else None

@@ -10,7 +10,6 @@ the sharding invariants (checkers/invariants/shards.py) watch every group's obse
 from __future__ import annotations
 
 from functools import partial
-from operator import attrgetter
 from typing import Any, Callable, Generator, Sequence
 
 from checkers.invariants.shards import ShardInvariants
@@ -21,7 +20,7 @@ from protocols.shardkv import clerk as kv_clerk
 from sim import Host, NetParams, Network
 
 from scenarios.harness.kv import KVOps, check_kv_history
-from scenarios.harness.observe import RaftObserver
+from scenarios.harness.observe import RaftObserver, raft_field
 from scenarios.harness.service import RELIABLE_DELAY, ClientHost
 from scenarios.runner import RunContext, fail
 
@@ -67,7 +66,7 @@ class ShardKVCluster:
         return init
 
     def _make_group(self, peers: tuple[str, ...], step: Any, init: Callable[[int], Any],
-                    raft_of: Callable[[Any], Any] = attrgetter("raft")) -> None:
+                    raft_of: Callable[[Any], Any] = raft_field) -> None:
         o = RaftObserver(self.env, raft_of=raft_of)
         for i, addr in enumerate(peers):
             host = Host(self.world, addr, o.wrap(addr, step), partial(init, i),
