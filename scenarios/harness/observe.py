@@ -197,7 +197,8 @@ class RaftObserver:
         return observed
 
     def _progress(self, addr: str, old: raft.RaftState, new: raft.RaftState, event: Any,
-                  new_match: Any, old_match: Any, new_next: Any) -> None:
+                  new_match: tuple[int, ...], old_match: tuple[int, ...],
+                  new_next: tuple[int, ...]) -> None:
         """The leader's matchIndex / nextIndex for the peers whose values changed; the
         follower's disk is read only when its matchIndex moved. ``nextIndex > matchIndex`` is
         checked for every peer by a C loop (``map``); the event names the peer whose
@@ -212,9 +213,10 @@ class RaftObserver:
         me = config.me
         # nextIndex <= matchIndex anywhere but at the leader itself: the full loop raises,
         # naming the first such peer as before
-        if sum(map(_le, new_next, new_match)) != (new_next[me] <= new_match[me]):
-            self._progress_all(addr, old, new)
-            return
+        for peer in range(len(new_next)):
+            if new_next[peer] <= new_match[peer] and peer != me:
+                self._progress_all(addr, old, new)
+                return
         if new_match == old_match:
             return
         kind = type(event)
