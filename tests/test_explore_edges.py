@@ -175,3 +175,16 @@ def test_a_step_module_that_is_a_file_here_gets_a_hint(tmp_path: Any,
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
             code = main(["explore", "raft", "--step", spec])
         assert code == 2 and hint in err.getvalue() and err.getvalue().count("\n") == 1
+
+
+def test_violation_details_carry_no_simulator_time() -> None:
+    """The explorer has no clock: the times the simulator's checkers write into a detail
+    ("since t=...") are taken out; the rest of the detail stays."""
+    from checkers.invariants.raft import InvariantViolation, RaftInvariants
+    from scenarios.explore import _timeless
+    inv = RaftInvariants()
+    inv.role_changed(3.0, "s0", "leader", 1)
+    with pytest.raises(InvariantViolation) as broken:
+        inv.role_changed(7.0, "s2", "leader", 1)
+    assert "t=3.000" in broken.value.detail
+    assert _timeless(broken.value.detail) == "term 1 has two leaders: s0 and s2"

@@ -32,17 +32,7 @@ def lose_appended(inflight: tuple[InFlight, ...], base: int, k: int,
             over[(src, dst)] = n - k
     if over is None:
         return None
-    kept: list[InFlight] = []
-    lost: list[InFlight] = []
-    for m in inflight:
-        link = (m[0], m[1])
-        extra = over.get(link)
-        if extra:
-            over[link] = extra - 1
-            lost.append(m)
-        else:
-            kept.append(m)
-    return tuple(kept), tuple(lost)
+    return _drop_oldest(inflight, over)
 
 
 def lose_oldest(inflight: tuple[InFlight, ...], k: int,
@@ -56,6 +46,13 @@ def lose_oldest(inflight: tuple[InFlight, ...], k: int,
     over = {link: n - k for link, n in counts.items() if n > k}
     if not over:
         return inflight, ()
+    return _drop_oldest(inflight, over)
+
+
+def _drop_oldest(inflight: tuple[InFlight, ...], over: dict[tuple[str, str], int],
+                 ) -> tuple[tuple[InFlight, ...], tuple[InFlight, ...]]:
+    """``inflight`` without the ``over[link]`` oldest messages of each link in ``over`` (which
+    it uses up), and those messages, oldest first."""
     kept: list[InFlight] = []
     lost: list[InFlight] = []
     for m in inflight:
