@@ -153,11 +153,13 @@ class RaftObserver:
                 if new_raft.role == leader:          # not judged here: judge all at its next
                     unjudged.add(addr)               # step (see below)
                 return new, effects                  # a new incarnation starts from its disk
-            applied, old_applied = new_raft.applied, old_raft.applied
+            applied: int = new_raft.applied         # ints: native compares when compiled
+            old_applied: int = old_raft.applied
             if applied < old_applied or start < old_start:     # (both 0 if the hard state
                 applied_moved(env._now, addr, old_applied, applied,   # is the same object)
                               old_hard.log_start, new_hard.log_start)
-            commit, old_commit = new_raft.commit, old_raft.commit
+            commit: int = new_raft.commit
+            old_commit: int = old_raft.commit
             if commit != old_commit:
                 entries: Any
                 if log is None:
@@ -236,7 +238,9 @@ class RaftObserver:
             moved[me] = False
             changed = _compress(range(len(moved)), moved)
         peers, hard, hosts = config.peers, new.hard, self.hosts
-        term, log, start = hard.term, hard.log, hard.log_start
+        term: int = hard.term
+        start: int = hard.log_start
+        log = hard.log
         for peer in changed:
             match = new_match[peer]
             follower = hosts.get(peers[peer])
