@@ -178,29 +178,30 @@ class Fingerprinter:
         parts[key] = d = _digest(_encode(value))
         return d
 
-    def _sum(self, state: XState) -> int:
+    def _fixed(self, state: XState) -> int:
+        """The parts of ``state`` other than its messages in flight: nodes and the rest."""
         parts = self._parts
         total = 0
         for i, node in enumerate(state.cluster.nodes):
             at: Any = (i, node)
             d = parts.get(at)
             total += d if d is not None else self._part(at, at)
+        rest = (state.spent, state.cut, state.ghost)
+        d = parts.get(rest)
+        return total + (d if d is not None else self._part(rest, ("r",) + rest))
+
+    def _sum(self, state: XState) -> int:
+        parts = self._parts
+        total = self._fixed(state)
         for m in state.cluster.inflight:
             d = parts.get(m)
             total += d if d is not None else self._part(m, ("m", m))
-        rest = (state.spent, state.cut, state.ghost)
-        d = parts.get(rest)
-        total += d if d is not None else self._part(rest, ("r",) + rest)
         return total & _MASK
 
     def _sum_ordered(self, state: XState) -> int:
         """``_sum`` with each message's part keyed by its rank on its link too."""
         parts = self._parts
-        total = 0
-        for i, node in enumerate(state.cluster.nodes):
-            at: Any = (i, node)
-            d = parts.get(at)
-            total += d if d is not None else self._part(at, at)
+        total = self._fixed(state)
         inflight = state.cluster.inflight
         if len(inflight) > 1:
             pairs: Any = zip(inflight, link_ranks(inflight))
@@ -209,9 +210,6 @@ class Fingerprinter:
         for mr in pairs:
             d = parts.get(mr)
             total += d if d is not None else self._part(mr, ("m",) + mr)
-        rest = (state.spent, state.cut, state.ghost)
-        d = parts.get(rest)
-        total += d if d is not None else self._part(rest, ("r",) + rest)
         return total & _MASK
 
     def _sum_renamed(self, state: XState, perm: tuple[int, ...]) -> int:
