@@ -97,8 +97,8 @@ class RaftObserver:
         entry_appended, log_appended = invariants.entry_appended, invariants.log_appended
         commit_moved, applied_moved = oracles.commit_moved, oracles.applied_moved
         starts_moved = self._log_start_moved
-        raft_of = None if self.raft_of is _identity else self.raft_of
-        field = self.raft_of is raft_field      # the Raft state is ``state.raft``
+        raft_of = None if self._bare else self.raft_of
+        field = self._field                     # the Raft state is ``state.raft``
         restart, leader, propose = Restart, _LEADER, Propose
         unjudged = self._unjudged
         # The records the rules keep (lists mutated in place, never replaced): an observation
