@@ -55,12 +55,17 @@ def timed(work: Callable[[], T], repeat: int) -> Timed:
 # ---------------------------------------------------------------- delivered messages
 
 _worlds: list[Any] = []
+#: Worlds are remembered only inside ``run_delivered``: a bench that kept every world it made
+#: (hundreds of seeds) would measure its own growing heap, a collector walking it and a colder
+#: cache, not what a seed costs a campaign, which keeps none.
+_tracking = False
 
 
 def track_worlds() -> None:
-    """Remember every ``World`` the scenario runner makes from now on, so that a bench can read
-    the messages its networks delivered (``RunResult.messages`` counts messages sent). The
-    runner's name ``World`` is wrapped, not the class: a compiled ``World`` cannot be patched."""
+    """Let ``run_delivered`` see the ``World`` objects the scenario runner makes, so that a bench
+    can read the messages its networks delivered (``RunResult.messages`` counts messages sent).
+    The runner's name ``World`` is wrapped, not the class: a compiled ``World`` cannot be
+    patched."""
     import scenarios.runner as runner
     if getattr(runner.World, "_bench_tracked", False):
         return
@@ -68,29 +73,25 @@ def track_worlds() -> None:
 
     def make(seed: int) -> Any:
         world = cls(seed)
-        _worlds.append(world)
+        if _tracking:
+            _worlds.append(world)
         return world
 
     make._bench_tracked = True  # type: ignore[attr-defined]
     runner.World = make  # type: ignore[misc, assignment]
 
 
-def delivered_since(mark: int) -> int:
-    """Messages delivered by the networks of the worlds made after ``len(worlds)`` was ``mark``."""
-    return sum(net.delivered for w in _worlds[mark:] for net in w.networks)
-
-
-def world_mark() -> int:
-    return len(_worlds)
-
-
 def run_delivered(name: Any, seed: int) -> tuple[Any, int]:
     """``run_scenario(name, seed)`` and the messages its networks delivered."""
+    global _tracking
     from scenarios.runner import run_scenario
-    mark = world_mark()
-    result = run_scenario(name, seed)
-    delivered = delivered_since(mark)
-    del _worlds[mark:]
+    _tracking = True
+    try:
+        result = run_scenario(name, seed)
+        delivered = sum(net.delivered for w in _worlds for net in w.networks)
+    finally:
+        _tracking = False
+        _worlds.clear()
     return result, delivered
 
 
