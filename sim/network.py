@@ -91,7 +91,10 @@ class Network:
         self.dropped = 0
         self._next_id = 0
         self._rng: random.Random = world.rng("net")
-        self._size = msgspec.msgpack.Encoder().encode
+        # labrpc's byte counts: the msgpack length, encoded into one reused buffer (no bytes
+        # object a message); ``encode_into`` leaves the buffer exactly the encoding's length.
+        self._size_into = msgspec.msgpack.Encoder().encode_into
+        self._size_buf: bytearray = bytearray()
         self._reply_types: dict[type, bool] = {}
         self._queue = world.queue          # pushed onto as ``env.schedule`` does: hot path
         self._eid = world.eid
@@ -157,7 +160,9 @@ class Network:
         reply = self._reply_types.get(cls)
         if reply is None:
             reply = self._is_reply(msg)
-        size = len(self._size(msg))
+        buf = self._size_buf
+        self._size_into(msg, buf)
+        size = len(buf)
         src = sh.addr
         st = self.stats[src]
         st.sent += 1
