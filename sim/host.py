@@ -46,6 +46,10 @@ from sim.world import World
 NORMAL: Final = _NORMAL
 _PUSH: Final = _heappush
 _Propose: Final = Propose
+_Send: Final = Send
+_SetTimer: Final = SetTimer
+_Persist: Final = Persist
+_Apply: Final = Apply
 
 __all__ = ["Host", "Hook"]
 
@@ -75,6 +79,7 @@ class Host:
         self.on_apply, self.on_apply_snapshot = on_apply, on_apply_snapshot
         self.on_role, self.on_note = on_role, on_note
         self.on_boot, self.on_crash = on_boot, on_crash
+        self.on_send = on_send
         self.state: Any = None
         self.up = False
         self.incarnation = 0
@@ -100,6 +105,9 @@ class Host:
             Apply: self._apply, ApplySnapshot: self._snapshot, Proposed: self._keep_proposed,
             RoleChanged: self._role, Note: self._note,
         }
+        # The four usual effects are performed by direct calls (native ones in the compiled
+        # build) unless ``handle`` replaced one of their handlers: then by ``_handlers`` only.
+        self._direct = True
         network.attach(self, server=not client)
 
     # ------------------------------------------------------------ feeding events
@@ -168,14 +176,34 @@ class Host:
                 self._crash(perform_until_crash(self._handlers, effects, crash_after, self.addr))
                 return
             handlers = self._handlers
+            if self._direct:         # what the handlers of the usual effects do, without them
+                network, on_send = self.network, self.on_send
+                for effect in effects:
+                    kind = type(effect)
+                    if kind is _Send:
+                        if on_send is not None:
+                            on_send(self, effect)
+                        network.transmit(self, effect)
+                    elif kind is _SetTimer:
+                        self._set_timer(effect)
+                    elif kind is _Persist:
+                        self.disk.persist(effect)
+                    elif kind is _Apply:
+                        self._apply(effect)
+                    else:
+                        self._perform(handlers, effect)
+                return
             for effect in effects:   # sim.effects.perform, inlined: the hot path
-                try:
-                    handler = handlers[type(effect)]
-                except KeyError:
-                    raise TypeError(f"{self.addr}: no handler for effect {effect!r}") from None
-                handler(effect)
+                self._perform(handlers, effect)
         finally:
             self._busy = False
+
+    def _perform(self, handlers: dict[type, Callable[[Any], None]], effect: Any) -> None:
+        try:
+            handler = handlers[type(effect)]
+        except KeyError:
+            raise TypeError(f"{self.addr}: no handler for effect {effect!r}") from None
+        handler(effect)
 
     def _reentered(self) -> RuntimeError:
         return RuntimeError(f"{self.addr}: step re-entered while its effects are performed; "
@@ -184,6 +212,8 @@ class Host:
     def handle(self, effect_type: type, perform: Callable[["Host", Any], None]) -> None:
         """Perform effects of ``effect_type`` (e.g. a service-level effect) with ``perform``."""
         self._handlers[effect_type] = partial(perform, self)
+        if effect_type in (Send, SetTimer, Persist, Apply):
+            self._direct = False
 
     # ------------------------------------------------------------ effects
 
