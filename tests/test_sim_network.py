@@ -9,6 +9,8 @@ from typing import Any, ClassVar
 import msgspec
 import networkx as nx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from protocols.core import Receive, Send
 from sim import (
@@ -354,6 +356,48 @@ def test_random_shape_is_deterministic_and_symmetric() -> None:
                                                                           random.Random(0))
     many = random_edges([f"n{i}" for i in range(40)], 0.3, random.Random(1))
     assert 0.25 < len(many) / (40 * 39) < 0.35
+
+
+def _set_links_pair_by_pair(links: dict[str, dict[str, None]], nodes: list[str],
+                            edges: list[tuple[str, str]]) -> None:
+    """The rule ``set_links`` implements, one ``_set`` at a time: among ``nodes``, a wanted
+    pair is added (its source row, then its destination row, made when missing), any other
+    pair is removed; nothing else changes."""
+    keep = set(edges)
+    for a in nodes:
+        for b in nodes:
+            if a == b:
+                continue
+            if (a, b) in keep:
+                links.setdefault(a, {})
+                links.setdefault(b, {})
+                links[a][b] = None
+            else:
+                links.get(a, {}).pop(b, None)
+
+
+@given(st.data())
+@settings(max_examples=300, deadline=None)
+def test_set_links_is_the_pair_by_pair_rule_orders_included(data: st.DataObject) -> None:
+    """``set_links`` leaves the same links as setting each pair in turn, down to the order of
+    the rows and of each row's successors (which the run's later choices iterate)."""
+    addrs = [f"n{i}" for i in range(6)]
+    pairs = st.tuples(st.sampled_from(addrs), st.sampled_from(addrs))
+    rows = data.draw(st.lists(st.tuples(st.sampled_from(addrs), st.lists(st.sampled_from(addrs),
+                                                                         unique=True)),
+                              unique_by=lambda r: r[0]))
+    nodes = data.draw(st.lists(st.sampled_from(addrs), max_size=7))
+    edges = data.draw(st.lists(pairs, max_size=20))
+    world, trace, net, hosts = cluster()
+    net.links.clear()
+    for src, dsts in rows:
+        net.links[src] = dict.fromkeys(dsts)
+    want = {src: dict(row) for src, row in net.links.items()}
+    _set_links_pair_by_pair(want, nodes, edges)
+    net.set_links(nodes, edges)
+    assert list(net.links) == list(want)
+    assert [(src, list(row)) for src, row in net.links.items()] == [
+        (src, list(row)) for src, row in want.items()]
 
 
 def test_set_links_applies_a_shape_to_the_servers() -> None:
