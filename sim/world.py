@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import types
 from heapq import heappop, heappush
 from typing import Any, Callable, Final
 
@@ -30,14 +31,51 @@ from simpy.events import NORMAL, URGENT, Event, EventPriority
 __all__ = ["World", "stream_seed"]
 
 # Final: C statics in the compiled build, where a plain module-level name is a dict lookup.
-_POP: Final = heappop
 _PUSH: Final = heappush
+_POP: Final = heappop
 _NORMAL: Final = NORMAL
 
 def stream_seed(seed: int, name: str) -> int:
     """The 64-bit seed of stream ``name`` in a run seeded with ``seed``."""
     digest = hashlib.blake2b(f"{seed}/{name}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")
+
+
+def _heap_pop(heap: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """``heapq.heappop`` for the event queue, whose entries are (time, priority, eid, event):
+    the times are compared as C doubles in the compiled build (a tuple comparison is a
+    generic call per item), the priorities and eids only on a tie. The eid is unique (one
+    counter for every push), so the key orders the entries totally and any valid heap pops
+    them in heapq's order. Raises IndexError on an empty queue, as heappop does."""
+    last = heap.pop()
+    n = len(heap)
+    if n == 0:
+        return last
+    top = heap[0]
+    t: float = last[0]
+    pos = 0
+    child = 1
+    while child < n:                      # sift ``last`` down from the root
+        c = heap[child]
+        ct: float = c[0]
+        right = child + 1
+        if right < n:
+            r = heap[right]
+            rt: float = r[0]
+            if rt < ct or (rt == ct and (r[1], r[2]) < (c[1], c[2])):
+                c, ct, child = r, rt, right
+        if not (ct < t or (ct == t and (c[1], c[2]) < (last[1], last[2]))):
+            break
+        heap[pos] = c
+        pos = child
+        child = 2 * pos + 1
+    heap[pos] = last
+    return top
+
+
+#: Whether this module runs compiled (tools/build_compiled.py): its functions are then
+#: built-ins. The loop pops with ``_heap_pop`` only then; interpreted, heapq's C pop is faster.
+_COMPILED: Final = not isinstance(_heap_pop, types.FunctionType)
 
 
 class World:
@@ -145,10 +183,14 @@ def _run(world: World, env: simpy.Environment, until: float | None) -> None:
     queue: list[Any] = env._queue
     event: Any
     entry: tuple[Any, Any, Any, Any]       # typed: unpacked by position in the compiled build
+    compiled = _COMPILED                   # a local: one test a pop, interpreted too
     try:
         while True:
             try:
-                entry = _POP(queue)
+                if compiled:
+                    entry = _heap_pop(queue)
+                else:
+                    entry = _POP(queue)
             except IndexError:
                 raise EmptySchedule from None
             now, _, _, event = entry
