@@ -40,7 +40,7 @@ from sim.disk import Disk
 from sim.effects import perform_until_crash
 from sim.network import Network
 from sim.trace import Trace
-from sim.world import World
+from sim.world import COMPILED, World, heap_push
 
 # Final: C statics in the compiled build, where a plain module-level name is a dict lookup.
 NORMAL: Final = _NORMAL
@@ -236,8 +236,11 @@ class Host:
         gen = self._timer_gen = self._timer_gen + 1
         self._wakeup[kind] = (gen, deadline)
         # World.call_later(delay, self._fire, kind, gen) without its frame: a plain call
-        _PUSH(self._queue, (self.world._now + delay, NORMAL, next(self._eid),
-                               (self._fire_call, (kind, gen))))
+        entry = (self.world._now + delay, NORMAL, next(self._eid), (self._fire_call, (kind, gen)))
+        if COMPILED:
+            heap_push(self._queue, entry)
+        else:
+            _PUSH(self._queue, entry)
 
     def _cancel_timer(self, effect: CancelTimer) -> None:
         self._armed.pop(effect.kind, None)

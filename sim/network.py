@@ -36,7 +36,7 @@ from simpy.events import NORMAL as _NORMAL
 from protocols.core import Receive, Send, is_reply
 from sim.network_types import NetParams
 from sim.trace import Trace
-from sim.world import World
+from sim.world import COMPILED, World, heap_push
 
 # Final: C statics in the compiled build, where a plain module-level name is a dict lookup.
 NORMAL: Final = _NORMAL
@@ -189,14 +189,22 @@ class Network:
                 return
         if self._extras:
             delay = self._extra_fates(mid, src, dst, msg, size, reply, sh, dh, delay)
-        _PUSH(self._queue, (now + delay, NORMAL, next(self._eid), (
+        entry = (now + delay, NORMAL, next(self._eid), (
             self._arrive_call, (mid, src, dst, msg, size, reply, sh, sh.incarnation, dh,
-                                dh.incarnation))))
+                                dh.incarnation)))
+        if COMPILED:
+            heap_push(self._queue, entry)
+        else:
+            _PUSH(self._queue, entry)
 
     def _lost(self, mid: int, src: str, dst: str, reason: str, delay: float) -> None:
         """The message is lost: its drop is recorded ``delay`` ms from now."""
-        _PUSH(self._queue, (self.world._now + delay, NORMAL, next(self._eid),
-                               (self._fail_call, (mid, src, dst, reason))))
+        entry = (self.world._now + delay, NORMAL, next(self._eid),
+                 (self._fail_call, (mid, src, dst, reason)))
+        if COMPILED:
+            heap_push(self._queue, entry)
+        else:
+            _PUSH(self._queue, entry)
 
     def _undeliverable(self, mid: int, src: str, dst: str, dh: "Host | None") -> None:
         """labrpc: no server or no link; the failure shows after a delay, the message is lost."""
@@ -217,10 +225,13 @@ class Network:
         if p.duplicate and rng.random() < p.duplicate:
             self._append((self.world._now, "dup", mid, src, dst))
             copy_delay = delay + self._extra_delay()
-            _PUSH(self._queue, (self.world._now + copy_delay, NORMAL,
-                                   next(self._eid), (self._arrive_call, (
-                                       mid, src, dst, msg, size, reply, sh, sh.incarnation,
-                                       dh, dh.incarnation))))
+            entry = (self.world._now + copy_delay, NORMAL, next(self._eid), (
+                self._arrive_call, (mid, src, dst, msg, size, reply, sh, sh.incarnation, dh,
+                                    dh.incarnation)))
+            if COMPILED:
+                heap_push(self._queue, entry)
+            else:
+                _PUSH(self._queue, entry)
         return delay
 
     def _extra_delay(self) -> float:

@@ -28,7 +28,7 @@ import simpy
 from simpy.core import EmptySchedule, StopSimulation
 from simpy.events import NORMAL, URGENT, Event, EventPriority
 
-__all__ = ["World", "stream_seed"]
+__all__ = ["World", "stream_seed", "heap_push", "COMPILED"]
 
 # Final: C statics in the compiled build, where a plain module-level name is a dict lookup.
 _PUSH: Final = heappush
@@ -73,9 +73,30 @@ def _heap_pop(heap: list[tuple[Any, ...]]) -> tuple[Any, ...]:
     return top
 
 
+def heap_push(heap: list[tuple[Any, ...]], entry: tuple[Any, ...]) -> None:
+    """``heapq.heappush`` for the event queue, comparing as ``_heap_pop`` does (times as C
+    doubles when compiled). Both keep heapq's invariant on the same total order, so they mix
+    with SimPy's own heappush and heappop."""
+    heap.append(entry)
+    pos = len(heap) - 1
+    t: float = entry[0]
+    while pos > 0:                        # sift ``entry`` up from the last position
+        parent = (pos - 1) >> 1
+        p = heap[parent]
+        pt: float = p[0]
+        if not (t < pt or (t == pt and (entry[1], entry[2]) < (p[1], p[2]))):
+            break
+        heap[pos] = p
+        pos = parent
+    heap[pos] = entry
+
+
 #: Whether this module runs compiled (tools/build_compiled.py): its functions are then
-#: built-ins. The loop pops with ``_heap_pop`` only then; interpreted, heapq's C pop is faster.
-_COMPILED: Final = not isinstance(_heap_pop, types.FunctionType)
+#: built-ins. The queue is pushed and popped with ``heap_push`` and ``_heap_pop`` only then
+#: (native calls, native compares); interpreted, heapq's C functions are faster. Hot paths
+#: elsewhere test it before a push: ``heap_push(q, e) if COMPILED else heappush(q, e)``.
+COMPILED: Final = not isinstance(_heap_pop, types.FunctionType)
+_COMPILED: Final = COMPILED
 
 
 class World:
@@ -122,7 +143,11 @@ class World:
 
     def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> None:
         """Call ``fn(*args)`` after ``delay`` ms of virtual time (ties run in FIFO order)."""
-        _PUSH(self.queue, (self._now + delay, _NORMAL, next(self.eid), (fn, args)))
+        entry = (self._now + delay, _NORMAL, next(self.eid), (fn, args))
+        if _COMPILED:
+            heap_push(self.queue, entry)
+        else:
+            _PUSH(self.queue, entry)
 
     def call_at(self, time: float, fn: Callable[..., Any], *args: Any) -> None:
         """Call ``fn(*args)`` at absolute virtual time ``time`` (not in the past)."""

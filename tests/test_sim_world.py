@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.world import World, _heap_pop, stream_seed
+from sim.world import World, _heap_pop, heap_push, stream_seed
 
 
 def test_stream_seed_is_a_fixed_function_of_seed_and_name() -> None:
@@ -158,25 +158,30 @@ def test_callback_exceptions_propagate() -> None:
         w.run()
 
 
-@given(st.lists(st.one_of(
-    st.tuples(st.just("push"), st.sampled_from([0.0, 1.0, 1.5, 2.0, 7.25]), st.sampled_from([-1, 0, 1])),
-    st.tuples(st.just("pop"), st.just(0.0), st.just(0))), max_size=80))
+_OPS = st.lists(st.one_of(
+    st.tuples(st.sampled_from(["push", "heappush"]), st.sampled_from([0.0, 1.0, 1.5, 2.0, 7.25]),
+              st.sampled_from([-1, 0, 1])),
+    st.tuples(st.sampled_from(["pop", "heappop"]), st.just(0.0), st.just(0))), max_size=80)
+
+
+@given(_OPS)
 @settings(max_examples=300, deadline=None)
-def test_the_loops_heap_pop_pops_what_heappop_pops(ops: list[tuple[str, float, int]]) -> None:
-    """The event loop's own pop takes the queue's entries in heapq's order: by time, then
-    priority, then the unique eid, ties in time and priority included (and never compares
-    the events themselves)."""
+def test_the_loops_heap_functions_keep_heapqs_order(ops: list[tuple[str, float, int]]) -> None:
+    """The event loop's own push and pop, mixed with heapq's (SimPy pushes with heapq), take
+    the queue's entries in heapq's order: by time, then priority, then the unique eid, ties
+    in time and priority included, and never compare the events themselves."""
     ours: list[Any] = []
     theirs: list[Any] = []
     eid = 0
     for op, time, priority in ops:
-        if op == "push":
-            eid += 1
-            event = object()               # not orderable: a compare that reached it raises
-            heapq.heappush(ours, (time, priority, eid, event))
-            heapq.heappush(theirs, (time, priority, eid, event))
+        if op in ("push", "heappush"):
+            eid += 1                # unique, not increasing: the order may not rest on that
+            entry = (time, priority, eid * 7919 % 1009, object())   # events are not orderable
+            (heap_push if op == "push" else heapq.heappush)(ours, entry)
+            heapq.heappush(theirs, entry)
         elif theirs:
-            assert _heap_pop(ours)[3] is heapq.heappop(theirs)[3]
+            pop = _heap_pop if op == "pop" else heapq.heappop
+            assert pop(ours)[3] is heapq.heappop(theirs)[3]
         else:
             with pytest.raises(IndexError):
                 _heap_pop(ours)
