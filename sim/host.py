@@ -237,10 +237,7 @@ class Host:
         self._wakeup[kind] = (gen, deadline)
         # World.call_later(delay, self._fire, kind, gen) without its frame: a plain call
         entry = (self.world._now + delay, NORMAL, next(self._eid), (self._fire_call, (kind, gen)))
-        if COMPILED:
-            heap_push(self._queue, entry)
-        else:
-            _PUSH(self._queue, entry)
+        heap_push(self._queue, entry) if COMPILED else _PUSH(self._queue, entry)
 
     def _cancel_timer(self, effect: CancelTimer) -> None:
         self._armed.pop(effect.kind, None)

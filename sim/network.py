@@ -187,24 +187,17 @@ class Network:
             if rng.random() < (self._drop_reply if reply else self._drop_request):
                 self._lost(mid, src, dst, "unreliable", delay)
                 return
+        args = (mid, src, dst, msg, size, reply, sh, sh.incarnation, dh, dh.incarnation)
         if self._extras:
-            delay = self._extra_fates(mid, src, dst, msg, size, reply, sh, dh, delay)
-        entry = (now + delay, NORMAL, next(self._eid), (
-            self._arrive_call, (mid, src, dst, msg, size, reply, sh, sh.incarnation, dh,
-                                dh.incarnation)))
-        if COMPILED:
-            heap_push(self._queue, entry)
-        else:
-            _PUSH(self._queue, entry)
+            delay = self._extra_fates(mid, src, dst, reply, args, delay)
+        entry = (now + delay, NORMAL, next(self._eid), (self._arrive_call, args))
+        heap_push(self._queue, entry) if COMPILED else _PUSH(self._queue, entry)
 
     def _lost(self, mid: int, src: str, dst: str, reason: str, delay: float) -> None:
         """The message is lost: its drop is recorded ``delay`` ms from now."""
         entry = (self.world._now + delay, NORMAL, next(self._eid),
                  (self._fail_call, (mid, src, dst, reason)))
-        if COMPILED:
-            heap_push(self._queue, entry)
-        else:
-            _PUSH(self._queue, entry)
+        heap_push(self._queue, entry) if COMPILED else _PUSH(self._queue, entry)
 
     def _undeliverable(self, mid: int, src: str, dst: str, dh: "Host | None") -> None:
         """labrpc: no server or no link; the failure shows after a delay, the message is lost."""
@@ -213,9 +206,10 @@ class Network:
         wait = (p.long_fail_delay if p.long_delays else p.fail_delay) * self._rng.random()
         self._lost(mid, src, dst, reason, wait)
 
-    def _extra_fates(self, mid: int, src: str, dst: str, msg: Any, size: int, reply: bool,
-                     sh: "Host", dh: "Host", delay: float) -> float:
-        """Long reordering, reordering and duplication; returns the (longer) delay."""
+    def _extra_fates(self, mid: int, src: str, dst: str, reply: bool, args: tuple,
+                     delay: float) -> float:
+        """Long reordering, reordering and duplication (a copy arriving with the same
+        ``_arrive`` arguments); returns the (longer) delay."""
         p = self.params
         rng = self._rng
         if reply and p.long_reordering and rng.random() < 600 / 900:
@@ -225,13 +219,9 @@ class Network:
         if p.duplicate and rng.random() < p.duplicate:
             self._append((self.world._now, "dup", mid, src, dst))
             copy_delay = delay + self._extra_delay()
-            entry = (self.world._now + copy_delay, NORMAL, next(self._eid), (
-                self._arrive_call, (mid, src, dst, msg, size, reply, sh, sh.incarnation, dh,
-                                    dh.incarnation)))
-            if COMPILED:
-                heap_push(self._queue, entry)
-            else:
-                _PUSH(self._queue, entry)
+            entry = (self.world._now + copy_delay, NORMAL, next(self._eid),
+                     (self._arrive_call, args))
+            heap_push(self._queue, entry) if COMPILED else _PUSH(self._queue, entry)
         return delay
 
     def _extra_delay(self) -> float:

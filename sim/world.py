@@ -144,10 +144,7 @@ class World:
     def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> None:
         """Call ``fn(*args)`` after ``delay`` ms of virtual time (ties run in FIFO order)."""
         entry = (self._now + delay, _NORMAL, next(self.eid), (fn, args))
-        if _COMPILED:
-            heap_push(self.queue, entry)
-        else:
-            _PUSH(self.queue, entry)
+        heap_push(self.queue, entry) if _COMPILED else _PUSH(self.queue, entry)
 
     def call_at(self, time: float, fn: Callable[..., Any], *args: Any) -> None:
         """Call ``fn(*args)`` at absolute virtual time ``time`` (not in the past)."""
