@@ -96,7 +96,6 @@ def heap_push(heap: list[tuple[Any, ...]], entry: tuple[Any, ...]) -> None:
 #: (native calls, native compares); interpreted, heapq's C functions are faster. Hot paths
 #: elsewhere test it before a push: ``heap_push(q, e) if COMPILED else heappush(q, e)``.
 COMPILED: Final = not isinstance(_heap_pop, types.FunctionType)
-_COMPILED: Final = COMPILED
 
 
 class World:
@@ -144,7 +143,7 @@ class World:
     def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> None:
         """Call ``fn(*args)`` after ``delay`` ms of virtual time (ties run in FIFO order)."""
         entry = (self._now + delay, _NORMAL, next(self.eid), (fn, args))
-        heap_push(self.queue, entry) if _COMPILED else _PUSH(self.queue, entry)
+        heap_push(self.queue, entry) if COMPILED else _PUSH(self.queue, entry)
 
     def call_at(self, time: float, fn: Callable[..., Any], *args: Any) -> None:
         """Call ``fn(*args)`` at absolute virtual time ``time`` (not in the past)."""
@@ -205,7 +204,7 @@ def _run(world: World, env: simpy.Environment, until: float | None) -> None:
     queue: list[Any] = env._queue
     event: Any
     entry: tuple[Any, Any, Any, Any]       # typed: unpacked by position in the compiled build
-    compiled = _COMPILED                   # a local: one test a pop, interpreted too
+    compiled = COMPILED                   # a local: one test a pop, interpreted too
     try:
         while True:
             try:

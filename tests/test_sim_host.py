@@ -217,3 +217,19 @@ def test_unknown_effects_are_errors_and_custom_ones_can_be_registered() -> None:
     s0.handle(Custom, lambda host, e: seen.append(e.x))
     s0.call(Do((Custom(2),)))
     assert seen == [2]
+
+
+@pytest.mark.parametrize("kind", ["send", "set-timer", "persist", "apply"])
+def test_handle_replaces_the_handler_of_a_usual_effect(kind: str) -> None:
+    """``handle`` also replaces how Send, SetTimer, Persist and Apply are performed (the host
+    performs those four by direct calls until then): the replacement alone runs."""
+    effect = {"send": Send("s1", Ping(1)), "set-timer": SetTimer("t", 1.0, 2.0),
+              "persist": Persist(("state",), None), "apply": Apply(1, 1, "cmd")}[kind]
+    world, trace, net, s0, s1 = setup()
+    seen: list[Any] = []
+    s0.handle(type(effect), lambda host, e: seen.append(e))
+    s0.call(Do((effect,)))
+    world.run()
+    assert seen == [effect]
+    assert net.total_count == 0 and s0.timers == () and s0.disk.read() is None
+    assert records(trace, "apply") == []
