@@ -348,7 +348,7 @@ def _write_history(sc: Scenario, history: list[dict[str, Any]], path: str) -> No
     from checkers.linearizability import dump_history
     tmp = _temp_name(path)
     try:
-        dump_history(history, tmp, model="kv")
+        dump_history(history, tmp, model="kv", ties="recorded")
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -55,3 +55,7 @@ def test_history_is_recorded_and_checkable(tmp_path):
     loaded = load_history(str(path))
     assert len(loaded.operations) == result.facts["operations"]
     assert check(kv_model, loaded.operations).ok
+    # Recorded in the order things happened: equal times are ordered as the lines are, as in
+    # the run's own check (a clerk's next call is at the instant its last one returned).
+    assert '"ties":"recorded"' in path.read_text(encoding="utf-8").splitlines()[0]
+    assert all(op.call_seq > 0 for op in loaded.operations)

@@ -234,3 +234,42 @@ def test_in_memory_events_of_other_plain_types_are_accepted() -> None:
     events = [_event(t=1, process=7), _event(t=2, process=7, type="ok", value="")]
     ops = history_from_events(events, kv_model)
     assert [(op.client_id, op.call, op.return_) for op in ops] == [(7, 1, 2)]
+
+
+OWN_WRITE_MISSED = [
+    {"t": 0.0, "process": "c0", "type": "invoke", "f": "append", "key": "k", "value": "x"},
+    {"t": 5.0, "process": "c0", "type": "ok", "f": "append", "key": "k", "value": "x"},
+    {"t": 5.0, "process": "c0", "type": "invoke", "f": "get", "key": "k"},
+    {"t": 7.0, "process": "c0", "type": "ok", "f": "get", "key": "k", "value": ""},
+]
+
+
+def test_ties_recorded_order_equal_times_as_listed(tmp_path: Path) -> None:
+    """A history recorded in the order things happened says so in its header, and equal times
+    are then ordered as listed: a get that missed its own client's append is caught, in
+    memory and from the file; without the header touching operations stay concurrent."""
+    assert check(kv_model, history_from_events(OWN_WRITE_MISSED, kv_model)).ok
+    ops = history_from_events(OWN_WRITE_MISSED, kv_model, ties="recorded")
+    assert [(op.call_seq, op.return_seq) for op in ops] == [(1, 2), (3, 4)]
+    assert not check(kv_model, ops).ok
+    dump_history(OWN_WRITE_MISSED, tmp_path / "rec.jsonl", model="kv", ties="recorded")
+    first = (tmp_path / "rec.jsonl").read_text(encoding="utf-8").splitlines()[0]
+    assert '"ties":"recorded"' in first
+    loaded = load_history(tmp_path / "rec.jsonl").operations      # positions are line numbers
+    assert [(op.call_seq, op.return_seq) for op in loaded] == [(2, 3), (4, 5)]
+    assert not check(kv_model, loaded).ok
+    dump_history(OWN_WRITE_MISSED, tmp_path / "plain.jsonl", model="kv")
+    assert "ties" not in (tmp_path / "plain.jsonl").read_text(encoding="utf-8").splitlines()[0]
+    assert check(kv_model, load_history(tmp_path / "plain.jsonl").operations).ok
+
+
+def test_a_bad_ties_value_is_an_error(tmp_path: Path) -> None:
+    """The header's ties is concurrent or recorded; anything else names the header line, and
+    the Python entry points refuse it too."""
+    path = write(tmp_path, "t.jsonl",
+                 '{"format":"raftsim-history","version":1,"model":"kv","ties":"sometimes"}')
+    expect_error(path, 1, '"ties": "concurrent" or "recorded"')
+    with pytest.raises(ValueError, match="ties"):
+        history_from_events(OWN_WRITE_MISSED, kv_model, ties="ordered")
+    with pytest.raises(ValueError, match="ties"):
+        HistoryWriter(io.StringIO(), ties="ordered")

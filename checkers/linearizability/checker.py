@@ -120,7 +120,7 @@ def _partition_result(model: Model, part: Sequence[Operation],
                       res: SearchResult | None) -> PartitionResult:
     label = _label(model, part)
     if res is None:
-        ops = tuple(sorted(part, key=lambda op: op.call))
+        ops = tuple(sorted(part, key=lambda op: (op.call, op.call_seq)))
         return PartitionResult(label, ops, None)
     partials = tuple(PartialLinearization(order, blocked) for order, blocked in res.partials)
     return PartitionResult(label, res.ops, _VERDICTS[res.outcome], res.linearization, partials,

@@ -25,6 +25,10 @@ __all__ = [
 ]
 
 FORMAT_NAME, FORMAT_VERSION = "raftsim-history", 1
+#: How equal times order a call and a return (the header's optional "ties"; see
+#: ``history_from_events``).
+CONCURRENT, RECORDED = "concurrent", "recorded"
+TIES = (CONCURRENT, RECORDED)
 FORMATS = ("raftsim", "porcupine-kv", "jepsen", "jepsen-edn")
 DEFAULT_MODEL = {"porcupine-kv": "kv", "jepsen": "cas-register", "jepsen-edn": "cas-register"}
 _TYPES = ("invoke", "ok", "fail", "info")
@@ -60,15 +64,16 @@ def load_history(path: str | os.PathLike[str], *, format: str = "auto",
     fmt = detect_format(name, lines) if format == "auto" else format
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r} (choose from auto, {', '.join(FORMATS)})")
+    ties = CONCURRENT
     if fmt == "raftsim":
-        header_model, events = _read_raftsim(name, lines)
+        header_model, ties, events = _read_raftsim(name, lines)
     else:
         header_model = DEFAULT_MODEL[fmt]
         events = _READERS[fmt](name, lines)
     if isinstance(model, str):
         model = get_model(model)  # a bad name is the caller's error: KeyError
     chosen = model if model is not None else _header_model(header_model, name, lines)
-    return LoadedHistory(name, fmt, chosen, _operations(name, events, chosen))
+    return LoadedHistory(name, fmt, chosen, _operations(name, events, chosen, ties == RECORDED))
 
 
 def _read_lines(path: str) -> list[str]:
@@ -130,7 +135,8 @@ def _decode_json(text: str) -> Any:
     return _decoders[0](text)
 
 
-def _read_raftsim(path: str, lines: list[str]) -> tuple[str, list[tuple[int, dict[str, Any]]]]:
+def _read_raftsim(path: str, lines: list[str]
+                  ) -> tuple[str, str, list[tuple[int, dict[str, Any]]]]:
     numbered = [(i + 1, s) for i, s in enumerate(lines) if s.strip()]
     number, header = _json_object(path, *numbered[0])
     if header.get("format") != FORMAT_NAME:
@@ -140,12 +146,16 @@ def _read_raftsim(path: str, lines: list[str]) -> tuple[str, list[tuple[int, dic
     model = header.get("model")
     if not isinstance(model, str):
         raise HistoryError(path, number, 'a string "model" in the header')
+    ties = header.get("ties", CONCURRENT)
+    if ties not in TIES:
+        raise HistoryError(path, number, f'"ties": "{CONCURRENT}" or "{RECORDED}" in the header '
+                                         f'(or none)')
     events, last_t = [], float("-inf")
     for number, text in numbered[1:]:
         _, event = _json_object(path, number, text)
         last_t = _check_event(path, number, event, last_t)
         events.append((number, event))
-    return model, events
+    return model, ties, events
 
 
 def _json_object(path: str, number: int, text: str) -> tuple[int, dict[str, Any]]:
@@ -353,8 +363,14 @@ _READERS = {"porcupine-kv": _read_porcupine_kv, "jepsen": _read_jepsen,
 # ----------------------------------------------------------------- events to operations
 
 def history_from_events(events: Iterable[Mapping[str, Any]], model: Model,
-                        source: str = "<events>") -> list[Operation]:
-    """Operations of an in-memory event list (the shape our JSONL lines have, without header)."""
+                        source: str = "<events>", ties: str = "concurrent") -> list[Operation]:
+    """Operations of an in-memory event list (the shape our JSONL lines have, without header).
+
+    ``ties``: ``"concurrent"`` (Porcupine's rule: at equal times a call comes before a
+    return, so touching operations overlap) or ``"recorded"`` (the events are listed in the
+    order they happened, and at equal times that order counts: what the simulator records)."""
+    if ties not in TIES:
+        raise ValueError(f"ties must be {CONCURRENT!r} or {RECORDED!r}, not {ties!r}")
     numbered, last_t = [], float("-inf")
     get = dict.get
     for number, event in enumerate(events, start=1):
@@ -371,10 +387,12 @@ def history_from_events(events: Iterable[Mapping[str, Any]], model: Model,
         else:
             last_t = _check_event(source, number, event, last_t)
         numbered.append((number, event))
-    return _operations(source, numbered, model)
+    return _operations(source, numbered, model, ties == RECORDED)
 
 
-def _operations(path: str, events: list[tuple[int, dict[str, Any]]], model: Model) -> list[Operation]:
+def _operations(path: str, events: list[tuple[int, dict[str, Any]]], model: Model,
+                recorded: bool = False) -> list[Operation]:
+    """The operations of the numbered events; ``recorded``: the numbers order equal times."""
     ops: list[Operation] = []
     add, decode, operation = ops.append, model.decode, Operation   # looked up once
     for (line, invoke), completion in _pairs(path, events):
@@ -388,7 +406,11 @@ def _operations(path: str, events: list[tuple[int, dict[str, Any]]], model: Mode
             continue
         inp, out = decoded
         end = INFINITY if out is UNKNOWN else complete["t"]  # type: ignore[index]
-        add(operation(invoke["process"], inp, invoke["t"], out, end))
+        if recorded:
+            add(operation(invoke["process"], inp, invoke["t"], out, end, line,
+                          0 if out is UNKNOWN else completion[0]))  # type: ignore[index]
+        else:
+            add(operation(invoke["process"], inp, invoke["t"], out, end))
     return ops
 
 
@@ -438,14 +460,19 @@ class HistoryWriter:
     """
 
     def __init__(self, target: str | os.PathLike[str] | IO[str], model: str = "kv",
-                 flush: bool = True) -> None:
+                 flush: bool = True, ties: str = "concurrent") -> None:
+        if ties not in TIES:
+            raise ValueError(f"ties must be {CONCURRENT!r} or {RECORDED!r}, not {ties!r}")
         self._owned = isinstance(target, (str, os.PathLike))
         self._out: IO[str] = (open(target, "w", encoding="utf-8")
                               if isinstance(target, (str, os.PathLike)) else target)
         self._flush = flush
         import msgspec
         self._encode: Callable[[Any], bytes] = msgspec.json.encode
-        self._write({"format": FORMAT_NAME, "version": FORMAT_VERSION, "model": model})
+        header = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "model": model}
+        if ties != CONCURRENT:
+            header["ties"] = ties
+        self._write(header)
 
     def event(self, t: float, process: str | int, type: str, f: str, **fields: Any) -> None:
         """Write one event; ``type`` is invoke, ok, fail or info."""
@@ -484,9 +511,10 @@ class HistoryWriter:
 
 
 def dump_history(events: Iterable[Mapping[str, Any]], path: str | os.PathLike[str] | IO[str],
-                 model: str = "kv") -> None:
-    """Write a whole event list (dicts with t, process, type, f and fields) as our JSONL."""
-    with HistoryWriter(path, model=model, flush=False) as writer:
+                 model: str = "kv", ties: str = "concurrent") -> None:
+    """Write a whole event list (dicts with t, process, type, f and fields) as our JSONL;
+    ``ties`` as ``history_from_events`` takes it, recorded in the header."""
+    with HistoryWriter(path, model=model, flush=False, ties=ties) as writer:
         for e in events:
             fields = {k: v for k, v in e.items() if k not in ("t", "process", "type", "f")}
             writer.event(e["t"], e["process"], e["type"], e["f"], **fields)

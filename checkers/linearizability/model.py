@@ -63,6 +63,12 @@ class Operation:
     histories, line numbers in Porcupine and Jepsen logs). An operation whose outcome is
     unknown has ``output=UNKNOWN`` and ``return_=INFINITY`` (an UNKNOWN output is taken to
     return at infinity whatever ``return_`` says). ``client_id`` is used only for display.
+
+    At equal timestamps a call counts as before a return (touching operations are
+    concurrent, Porcupine's rule), unless ``call_seq`` and ``return_seq`` say otherwise: they
+    are the positions of the two events in a history recorded in the order things happened
+    (``history_from_events(..., ties="recorded")``), and at equal timestamps the lower one
+    comes first. Left at 0 (the default), they change nothing.
     """
 
     client_id: Any
@@ -70,6 +76,8 @@ class Operation:
     call: float
     output: Any
     return_: float = INFINITY
+    call_seq: int = 0
+    return_seq: int = 0
 
     @property
     def unknown(self) -> bool:

@@ -188,7 +188,7 @@ def _dfs(step: Callable[[Any, Any, Any], tuple[bool, Any]], init: Any, ops: tupl
 def _prepare(operations: Sequence[Operation], *reads: Predicate | None) -> tuple[Operation, ...]:
     """Operations in call order, without reads whose outcome is unknown (they change nothing)."""
     ops = []
-    for op in sorted(operations, key=lambda op: op.call):
+    for op in sorted(operations, key=lambda op: (op.call, op.call_seq)):
         if op.return_ < op.call:
             raise ValueError(f"operation returns before its call: {op}")
         if not (op.output is UNKNOWN and any(r is not None and r(op.input, op.output) for r in reads)):
@@ -223,14 +223,15 @@ def _link(ops: Sequence[Operation], kinds: list[int]) -> tuple[list[int], list[i
     order: an unknown op is eligible iff its call ranks before the first return still listed.
     """
     n = len(ops)
-    entries = [(op.call, 0, i) for i, op in enumerate(ops)]
-    entries += [(op.return_, 1, n + i) for i, op in enumerate(ops) if kinds[i] != _MAYBE]
+    entries = [(op.call, op.call_seq, 0, i) for i, op in enumerate(ops)]
+    entries += [(op.return_, op.return_seq, 1, n + i) for i, op in enumerate(ops)
+                if kinds[i] != _MAYBE]
     entries.sort()
     rank = [math.inf] * (2 * n + 5)
-    for position, (_, _, e) in enumerate(entries):
+    for position, (_, _, _, e) in enumerate(entries):
         rank[e] = position
-    main = [e for _, _, e in entries if e >= n or kinds[e] != _MAYBE]
-    unknown = [e for _, _, e in entries if e < n and kinds[e] == _MAYBE]
+    main = [e for _, _, _, e in entries if e >= n or kinds[e] != _MAYBE]
+    unknown = [e for _, _, _, e in entries if e < n and kinds[e] == _MAYBE]
     nxt, prv = [0] * (2 * n + 5), [0] * (2 * n + 5)
     for chain in ([2 * n, *main, 2 * n + 1], [2 * n + 2, *unknown, 2 * n + 3]):
         for a, b in zip(chain, chain[1:]):

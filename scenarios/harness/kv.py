@@ -114,7 +114,7 @@ def check_kv_history(ctx: RunContext) -> None:
     the RunResult, with the partial linearizations when the history is not linearizable."""
     # Imported here: listing scenarios (the CLI's start-up) never needs the checker.
     from checkers.linearizability import Verdict, check, history_from_events, kv_model
-    ops = history_from_events(ctx.history, kv_model, source="history")
+    ops = history_from_events(ctx.history, kv_model, source="history", ties="recorded")
     result = check(kv_model, ops, max_cache=CHECK_BUDGET)
     if result.verdict is Verdict.ILLEGAL:
         # Once more with the partial linearizations recorded, for the failure's report:

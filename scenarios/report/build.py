@@ -150,7 +150,7 @@ def history_check(records: Sequence[list]) -> Any:
     from checkers.linearizability import HistoryError, Verdict, check, history_from_events, kv_model
     from scenarios.harness.kv import CHECK_BUDGET
     try:
-        ops = history_from_events(events, kv_model, source="trace history")
+        ops = history_from_events(events, kv_model, source="trace history", ties="recorded")
     except HistoryError as exc:
         raise BadInput(f"the trace's client history cannot be checked: {exc}") from None
     result = check(kv_model, ops, max_cache=CHECK_BUDGET)
