@@ -7,6 +7,7 @@ bad input (worst first: 2, 1, 3); bad input is exactly one line on stderr, never
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -139,3 +140,28 @@ def test_module_entry_point_in_a_subprocess(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr == f"raftsim: error: {bad}:2: expected {{:process N, :type :invoke|:ok|:fail|:info, :f :get|:put|:append, :key \"K\", :value nil|\"V\"}}\n"
+
+
+def test_the_tie_rule_is_shown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A history recorded in order (header "ties": "recorded") says so in the text, the JSON
+    and the page; a get that missed its own client's append of the same instant fails there
+    and passes under the default rule."""
+    events = ['{"t":0,"process":"c0","type":"invoke","f":"append","key":"k","value":"x"}',
+              '{"t":5,"process":"c0","type":"ok","f":"append","key":"k","value":"x"}',
+              '{"t":5,"process":"c0","type":"invoke","f":"get","key":"k"}',
+              '{"t":7,"process":"c0","type":"ok","f":"get","key":"k","value":""}']
+    recorded = tmp_path / "rec.jsonl"
+    recorded.write_text('{"format":"raftsim-history","version":1,"model":"kv","ties":"recorded"}\n'
+                        + "\n".join(events) + "\n")
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text('{"format":"raftsim-history","version":1,"model":"kv"}\n'
+                     + "\n".join(events) + "\n")
+    code, out, _ = run(capsys, str(recorded), "--html", str(tmp_path / "v.html"))
+    assert code == 1 and "model kv, format raftsim, ties recorded;" in out
+    assert "rec.jsonl (ties recorded)" in (tmp_path / "v.html").read_text()
+    code, out, _ = run(capsys, str(plain))
+    assert code == 0 and "ties" not in out
+    code, out, _ = run(capsys, str(recorded), str(plain), "--json")
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [(r["ties"], r["verdict"]) for r in records] == [("recorded", "illegal"),
+                                                              ("concurrent", "ok")]

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from checkers.linearizability import (UNKNOWN, HistoryError, HistoryWriter, KvInput, Verdict, check,
-                                      dump_history, history_from_events, kv_model, load_history)
+from checkers.linearizability import (UNKNOWN, HistoryError, HistoryWriter, KvInput, Operation,
+                                      Verdict, check, dump_history, history_from_events, kv_model,
+                                      load_history)
 
 HEADER = '{"format":"raftsim-history","version":1,"model":"kv"}'
 
@@ -268,8 +269,25 @@ def test_a_bad_ties_value_is_an_error(tmp_path: Path) -> None:
     the Python entry points refuse it too."""
     path = write(tmp_path, "t.jsonl",
                  '{"format":"raftsim-history","version":1,"model":"kv","ties":"sometimes"}')
-    expect_error(path, 1, '"ties": "concurrent" or "recorded"')
+    expect_error(path, 1, '"ties": "concurrent" or "recorded" in the header (or no "ties"), '
+                          'not "sometimes"')
+    path = write(tmp_path, "n.jsonl", '{"format":"raftsim-history","version":1,"model":"kv","ties":null}')
+    expect_error(path, 1, "not null")
+    assert load_history(write(tmp_path, "ok.jsonl", HEADER)).ties == "concurrent"
     with pytest.raises(ValueError, match="ties"):
         history_from_events(OWN_WRITE_MISSED, kv_model, ties="ordered")
     with pytest.raises(ValueError, match="ties"):
         HistoryWriter(io.StringIO(), ties="ordered")
+
+
+def test_recorded_positions_are_all_or_none_and_a_return_comes_after_its_call() -> None:
+    """Operations carry their events' positions together or not at all (a 0 would sort first
+    at its time), and a known outcome's return is listed after its call."""
+    put = Operation("c0", KvInput("put", "k", "a"), 0, None, 5)
+    get = Operation("c1", KvInput("get", "k"), 5, "", 7, 3, 4)
+    with pytest.raises(ValueError, match="some operations and not others"):
+        check(kv_model, [put, get])
+    with pytest.raises(ValueError, match="not listed after its call"):
+        check(kv_model, [Operation("c0", KvInput("put", "k", "a"), 5, None, 5, 3, 2)])
+    unknown = Operation("c0", KvInput("put", "k", "a"), 1, UNKNOWN, math.inf, 1, 0)
+    assert check(kv_model, [unknown, get]).ok

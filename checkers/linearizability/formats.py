@@ -45,12 +45,14 @@ class HistoryError(Exception):
 
 @dataclass(frozen=True)
 class LoadedHistory:
-    """A parsed history file: where it came from, its format, the model and the operations."""
+    """A parsed history file: where it came from, its format, the model, the operations and
+    how equal times were ordered (``ties``: concurrent or recorded, from our header)."""
 
     path: str
     format: str
     model: Model
     operations: list[Operation]
+    ties: str = "concurrent"
 
 
 # ------------------------------------------------------------------------------ loading
@@ -73,7 +75,8 @@ def load_history(path: str | os.PathLike[str], *, format: str = "auto",
     if isinstance(model, str):
         model = get_model(model)  # a bad name is the caller's error: KeyError
     chosen = model if model is not None else _header_model(header_model, name, lines)
-    return LoadedHistory(name, fmt, chosen, _operations(name, events, chosen, ties == RECORDED))
+    return LoadedHistory(name, fmt, chosen, _operations(name, events, chosen, ties == RECORDED),
+                         ties)
 
 
 def _read_lines(path: str) -> list[str]:
@@ -148,14 +151,22 @@ def _read_raftsim(path: str, lines: list[str]
         raise HistoryError(path, number, 'a string "model" in the header')
     ties = header.get("ties", CONCURRENT)
     if ties not in TIES:
+        shown = _json_text(ties)
         raise HistoryError(path, number, f'"ties": "{CONCURRENT}" or "{RECORDED}" in the header '
-                                         f'(or none)')
+                                         f'(or no "ties"), not {shown}')
     events, last_t = [], float("-inf")
     for number, text in numbered[1:]:
         _, event = _json_object(path, number, text)
         last_t = _check_event(path, number, event, last_t)
         events.append((number, event))
     return model, ties, events
+
+
+def _json_text(value: Any, limit: int = 40) -> str:
+    """``value`` as JSON, cut to ``limit`` characters (control characters escaped)."""
+    import json
+    text = json.dumps(value, ensure_ascii=True)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _json_object(path: str, number: int, text: str) -> tuple[int, dict[str, Any]]:

@@ -68,7 +68,8 @@ class Operation:
     concurrent, Porcupine's rule), unless ``call_seq`` and ``return_seq`` say otherwise: they
     are the positions of the two events in a history recorded in the order things happened
     (``history_from_events(..., ties="recorded")``), and at equal timestamps the lower one
-    comes first. Left at 0 (the default), they change nothing.
+    comes first. Give them for every operation (``return_seq`` after ``call_seq``; 0 for an
+    unknown outcome) or for none (0, the default: Porcupine's rule); ``check`` refuses a mix.
     """
 
     client_id: Any

@@ -1,8 +1,8 @@
 """The Wing–Gong search with Lowe's memoization, over one partition of a history.
 
 This module owns the search only: no partitioning, no formats, no clock other than the deadline
-handed in. The algorithm is Porcupine's: call and return entries sorted by time in a
-doubly-linked list; an operation is linearized by lifting its entries out of the list, and
+handed in. The algorithm is Porcupine's: call and return entries sorted by time (ties: see
+``_link``) in a doubly-linked list; an operation is linearized by lifting its entries out of the list, and
 backtracking puts them back; configurations (linearized set, state) already explored are not
 explored again. Four refinements keep it fast in Python, each sound on its own:
 
@@ -188,9 +188,15 @@ def _dfs(step: Callable[[Any, Any, Any], tuple[bool, Any]], init: Any, ops: tupl
 def _prepare(operations: Sequence[Operation], *reads: Predicate | None) -> tuple[Operation, ...]:
     """Operations in call order, without reads whose outcome is unknown (they change nothing)."""
     ops = []
+    recorded = {op.call_seq > 0 for op in operations}
+    if len(recorded) > 1:
+        raise ValueError("call_seq is given for some operations and not others: give the "
+                         "positions of every operation's events, or of none")
     for op in sorted(operations, key=lambda op: (op.call, op.call_seq)):
         if op.return_ < op.call:
             raise ValueError(f"operation returns before its call: {op}")
+        if op.call_seq and op.output is not UNKNOWN and op.return_seq <= op.call_seq:
+            raise ValueError(f"operation's return is not listed after its call: {op}")
         if not (op.output is UNKNOWN and any(r is not None and r(op.input, op.output) for r in reads)):
             ops.append(op)
     return tuple(ops)
@@ -217,8 +223,9 @@ def _link(ops: Sequence[Operation], kinds: list[int]) -> tuple[list[int], list[i
     """Two doubly-linked entry lists as next/prev index arrays, and each entry's rank.
 
     Entry i is the call of op i, entry n + i its return. The main list (head 2n, tail 2n + 1)
-    holds the calls and returns of ops with a known outcome, sorted by time, calls before
-    returns on ties; the second list (head 2n + 2, tail 2n + 3) holds the calls of ops with an
+    holds the calls and returns of ops with a known outcome, sorted by time, then on ties by
+    the events' recorded positions if given (``call_seq``, ``return_seq``), else calls before
+    returns; the second list (head 2n + 2, tail 2n + 3) holds the calls of ops with an
     unknown outcome (they return at infinity). ``rank`` is an entry's place in the merged
     order: an unknown op is eligible iff its call ranks before the first return still listed.
     """

@@ -119,15 +119,16 @@ def _check_file(path: str, model: Model | None, args: argparse.Namespace,
     checked = time.perf_counter()
     code = _EXIT[result.verdict]
     if args.json:
-        _print_json(_json_record(path, history.format, result, code, parsed - started,
-                                 checked - parsed))
+        _print_json(_json_record(path, history.format, history.ties, result, code,
+                                 parsed - started, checked - parsed))
     else:
-        _print_result(path, history.format, result, parsed - started, checked - parsed,
-                      args.verbosity)
+        _print_result(path, history.format, history.ties, result, parsed - started,
+                      checked - parsed, args.verbosity)
     view = None
     if args.html:
         from checkers.linearizability.report import build_view
-        view = build_view(result, title=path)
+        view = build_view(result, title=path + (" (ties recorded)" if history.ties == "recorded"
+                                                else ""))
     return code, view
 
 
@@ -151,8 +152,8 @@ def _progress(path: str, position: str, started: float) -> Callable[[int, int], 
     return show
 
 
-def _print_result(path: str, fmt: str, result: CheckResult, parse_s: float, check_s: float,
-                  verbosity: int = 0) -> None:
+def _print_result(path: str, fmt: str, ties: str, result: CheckResult, parse_s: float,
+                  check_s: float, verbosity: int = 0) -> None:
     """The verdict of one file; ``-q``: the verdict line and the failure only; ``-v``: every
     partition, not only the first few."""
     counts = ", ".join(f"{n} {'not searched' if name == 'skipped' else name}"
@@ -160,7 +161,8 @@ def _print_result(path: str, fmt: str, result: CheckResult, parse_s: float, chec
     ops = sum(len(p.operations) for p in result.partitions)
     colour = {Verdict.OK: "green", Verdict.ILLEGAL: "red"}.get(result.verdict, "yellow")
     lines = [f"{path}: {paint(_HEADLINE[result.verdict], colour)}",
-             f"  model {result.model.name}, format {fmt}; {ops} operations in "
+             f"  model {result.model.name}, format {fmt}"
+             f"{', ties recorded' if ties == 'recorded' else ''}; {ops} operations in "
              f"{len(result.partitions)} partitions ({counts})",
              f"  parse {parse_s * 1000:.1f} ms, check {check_s * 1000:.1f} ms"]
     rank = {Verdict.ILLEGAL: 0, Verdict.UNKNOWN: 1, Verdict.OK: 2, None: 3}
@@ -185,12 +187,12 @@ def _print_result(path: str, fmt: str, result: CheckResult, parse_s: float, chec
     print("\n".join(printable(line) for line in lines))
 
 
-def _json_record(path: str, fmt: str, result: CheckResult, code: int, parse_s: float,
-                 check_s: float) -> dict[str, Any]:
+def _json_record(path: str, fmt: str, ties: str, result: CheckResult, code: int,
+                 parse_s: float, check_s: float) -> dict[str, Any]:
     illegal = next((p for p in result.partitions if p.verdict is Verdict.ILLEGAL), None)
     return {
         "file": path, "verdict": result.verdict.value, "exit": code,
-        "model": result.model.name, "format": fmt,
+        "model": result.model.name, "format": fmt, "ties": ties,
         "operations": sum(len(p.operations) for p in result.partitions),
         "partitions": {"total": len(result.partitions), **result.counts()},
         "parse_s": round(parse_s, 6), "check_s": round(check_s, 6),

@@ -144,7 +144,7 @@ def run_view(header: dict[str, Any], records: Sequence[list], digest: str,
         from checkers.linearizability.report import build_view
         seed = "" if meta["seed"] is None else f" seed {meta['seed']}"
         view["linearizability"] = build_view(check, title=f"history of {meta['scenario']}"
-                                             f"{seed}")
+                                             f"{seed} (ties recorded)")
         view["focus"] = failure_focus(check)
     return view
 
