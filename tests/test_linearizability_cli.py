@@ -165,3 +165,14 @@ def test_the_tie_rule_is_shown(tmp_path: Path, capsys: pytest.CaptureFixture[str
     records = [json.loads(line) for line in out.splitlines()]
     assert [(r["ties"], r["verdict"]) for r in records] == [("recorded", "illegal"),
                                                               ("concurrent", "ok")]
+
+
+def test_a_bad_tie_rule_is_one_line_and_exit_2(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A header whose "ties" is neither concurrent nor recorded: one line naming the file, the
+    line and the value, exit 2, nothing on stdout."""
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"format":"raftsim-history","version":1,"model":"kv","ties":"Recorded"}\n')
+    code, out, err = run(capsys, str(bad))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and f"{bad}:1: expected" in err and '"Recorded"' in err
