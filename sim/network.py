@@ -98,7 +98,6 @@ class Network:
         self._reply_types: dict[type, bool] = {}
         self._queue = world.queue          # pushed onto as ``env.schedule`` does: hot path
         self._eid = world.eid
-        self._append = trace.append   # send records: the arrival or drop that follows flushes
         self._add = trace.add
         self._buffer, self._batch, self._flush = trace.buffer, trace.batch, trace.flush
         # A message in flight is one plain call on the world's queue (``sim.world``): its
@@ -172,7 +171,7 @@ class Network:
             self.total_bytes += size
         mid = self._next_id = self._next_id + 1
         now = self.world._now                                    # env.now without its call
-        self._append((now, "send", mid, src, dst, msg))
+        self._buffer.append((now, "send", mid, src, dst, msg))   # flushed by what follows
         dh = self.hosts.get(dst)
         if dh is None or not dh.up or dst not in self._succ[src]:
             self._undeliverable(mid, src, dst, dh)
@@ -217,7 +216,7 @@ class Network:
         if p.reorder and rng.random() < p.reorder:
             delay += self._extra_delay()
         if p.duplicate and rng.random() < p.duplicate:
-            self._append((self.world._now, "dup", mid, src, dst))
+            self._buffer.append((self.world._now, "dup", mid, src, dst))
             copy_delay = delay + self._extra_delay()
             entry = (self.world._now + copy_delay, NORMAL, next(self._eid),
                      (self._arrive_call, args))

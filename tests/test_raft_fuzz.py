@@ -6,7 +6,7 @@ every rule.
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from protocols import raft
@@ -158,3 +158,14 @@ RaftMachine.TestCase.settings = settings(
     max_examples=300, stateful_step_count=50, deadline=None,
     suppress_health_check=[HealthCheck.too_slow])
 TestRaftMachine = RaftMachine.TestCase
+
+
+@given(st.lists(st.integers(0, 50), min_size=1, max_size=9))
+def test_committed_index_is_the_highest_index_a_majority_holds(match: list[int]) -> None:
+    """``committed_index`` is the largest index that at least ``majority(n)`` members hold
+    (§5.3), checked against its definition."""
+    from protocols.raft.quorum import committed_index, majority
+    index = committed_index(match)
+    assert sum(m >= index for m in match) >= majority(len(match))
+    assert all(sum(m >= i for m in match) < majority(len(match))
+               for i in range(index + 1, max(match) + 2))

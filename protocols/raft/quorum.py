@@ -22,5 +22,4 @@ def vote_won(votes_mask: int, n: int) -> bool:
 
 def committed_index(match: Sequence[int]) -> int:
     """Highest index replicated on a majority, given each member's match index (§5.3)."""
-    ordered = sorted(match, reverse=True)
-    return ordered[len(match) // 2]           # the majority(n)-th largest: n // 2 + 1 - 1
+    return sorted(match)[(len(match) - 1) // 2]    # the majority(n)-th largest, from below

@@ -362,9 +362,12 @@ class RaftObserver:
             log = mine.log
             pos = index - mine.log_start
             own = log[pos].term if 0 < pos < len(log) else None
-            log = hard.log
-            pos = index - hard.log_start
-            disk = HELD if pos <= 0 else log[pos].term if pos < len(log) else -1
+            if mine is hard:                # the usual case: the disk holds the node's own log
+                disk = HELD if pos <= 0 else own if own is not None else -1
+            else:
+                log = hard.log
+                pos = index - hard.log_start
+                disk = HELD if pos <= 0 else log[pos].term if pos < len(log) else -1
             term = msg.term
             if (own is not None and (disk == own or disk == HELD) and term <= hard.term
                     and self._sent_terms.get(host.addr) == term):
