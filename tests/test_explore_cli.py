@@ -20,6 +20,7 @@ from scenarios.cli import main
 from scenarios.cli.explore import build, write_counterexample
 from scenarios.errors import EXIT_BAD_INPUT, EXIT_CODES, EXIT_CRASH
 from sim.explore import Counterexample, successors
+from step_files import VOTEBUG, VOTEBUG_ARGS
 
 FUZZ = settings(max_examples=120, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow])
@@ -245,16 +246,6 @@ def test_trace_never_overwrites_the_step_source(tmp_path: Any, monkeypatch: Any)
 
 # ---------------------------------------------------------------- replaying with a step file
 
-VOTEBUG = '''from msgspec.structs import replace
-from protocols import raft
-from protocols.core import Receive
-
-def step(state, event):
-    if type(event) is Receive and type(event.msg) is raft.RequestVote:
-        event = Receive(event.src, replace(event.msg, last_log_term=10**6))
-    return raft.step(state, event)
-'''
-VOTEBUG_ARGS = ("--max-term", "2", "--max-log", "1", "--per-link", "2", "--symmetry")
 
 
 def test_a_counterexample_finds_its_step_file_from_anywhere(tmp_path: Any,

@@ -16,6 +16,7 @@ import sim.explore.search as search_module
 from scenarios.cli import main
 from sim.explore import Bounds, explore, raft_model
 from sim.explore.search import memory_limit, resident
+from step_files import VOTEBUG, VOTEBUG_ARGS
 
 BOUNDS = Bounds(max_term=2, max_log=2, ops=2)         # 79,083 distinct states in all
 
@@ -83,16 +84,6 @@ def test_the_command_line_says_the_search_stopped_at_the_memory_limit(
 
 # ---------------------------------------------------------------- command-line edges
 
-VOTEBUG = '''from msgspec.structs import replace
-from protocols import raft
-from protocols.core import Receive
-
-def step(state, event):
-    if type(event) is Receive and type(event.msg) is raft.RequestVote:
-        event = Receive(event.src, replace(event.msg, last_log_term=10**6))
-    return raft.step(state, event)
-'''
-VOTE_ARGS = ("--max-term", "2", "--max-log", "1", "--per-link", "2", "--symmetry")
 
 
 def test_a_counterexample_is_known_by_its_head_whatever_its_length(tmp_path: Any) -> None:
@@ -103,7 +94,7 @@ def test_a_counterexample_is_known_by_its_head_whatever_its_length(tmp_path: Any
     deep.mkdir(parents=True)
     (deep / "votebug.py").write_text(VOTEBUG)
     cx = tmp_path / "cx.json"
-    code, out = cli("explore", "raft", "--step", f"{deep}/votebug.py:step", *VOTE_ARGS,
+    code, out = cli("explore", "raft", "--step", f"{deep}/votebug.py:step", *VOTEBUG_ARGS,
                     "--trace", str(cx))
     assert code == 1, out
     text = cx.read_text()
@@ -135,7 +126,7 @@ def test_an_unwritable_trace_is_bad_input_after_the_steps(tmp_path: Any,
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(builtins, "open", refusing)
-        code = main(["explore", "raft", "--step", f"{tmp_path}/votebug.py:step", *VOTE_ARGS,
+        code = main(["explore", "raft", "--step", f"{tmp_path}/votebug.py:step", *VOTEBUG_ARGS,
                      "--trace", str(target)])
     out, err = capsys.readouterr()
     assert code == 2 and "shortest counterexample (" in out, out
