@@ -304,7 +304,7 @@ class _Search:
     def tick(self, distinct: int, depth: int, queue: int) -> None:
         if self.progress is None:
             return
-        now = time.perf_counter()
+        now = time.perf_counter()           # wall time: when to report progress, nothing else
         if now >= self.next_report:
             self.next_report = now + self.every
             self.progress(Progress(self.generated, distinct, depth, queue, now - self.t0))
@@ -320,7 +320,7 @@ class _Search:
     def result(self, strategy: str, distinct: int, violation: Counterexample | None,
                complete: bool, queue: int = 0) -> Result:
         """``queue``: the states left unexplored (when the state budget stopped the search)."""
-        seconds = time.perf_counter() - self.t0
+        seconds = time.perf_counter() - self.t0   # reported only (rates), never a verdict
         if self.progress is not None:
             self.progress(Progress(self.generated, distinct, self.max_depth, queue, seconds))
         return Result(strategy, self.symmetry, self.generated, distinct, self.max_depth,
