@@ -4,8 +4,10 @@ The client keeps a sliding window of submitted seeds (a few per worker thread, n
 range), takes results as they complete (``as_completed``) and hands each to the same ``Ledger``
 as the local pool: one writer of the database, the same spot-check. A worker that dies mid-seed
 makes the scheduler run the seed elsewhere; after ``allowed-failures`` deaths it is given up
-(``KilledWorker``), submitted once more (Dask blames the innocent seeds a dying worker held too)
-and, given up again, recorded as a crash. Before anything runs, every worker must be running
+(``KilledWorker``). Dask blames every seed a dying worker held, the innocent ones queued beside
+the culprit too, so a batch given up on among others runs again alone (nothing else in flight),
+split into single seeds if given up on alone, and a single seed given up on alone is recorded as
+a crash. Before anything runs, every worker must be running
 the client's raftsim (same version and source fingerprint): a worker with other code would
 produce other digests, silently. Only this module imports Dask.
 """
@@ -29,7 +31,8 @@ __all__ = ["run_campaign_dask", "connect", "parse_scheduler"]
 WINDOW_PER_THREAD = 2
 #: Seeds per Dask task. A seed of a random scenario takes tens of milliseconds; the scheduler's
 #: cost per task (its loop shares the client's machine) is paid once for a batch. A batch that
-#: Dask gives up on twice is split, so only the seed that kills its workers is a crash.
+#: Dask gives up on while it runs alone is split, so only the seed that kills its workers is a
+#: crash.
 BATCH = 8
 CONNECT_TIMEOUT_S = 10
 #: Dask settings for the life of a ``local:N`` cluster. A LocalCluster hard-closes a worker's
@@ -40,8 +43,6 @@ CONNECT_TIMEOUT_S = 10
 #: waits forever). Our nannies live in this process and restart their worker themselves:
 #: nothing is ever lost for real, so the check is put off for good.
 LOCAL_CLUSTER_CONFIG = {"distributed.deploy.lost-worker-timeout": "3650d"}
-#: Times Dask must give a task up (KilledWorker) before it is recorded as a crash.
-VERDICTS_FOR_CRASH = 2
 
 
 def parse_scheduler(text: str) -> tuple[str, int]:
@@ -177,22 +178,28 @@ def run_campaign_dask(client: Any, scenario: str, seeds: Iterable[int], db: Camp
     # A short campaign still spreads over every worker: batches of at most half a share.
     size = len(seeds) if isinstance(seeds, Sized) else BATCH * 2 * threads
     batch_size = max(1, min(BATCH, -(-size // (2 * threads))))
-    tasks: dict[Any, tuple[Task, ...]] = {}
-    verdicts: dict[tuple[Task, ...], int] = {}   # batches Dask has given up on, how often
+    tasks: dict[Any, tuple[tuple[Task, ...], bool]] = {}    # future -> (batch, ran alone)
+    # Batches Dask gave up on while others were in flight: each runs again alone, once nothing
+    # else is in flight, so that a dying worker can only blame the batch that killed it.
+    suspects: list[tuple[Task, ...]] = []
     flight = as_completed()
     serial = itertools.count()               # a resubmitted task needs a new key
 
-    def submit(batch: tuple[Task, ...], first: str | None = None) -> None:
+    def submit(batch: tuple[Task, ...], first: str | None = None, alone: bool = False) -> None:
         others = [w for w in client.scheduler_info()["workers"] if w != first] if first else []
         where = dict(workers=others, allow_other_workers=True) if others else {}
         kind = "seeds" if batch[0][1] is None else "recheck"
         key = f"raftsim-{kind}-{batch[0][0]}-{len(batch)}-{next(serial)}-{client.id}"
         future = client.submit(perform_batch, scenario, params, batch, source, pure=False,
                                key=key, **where)
-        tasks[future] = batch
+        tasks[future] = (batch, alone)
         flight.add(future)
 
     def top_up() -> None:
+        if suspects:                         # no new work until every suspect has run alone
+            if not tasks:
+                submit(suspects.pop(0), alone=True)
+            return
         while len(tasks) < window:
             batch = tuple(ledger.task(seed) for seed in itertools.islice(todo, batch_size))
             if not batch:
@@ -205,28 +212,20 @@ def run_campaign_dask(client: Any, scenario: str, seeds: Iterable[int], db: Camp
     top_up()
     try:
         for future in flight:
-            batch = tasks.pop(future)
+            batch, alone = tasks.pop(future)
             try:
                 answers = future.result()
             except Exception as exc:             # KilledWorker: workers died holding it
                 if _other_code(exc):
                     raise CampaignError(f"a Dask worker runs other raftsim code: {exc}") from None
-                # Dask blames every task a dying worker held, the innocent queued ones too:
-                # one more chance tells them from the seed that kills its workers, and a
-                # batch given up on twice is split so that only that seed is a crash.
-                verdicts[batch] = verdicts.get(batch, 0) + 1
-                if verdicts[batch] < VERDICTS_FOR_CRASH:
-                    submit(batch)
-                elif len(batch) > 1:
-                    del verdicts[batch]
-                    for task in batch:
-                        submit((task,))
+                if not alone:                    # perhaps blamed for a neighbour: run it alone
+                    suspects.append(batch)
+                elif len(batch) > 1:             # it kills workers: find the seed that does
+                    suspects.extend((task,) for task in batch)
                 else:
-                    del verdicts[batch]
-                    ledger.lost(batch[0], f"Dask gave up on it twice: {type(exc).__name__}: "
-                                f"{' '.join(str(exc).split())[:300]}")
+                    ledger.lost(batch[0], f"Dask gave up on it while it ran alone: "
+                                f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
             else:
-                verdicts.pop(batch, None)
                 for answer in answers:
                     follow = ledger.accept(answer)
                     if follow is not None:
