@@ -60,7 +60,7 @@ def _sources_key() -> str:
     from mypy.version import __version__ as mypy_version
     h.update(f"{sys.version}/{mypy_version}".encode())
     for pkg in ("protocols", "checkers", "sim", "scenarios", "tools"):
-        for path in sorted((ROOT / pkg).rglob("*.py")):
+        for path in sorted([*(ROOT / pkg).rglob("*.py"), *(ROOT / pkg).rglob("*.h")]):
             h.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
     return h.hexdigest()
 

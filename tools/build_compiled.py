@@ -53,6 +53,8 @@ MODULES = [
 
 MANIFEST = "raftsim_compiled.json"
 GROUP = "raftsim"
+#: Included by the generated C: attribute reads with an inline cache (see the header).
+FAST_GETATTR = "fast_getattr.h"
 
 
 def module_name(path: str) -> str:
@@ -136,6 +138,24 @@ def check_no_structs(modules: list[str]) -> None:
                                  f"an interpreted module and import it from there")
 
 
+def use_fast_getattr(c_dir: str) -> None:
+    """Make the generated C read attributes through ``fast_getattr.h`` (an inline cache at each
+    read site; the same values and errors as mypyc's ``PyObject_GetAttr``): the header goes
+    beside the C, included by the internal header (``__native_internal_GROUP.h``, or
+    ``__native_internal.h`` for a single module) right after mypyc's ``CPy.h``."""
+    c = Path(c_dir)
+    shutil.copy(Path(__file__).with_name(FAST_GETATTR), c / FAST_GETATTR)
+    anchor = "#include <CPy.h>\n"
+    headers = sorted(c.glob("__native_internal*.h"))
+    if not headers:
+        raise SystemExit(f"{c}: no __native_internal*.h (a new mypyc?)")
+    for internal in headers:
+        text = internal.read_text()
+        if text.count(anchor) != 1:
+            raise SystemExit(f"{internal}: expected one {anchor.strip()!r} (a new mypyc?)")
+        internal.write_text(text.replace(anchor, anchor + f'#include "{FAST_GETATTR}"\n'))
+
+
 def build(out: Path, modules: list[str] = MODULES, root: Path = ROOT, jobs: int = 2,
           quiet: bool = False) -> None:
     """Compile ``modules`` (paths relative to ``root``) with mypyc into ``out``."""
@@ -146,10 +166,12 @@ def build(out: Path, modules: list[str] = MODULES, root: Path = ROOT, jobs: int 
             "import sys\n"
             "from setuptools import setup\n"
             "from mypyc.build import mypycify\n"
-            "from build_compiled import check_no_structs\n"
+            "from build_compiled import check_no_structs, use_fast_getattr\n"
             f"check_no_structs({modules!r})\n"
-            f"setup(name='raftsim-compiled', ext_modules=mypycify({modules!r}, "
-            f"target_dir={str(Path(tmp) / 'c')!r}, multi_file=True, group_name={GROUP!r}), "
+            f"modules = mypycify({modules!r}, target_dir={str(Path(tmp) / 'c')!r}, "
+            f"multi_file=True, group_name={GROUP!r})\n"
+            f"use_fast_getattr({str(Path(tmp) / 'c')!r})\n"
+            f"setup(name='raftsim-compiled', ext_modules=modules, "
             f"script_args=['-q', 'build_ext', '--build-lib', {str(stage)!r}, "
             f"'--build-temp', {str(Path(tmp) / 'o')!r}, '--parallel', '{jobs}'])\n")
         env = {**os.environ, "MYPY_CACHE_DIR": str(Path(tmp) / "mypy-cache"),
