@@ -81,10 +81,13 @@ def test_killed_client_then_ctrl_c_then_resume_lose_nothing(tmp_path):
     """SIGKILL the client mid-campaign: its cluster goes too, and a resumed campaign runs only
     the missing seeds. Ctrl-C on the resumed one (to the whole process group, the local
     cluster's workers included) keeps what is stored, prints how to continue and nothing on
-    stderr. A last resume, on the local pool, completes the range with the same results."""
+    stderr. A last resume, on the local pool, completes the range with the same results.
+    The range is long enough (a few seconds of work compiled) that the resumed campaign is
+    still running when Ctrl-C comes."""
+    n = 400
     db_path = str(tmp_path / "c.db")
-    cmd = [sys.executable, "-m", "scenarios.cli", "campaign", "random-raft", "--seeds", "1..40",
-           "--db", db_path]
+    cmd = [sys.executable, "-m", "scenarios.cli", "campaign", "random-raft", "--seeds",
+           f"1..{n}", "--db", db_path]
     dask = ["--scheduler", "local:2"]
     proc = subprocess.Popen(cmd + dask, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
@@ -95,7 +98,7 @@ def test_killed_client_then_ctrl_c_then_resume_lose_nothing(tmp_path):
     with pytest.raises(ProcessLookupError):         # its cluster went with it, or goes now
         _kill_group(proc.pid)
     killed = _rows(db_path)
-    assert 3 <= len(killed) < 40
+    assert 3 <= len(killed) < n
 
     proc = subprocess.Popen(cmd + dask + ["--resume"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -103,21 +106,21 @@ def test_killed_client_then_ctrl_c_then_resume_lose_nothing(tmp_path):
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and err == "", out + err
-    assert f"({40 - len(killed)} to run, {len(killed)} already in" in out
+    assert f"({n - len(killed)} to run, {len(killed)} already in" in out
     interrupted = _rows(db_path)
-    assert 40 > len(interrupted) >= len(killed) + 2
-    assert (f"interrupted: {len(interrupted)} of 40 seeds have results; continue with `raftsim "
-            f"campaign random-raft --seeds 1..40 --scheduler local:2 --db {db_path} "
+    assert n > len(interrupted) >= len(killed) + 2
+    assert (f"interrupted: {len(interrupted)} of {n} seeds have results; continue with `raftsim "
+            f"campaign random-raft --seeds 1..{n} --scheduler local:2 --db {db_path} "
             f"--resume`") in out
 
     done = subprocess.run(cmd + ["--jobs", "2", "--resume"], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"({40 - len(interrupted)} to run, {len(interrupted)} already in" in done.stdout
+    assert f"({n - len(interrupted)} to run, {len(interrupted)} already in" in done.stdout
     after = _rows(db_path)
-    assert sorted(after) == list(range(1, 41))
+    assert sorted(after) == list(range(1, n + 1))
     for seed, row in interrupted.items():           # nothing stored was touched
         assert after[seed] == row
-    for seed in (1, 40):
+    for seed in (1, n):
         assert after[seed] == ("pass", run_scenario("random-raft", seed).digest)
 
 

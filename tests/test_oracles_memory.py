@@ -128,6 +128,7 @@ def _floor_after(hosts: dict[str, Any]) -> int:
     return o.forgotten
 
 
+@pytest.mark.interpreted                            # fake hosts: compiled, a Host is checked
 def test_the_floor_is_the_lowest_log_start_in_memory_and_on_disk() -> None:
     up = {f"s{i}": _host(1000 + i, 1000 + i) for i in range(3)}
     assert _floor_after(up) == 1000
