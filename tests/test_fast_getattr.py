@@ -120,7 +120,10 @@ def _outcome(read: Callable[[Any], Any], obj: Any) -> tuple[Any, ...]:
 
 
 OBJECTS = sorted(_world()["objects"])
-READ = st.tuples(st.just("read"), st.sampled_from(["x", "y"]), st.sampled_from(OBJECTS))
+#: Read sites: read_x, read_y, and read_named (one site for every name) with x, y or a name no
+#: object has.
+SITES = ["x", "y", "named x", "named y", "named nope"]
+READ = st.tuples(st.just("read"), st.sampled_from(SITES), st.sampled_from(OBJECTS))
 CHANGE = st.tuples(st.just("change"), st.sampled_from(["XY", "YX", "Slots", "Plain"]),
                    st.sampled_from(["x", "y"]),
                    st.sampled_from(["property", "value", "restore", "delete"]))
@@ -158,6 +161,13 @@ def _apply(world: dict[str, Any], step: tuple[str, ...]) -> None:
             pass
 
 
+def _site(probe: ModuleType, site: str) -> Callable[[Any], Any]:
+    if site.startswith("named "):
+        name = site.split()[1]
+        return lambda obj: probe.read_named(obj, name)
+    return getattr(probe, f"read_{site}")
+
+
 @settings(max_examples=300, deadline=None)
 @given(steps=STEPS)
 def test_reads_answer_as_the_interpreter(probes: tuple[ModuleType, ModuleType],
@@ -169,9 +179,8 @@ def test_reads_answer_as_the_interpreter(probes: tuple[ModuleType, ModuleType],
             _apply(world, step)
             continue
         obj = world["objects"][step[2]]
-        name = f"read_{step[1]}"
-        got = _outcome(getattr(compiled, name), obj)
-        want = _outcome(getattr(interpreted, name), obj)
+        got = _outcome(_site(compiled, step[1]), obj)
+        want = _outcome(_site(interpreted, step[1]), obj)
         if want[0] == "error":
             assert got == want, step
         else:
@@ -189,3 +198,96 @@ def test_a_cached_read_keeps_reference_counts(probes: tuple[ModuleType, ModuleTy
     for _ in range(1000):
         assert compiled.read_x(obj) is value
     assert sys.getrefcount(value) == before
+
+
+def test_a_site_read_with_many_names_answers_for_each(
+        probes: tuple[ModuleType, ModuleType]) -> None:
+    """One site, names made afresh at each read and freed after it: the cache holds its name,
+    so another name cannot take its address and be answered with its slot."""
+    compiled, _ = probes
+
+    class Wide:
+        __slots__ = ("alpha_field", "omega_field")
+
+    w = Wide()
+    w.alpha_field, w.omega_field = ["alpha"], ["omega"]
+    for i in range(200):
+        part = "alpha" if i % 2 == 0 else "omega"
+        name = "".join([part, "_field"])            # a new str object each time
+        assert compiled.read_named(w, name) is getattr(w, name)
+        del name
+    with pytest.raises(AttributeError):
+        compiled.read_named(w, "".join(["gamma", "_field"]))
+
+
+def test_a_custom_mro_is_not_cached(probes: tuple[ModuleType, ModuleType]) -> None:
+    """A metaclass's mro() can put in a type's MRO a class it does not derive from; a change to
+    that class leaves the type's version tag alone, so such a type is never cached."""
+    compiled, _ = probes
+
+    class Holder:
+        __slots__ = ("x",)
+
+    class Outside:                                  # not a base of C, but in its MRO
+        pass
+
+    Outside.x = Holder.__dict__["x"]                # type: ignore[attr-defined]
+
+    class Meta(type):
+        def mro(cls) -> list[type]:
+            return [cls, Outside, Holder, object] if cls.__name__ == "C" else type.mro(cls)
+
+    class C(Holder, metaclass=Meta):
+        __slots__ = ()
+
+    c = C()
+    c.x = ["slot"]
+    assert compiled.read_x(c) is c.x
+    assert compiled.read_x(c) is c.x
+    replaced = ["property"]
+    Outside.x = property(lambda self: replaced)     # type: ignore[attr-defined]
+    sys._clear_type_cache()
+    assert c.x is replaced
+    assert compiled.read_x(c) is replaced
+
+
+def test_a_class_changed_during_the_lookup_is_not_cached(
+        probes: tuple[ModuleType, ModuleType]) -> None:
+    """A str subclass as a key of a class's dict runs code during the lookup of a name with
+    its hash: here it replaces the attribute being looked up. CPython's type cache keeps the
+    stale answer under the type's fresh version tag until it is cleared; the site's cache, never
+    cleared, must not keep it: the tag taken before the lookup no longer holds, so the answer
+    is not cached."""
+    compiled, _ = probes
+    replaced = ["property"]
+    fired: list[int] = []
+
+    class Key(str):
+        def __hash__(self) -> int:
+            return hash("x")
+
+        def __eq__(self, other: object) -> bool:
+            if not fired:
+                fired.append(1)
+                Sub.x = property(lambda self: replaced)  # type: ignore[attr-defined]
+            return False
+
+    class Base:
+        __slots__ = ("x",)
+
+    class Mid(Base):
+        __slots__ = ()
+        locals()[Key("k")] = 0
+
+    class Sub(Mid):
+        __slots__ = ()
+
+    s = Sub()
+    Base.__dict__["x"].__set__(s, ["slot"])         # no lookup of "x" on Sub before the read
+    sys._clear_type_cache()
+    assert not fired
+    compiled.read_x(s)
+    assert fired
+    sys._clear_type_cache()                         # CPython's own cache is as stale, till now
+    assert s.x is replaced
+    assert compiled.read_x(s) is replaced

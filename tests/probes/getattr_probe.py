@@ -10,3 +10,7 @@ def read_x(obj: Any) -> Any:
 
 def read_y(obj: Any) -> Any:
     return obj.y
+
+
+def read_named(obj: Any, name: str) -> Any:
+    return getattr(obj, name)                   # one site, any name
