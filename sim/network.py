@@ -55,16 +55,20 @@ __all__ = [
 Edge = tuple[str, str]
 
 
+_ADDR_STATS: Final = ("sent", "sent_bytes", "received", "received_bytes", "rpcs")
+
+
 class AddrStats:
     """Traffic counters of one address."""
 
-    __slots__ = ("sent", "sent_bytes", "received", "received_bytes", "rpcs")
+    __slots__ = _ADDR_STATS
 
     def __init__(self) -> None:
         self.sent = self.sent_bytes = self.received = self.received_bytes = self.rpcs = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {k: getattr(self, k) for k in self.__slots__}
+        # (not ``self.__slots__``: a class compiled by mypyc has none)
+        return {k: getattr(self, k) for k in _ADDR_STATS}
 
     def __repr__(self) -> str:
         return f"AddrStats({self.as_dict()})"

@@ -250,6 +250,10 @@ def test_statistics_follow_labrpc() -> None:
     assert net.stats["s0"].sent == 2 and net.stats["s0"].sent_bytes == 2 * size
     assert net.stats["s0"].received == 1 and net.stats["s0"].received_bytes == reply_size
     assert net.delivered == 2 and net.dropped == 1
+    assert net.stats["s0"].as_dict() == {"sent": 2, "sent_bytes": 2 * size, "received": 1,
+                                         "received_bytes": reply_size, "rpcs": 0}
+    assert repr(net.stats["s1"]) == (f"AddrStats({{'sent': 1, 'sent_bytes': {reply_size}, "
+                                     f"'received': 1, 'received_bytes': {size}, 'rpcs': 1}})")
 
 
 # ---------------------------------------------------------------- topology operations
