@@ -133,6 +133,31 @@ def test_a_stale_build_warns(compiled_dir: Path, tmp_path: Path) -> None:
     assert stale.returncode == 0, stale.stderr
     assert "compiled sim.disk" in stale.stderr and "is stale" in stale.stderr
     assert "tools/build_compiled.py --out" in stale.stderr
+    assert stale.stderr.count("is stale") == 1
+
+
+@pytest.mark.parametrize("edited", ["protocols/raft/state.py", "sim/__init__.py",
+                                    "tools/fast_getattr.h"])
+def test_a_build_is_stale_when_what_it_read_changes(compiled_dir: Path, tmp_path: Path,
+                                                    edited: str) -> None:
+    """mypyc copies the Final constants of the modules a compiled one imports (the Raft roles
+    of protocols/raft/state.py) and trusts their annotations; the C header shapes the code:
+    an edit of any of them makes the build stale too, said once, by the first compiled
+    package imported, whichever it is."""
+    tree = tmp_path / "tree"
+    for pkg in ("protocols", "checkers", "sim", "scenarios", "tools"):
+        shutil.copytree(ROOT / pkg, tree / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(compiled_dir), str(tree)])}
+    check = [sys.executable, "-P", "-c", "import scenarios.harness.observe, sim.host"]
+    fresh = subprocess.run(check, env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert fresh.returncode == 0 and "stale" not in fresh.stderr, fresh.stderr
+    with open(tree / edited, "a") as f:
+        f.write("\n// edited after the build\n" if edited.endswith(".h") else
+                "\n# edited after the build\n")
+    stale = subprocess.run(check, env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert stale.returncode == 0, stale.stderr
+    assert stale.stderr.count("is stale") == 1, stale.stderr
+    assert f"{tree / edited}, which it was built from, changed since" in stale.stderr
 
 
 def test_a_module_defining_a_struct_is_refused() -> None:
@@ -156,16 +181,23 @@ def test_out_must_be_new_or_an_earlier_build(tmp_path: Path) -> None:
     assert build_compiled.check_out(earlier) is None
     root = build_compiled.ROOT
     for refused in (keep, keep / "notes.txt", root, root / "sim" / "x", root.parent,
-                    Path("/proc/raftsim-nope")):
+                    keep / "notes.txt" / "x", Path("/proc/raftsim-nope")):
         assert build_compiled.check_out(refused) is not None, refused
     script = root / "tools" / "build_compiled.py"
-    for args in (["--out", str(keep)], ["--out", str(root.parent)], ["--out", str(tmp_path / "x"),
-                                                                     "--jobs", "0"]):
+    x = str(tmp_path / "x")
+    for args, says in (
+            (["--out", str(keep)], "exists and is not a compiled build"),
+            (["--out", str(root.parent)], "holds the source tree"),
+            (["--out", str(root)], "that is the source tree"),
+            (["--out", str(root / "sim" / "x")], "inside the source tree"),
+            (["--out", str(keep / "notes.txt" / "x")], "notes.txt is not a directory"),
+            (["--out", x, "--jobs", "0"], "--jobs 0: give 1 or more"),
+            (["--out", x, "--jobs", "two"], "invalid int value"),
+            ([], "required: --out")):
         done = subprocess.run([sys.executable, str(script), *args], capture_output=True,
                               text=True, timeout=60)
         assert done.returncode == 2, done
-        lines = done.stderr.strip().splitlines()
-        assert lines[-1].startswith("build_compiled.py: error: "), done.stderr
-        assert "Traceback" not in done.stderr
+        assert done.stdout == "" and len(done.stderr.splitlines()) == 1, done.stderr
+        assert done.stderr.startswith("build_compiled.py: ") and says in done.stderr, args
     assert (keep / "notes.txt").read_text() == "precious"
     assert not (tmp_path / "x").exists()

@@ -1,21 +1,26 @@
 """The optional compiled build: mypyc on the hottest modules, into a directory of its own.
 
     python3 tools/build_compiled.py --out DIR [--jobs 2]
-    PYTHONPATH=DIR:. python3 -m scenarios.cli run Basic4A --seed 1     # runs compiled
+    PYTHONPATH=DIR:. python3 -P -m scenarios.cli run Basic4A --seed 1   # runs compiled
 
+(``-P``: ``python -m`` would otherwise put the current directory, the tree, ahead of ``DIR``.)
 The pure-Python tree stays the reference (and what ``pip install -e .`` runs); nothing is
 written into it. ``DIR`` gets, for every package of a compiled module, a small ``__init__.py``
 that runs the tree's own ``__init__.py`` with ``DIR/pkg`` first on the package's path, so that
 a compiled module's extension shadows its source there while every other module comes from the
 tree (found as the next ``pkg/__init__.py`` on ``sys.path``). ``DIR/raftsim_compiled.json``
-records a hash of each compiled module's source: when the tree's source differs (an edit, a
-checkout), importing the package warns that the build is stale. Rebuild with the same command.
+records a hash of every file the build read: the compiled modules, every module of ours they
+import, directly or not (mypyc copies their ``Final`` constants and trusts their annotations),
+and this script and its C header. When one of them differs in the tree (an edit, a checkout),
+the first import of a compiled package warns that the build is stale. Rebuild with the same
+command.
 
 Rules for a compiled module (see docs/performance.md): it defines no msgspec Struct (mypyc
-drops the class options ``tag``, ``frozen``, ``forbid_unknown_fields``, which changes
-encodings and digests: such classes live in small interpreted modules and are re-exported);
-it type-checks under mypyc; nothing patches its functions or classes at run time (tests that
-plant bugs that way are marked ``interpreted`` and skip when the compiled build is active).
+drops the class options ``tag``, ``frozen``, ``array_like``, ``forbid_unknown_fields``, which
+changes encodings and digests: such classes live in small interpreted modules and are
+re-exported); it type-checks under mypyc; nothing patches its functions or classes at run time
+(tests that plant bugs that way are marked ``interpreted`` and skip when the compiled build is
+active).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,10 +67,59 @@ def module_name(path: str) -> str:
     return path[:-len(".py")].replace("/", ".")
 
 
-def source_hashes(root: Path, modules: list[str]) -> dict[str, str]:
-    """blake2b of each module's source, by module name."""
-    return {module_name(m): hashlib.blake2b((root / m).read_bytes(), digest_size=16).hexdigest()
-            for m in modules}
+def _hash(path: Path) -> str:
+    return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+
+
+def read_by(root: Path, modules: list[str]) -> list[str]:
+    """Every module of ours (a ``.py`` under ``root``, package ``__init__.py`` files included)
+    that ``modules`` import, directly or not, ``modules`` excluded; relative paths, sorted."""
+    import ast
+
+    def path_of(name: str) -> list[str]:
+        """The files importing ``name`` runs: its packages' ``__init__.py`` and itself."""
+        parts, found = name.split("."), []
+        for i in range(1, len(parts) + 1):
+            base = "/".join(parts[:i])
+            for candidate in (f"{base}/__init__.py", f"{base}.py"):
+                if (root / candidate).is_file():
+                    found.append(candidate)
+        return found
+
+    seen: set[str] = set()
+    todo = list(modules)
+    while todo:
+        rel = todo.pop()
+        if rel in seen:
+            continue
+        seen.add(rel)
+        package = module_name(rel).rsplit(".", 1)[0] if not rel.endswith("__init__.py") \
+            else module_name(rel)[:-len(".__init__")]
+        for node in ast.walk(ast.parse((root / rel).read_text(), rel)):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = package.split(".")[:len(package.split(".")) - (node.level - 1)]
+                    base = ".".join(up + ([base] if base else []))
+                names = [base] + [f"{base}.{a.name}" for a in node.names]
+            for name in names:
+                if name:
+                    todo.extend(f for f in path_of(name) if f not in seen)
+    return sorted(seen - set(modules))
+
+
+def manifest(root: Path, modules: list[str]) -> dict[str, dict[str, str]]:
+    """What a build was made from: a hash of each compiled module's source (by module name),
+    and of every other file it read (by relative path): the modules they import, this script
+    and its C header."""
+    tools = Path(__file__).resolve().parent
+    read = {rel: _hash(root / rel) for rel in read_by(root, modules)}
+    for own in (Path(__file__).name, FAST_GETATTR):
+        read[f"tools/{own}"] = _hash(tools / own)
+    return {"compiled": {module_name(m): _hash(root / m) for m in modules}, "read": read}
 
 
 def packages(modules: list[str]) -> list[str]:
@@ -81,11 +136,8 @@ def packages(modules: list[str]) -> list[str]:
 SHIM = '''\
 # Written by tools/build_compiled.py: the compiled build of raftsim. Runs the tree's own
 # {rel}/__init__.py with this directory first on the package's path. Not to be edited.
-import hashlib as _hashlib
-import json as _json
 import os as _os
 import sys as _sys
-import warnings as _warnings
 
 _here = _os.path.dirname(_os.path.abspath(__file__))
 _top = _os.path.abspath(_os.path.join(_here, *[_os.pardir] * {depth}))
@@ -100,25 +152,65 @@ if _source is None:
     raise ImportError("the compiled build in " + _top + " needs the source tree on sys.path "
                       "after it (PYTHONPATH=" + _top + ":TREE)")
 __path__ = [_here, _source]
-with open(_os.path.join(_top, {manifest!r})) as _f:
-    _built = _json.load(_f)
-for _name, _hash in sorted(_built.items()):
-    if _name.rsplit(".", 1)[0] != __name__:
-        continue
-    _file = _os.path.join(_source, _name.rsplit(".", 1)[1] + ".py")
-    try:
-        with open(_file, "rb") as _f:
-            _now = _hashlib.blake2b(_f.read(), digest_size=16).hexdigest()
-    except OSError:
-        _now = None
-    if _now != _hash:
-        _warnings.warn("raftsim: the compiled " + _name + " in " + _top + " is stale: "
-                       + _file + " changed since it was built; rebuild with `python3 "
-                       "tools/build_compiled.py --out " + _top + "` or drop it from PYTHONPATH",
-                       RuntimeWarning, stacklevel=2)
+_check = _sys.modules.get("_raftsim_build_check")
+if _check is None:
+    import importlib.util as _util
+    _spec = _util.spec_from_file_location("_raftsim_build_check",
+                                          _os.path.join(_top, {check!r}))
+    _check = _util.module_from_spec(_spec)
+    _spec.loader.exec_module(_check)
+    _sys.modules["_raftsim_build_check"] = _check
+_check.check(_top, _os.path.abspath(_os.path.join(_source, *[_os.pardir] * {depth})))
 __file__ = _os.path.join(_source, "__init__.py")
 with open(__file__, "rb") as _f:
     exec(compile(_f.read(), __file__, "exec"))
+'''
+
+
+#: Written into ``DIR`` beside the manifest: the stale-build check, run once per process and
+#: tree by the first compiled package imported.
+CHECK = "raftsim_build_check.py"
+CHECK_SOURCE = '''\
+# Written by tools/build_compiled.py: warns when a file this build was made from changed in
+# the tree since. Not to be edited.
+import hashlib
+import json
+import os
+import warnings
+
+_done = set()
+
+
+def _hash(path):
+    try:
+        with open(path, "rb") as f:
+            return hashlib.blake2b(f.read(), digest_size=16).hexdigest()
+    except OSError:
+        return None
+
+
+def check(top, tree):
+    if (top, tree) in _done:
+        return
+    _done.add((top, tree))
+    with open(os.path.join(top, {manifest!r})) as f:
+        built = json.load(f)
+    rebuild = ("; rebuild with `python3 tools/build_compiled.py --out " + top
+               + "` or drop it from PYTHONPATH")
+    for name, digest in sorted(built["compiled"].items()):
+        path = os.path.join(tree, *name.split(".")) + ".py"
+        if _hash(path) != digest:
+            warnings.warn("raftsim: the compiled " + name + " in " + top + " is stale: "
+                          + path + " changed since it was built" + rebuild,
+                          RuntimeWarning, stacklevel=3)
+    for rel, digest in sorted(built["read"].items()):
+        path = os.path.join(tree, *rel.split("/"))
+        if rel.startswith("tools/") and not os.path.isdir(os.path.join(tree, "tools")):
+            continue                    # a tree without the build's tools: nothing to compare
+        if _hash(path) != digest:
+            warnings.warn("raftsim: the compiled build in " + top + " is stale: " + path
+                          + ", which it was built from, changed since" + rebuild,
+                          RuntimeWarning, stacklevel=3)
 '''
 
 
@@ -184,8 +276,9 @@ def build(out: Path, modules: list[str] = MODULES, root: Path = ROOT, jobs: int 
         for pkg in packages(modules):
             (stage / pkg).mkdir(parents=True, exist_ok=True)
             (stage / pkg / "__init__.py").write_text(SHIM.format(
-                rel=pkg, depth=pkg.count("/") + 1, manifest=MANIFEST))
-        (stage / MANIFEST).write_text(json.dumps(source_hashes(root, modules), indent=1,
+                rel=pkg, depth=pkg.count("/") + 1, check=CHECK))
+        (stage / CHECK).write_text(CHECK_SOURCE.format(manifest=MANIFEST))
+        (stage / MANIFEST).write_text(json.dumps(manifest(root, modules), indent=1,
                                                  sort_keys=True) + "\n")
         if out.exists():
             if not (out / MANIFEST).is_file():      # never remove what is not a build of ours
@@ -200,11 +293,21 @@ def check_out(out: Path) -> str | None:
     new, or a build made by this script (it holds the manifest); never the tree, inside it or
     above it; and its parent must be a directory we can write."""
     out = out.resolve()
-    if out == ROOT or ROOT in out.parents or out in ROOT.parents:
-        return f"--out {out}: the build goes in a directory of its own, outside the source tree"
+    if out == ROOT:
+        return f"--out {out}: that is the source tree; give a directory of its own"
+    if ROOT in out.parents:
+        return f"--out {out}: inside the source tree; give a directory outside it"
+    if out in ROOT.parents:
+        return (f"--out {out}: holds the source tree (a build replaces its directory whole); "
+                f"give a directory of its own")
     if out.exists() and not (out.is_dir() and (out / MANIFEST).is_file()):
         return (f"--out {out}: exists and is not a compiled build (no {MANIFEST} in it); "
                 f"give a new directory")
+    for above in (out.parent, *out.parent.parents):
+        if above.exists():
+            if not above.is_dir():
+                return f"--out {out}: {above} is not a directory"
+            break
     try:                                    # can we make a directory beside it? (root too)
         out.parent.mkdir(parents=True, exist_ok=True)
         os.rmdir(tempfile.mkdtemp(prefix=".raftsim-probe-", dir=out.parent))
@@ -213,8 +316,15 @@ def check_out(out: Path) -> str | None:
     return None
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments: one line on stderr, exit 2 (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"build_compiled.py: {message} (--help for usage)\n")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = _Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path,
                         help="directory for the compiled modules: a new one, or an earlier "
                              "build (replaced); never in the tree")
@@ -225,7 +335,11 @@ def main() -> None:
     why = check_out(args.out)
     if why:
         parser.error(why)
-    build(args.out, jobs=args.jobs)
+    try:
+        build(args.out, jobs=args.jobs)
+    except RuntimeError as e:               # the compiler's own output is above
+        sys.exit(f"build_compiled.py: {str(e).splitlines()[0]}; nothing was written to "
+                 f"{args.out.resolve()}")
     print(f"compiled {len(MODULES)} modules into {args.out.resolve()}; run with "
           f"PYTHONPATH={args.out.resolve()}:{ROOT}")
 

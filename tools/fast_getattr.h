@@ -1,7 +1,7 @@
 /* Attribute reads of the compiled build, with an inline cache at each read.
 
    mypyc reads an attribute of an object that is not one of its native classes (a msgspec
-   Struct: every message, log entry and Raft state) with PyObject_GetAttr: about 150
+   Struct: every message, log entry and Raft state) with PyObject_GetAttr: about 160
    instructions through the type's generic getattr, its method cache and the member
    descriptor, where the interpreter's LOAD_ATTR_SLOT takes about 10. tools/build_compiled.py
    includes this header after mypyc's CPy.h in every compiled module.
