@@ -7,9 +7,9 @@ makes the scheduler run the seed elsewhere; after ``allowed-failures`` deaths it
 (``KilledWorker``). Dask blames every seed a dying worker held, the innocent ones queued beside
 the culprit too, so a batch given up on among others runs again alone (nothing else in flight),
 split into single seeds if given up on alone, and a single seed given up on alone is recorded as
-a crash. Before anything runs, every worker must be running
-the client's raftsim (same version and source fingerprint): a worker with other code would
-produce other digests, silently. Only this module imports Dask.
+a crash. Before anything runs, every worker must be running the client's raftsim (same version
+and source fingerprint): a worker with other code would produce other digests, silently. Only
+this module imports Dask.
 """
 
 from __future__ import annotations
