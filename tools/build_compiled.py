@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,9 +101,9 @@ def read_by(root: Path, modules: list[str]) -> list[str]:
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom):
                 base = node.module or ""
-                if node.level:
-                    up = package.split(".")[:len(package.split(".")) - (node.level - 1)]
-                    base = ".".join(up + ([base] if base else []))
+                if node.level:              # relative: from the package, level - 1 up
+                    up = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                    base = f"{up}.{base}" if base else up
                 names = [base] + [f"{base}.{a.name}" for a in node.names]
             for name in names:
                 if name:
@@ -111,15 +111,14 @@ def read_by(root: Path, modules: list[str]) -> list[str]:
     return sorted(seen - set(modules))
 
 
-def manifest(root: Path, modules: list[str]) -> dict[str, dict[str, str]]:
-    """What a build was made from: a hash of each compiled module's source (by module name),
-    and of every other file it read (by relative path): the modules they import, this script
-    and its C header."""
-    tools = Path(__file__).resolve().parent
-    read = {rel: _hash(root / rel) for rel in read_by(root, modules)}
+def manifest(root: Path, modules: list[str]) -> dict[str, Any]:
+    """What a build was made from: a hash of every file it read, by path relative to the tree
+    (the compiled modules, the modules they import, this script and its C header), and which
+    of them are compiled."""
+    files = {rel: _hash(root / rel) for rel in [*modules, *read_by(root, modules)]}
     for own in (Path(__file__).name, FAST_GETATTR):
-        read[f"tools/{own}"] = _hash(tools / own)
-    return {"compiled": {module_name(m): _hash(root / m) for m in modules}, "read": read}
+        files[f"tools/{own}"] = _hash(Path(__file__).resolve().parent / own)
+    return {"files": files, "compiled": sorted(modules)}
 
 
 def packages(modules: list[str]) -> list[str]:
@@ -197,20 +196,20 @@ def check(top, tree):
         built = json.load(f)
     rebuild = ("; rebuild with `python3 tools/build_compiled.py --out " + top
                + "` or drop it from PYTHONPATH")
-    for name, digest in sorted(built["compiled"].items()):
-        path = os.path.join(tree, *name.split(".")) + ".py"
-        if _hash(path) != digest:
-            warnings.warn("raftsim: the compiled " + name + " in " + top + " is stale: "
-                          + path + " changed since it was built" + rebuild,
-                          RuntimeWarning, stacklevel=3)
-    for rel, digest in sorted(built["read"].items()):
+    compiled = set(built["compiled"])
+    for rel, digest in sorted(built["files"].items()):
         path = os.path.join(tree, *rel.split("/"))
         if rel.startswith("tools/") and not os.path.isdir(os.path.join(tree, "tools")):
             continue                    # a tree without the build's tools: nothing to compare
-        if _hash(path) != digest:
-            warnings.warn("raftsim: the compiled build in " + top + " is stale: " + path
-                          + ", which it was built from, changed since" + rebuild,
-                          RuntimeWarning, stacklevel=3)
+        if _hash(path) == digest:
+            continue
+        if rel in compiled:
+            what = ("the compiled " + rel[:-len(".py")].replace("/", ".") + " in " + top
+                    + " is stale: " + path + " changed since it was built")
+        else:
+            what = ("the compiled build in " + top + " is stale: " + path
+                    + ", which it was built from, changed since")
+        warnings.warn("raftsim: " + what + rebuild, RuntimeWarning, stacklevel=3)
 '''
 
 
